@@ -1,0 +1,50 @@
+// Full and incremental discovery, in the order of protocol.md: authenticate, refuse what can never
+// fit, charge the bucket (all or nothing), then look up. Results keep request order.
+
+import { authenticate } from "./accounts";
+import type { BucketKind } from "./bucket";
+import { bucketsOf } from "./client-buckets";
+import type { Config } from "./config";
+import * as db from "./db";
+import { type Outcome, type ParsedRequest, Result, outcome } from "./wire";
+
+export async function discover(
+  env: Env,
+  config: Config,
+  kind: BucketKind,
+  req: ParsedRequest,
+  now: number,
+): Promise<Outcome> {
+  const account = await authenticate(env.DB, req.user, req.authToken);
+  if (!account) return outcome(Result.AUTHENTICATION_INVALID);
+
+  const ids = req.identifiers;
+  // More than a full bucket can never fit: no Retry-After, nothing charged.
+  if (ids.length > config.maxContacts) return outcome(Result.RATE_LIMIT_EXCEEDED);
+  if (ids.length === 0) return outcome(Result.SUCCESS);
+
+  const buckets = bucketsOf(env, req.user, account.bucketEpoch);
+  const charged = await buckets.charge(kind, ids.length);
+  if (!charged.ok) return outcome(Result.RATE_LIMIT_EXCEEDED, { retryAfterSeconds: charged.retryAfterSeconds });
+
+  try {
+    return await lookUp(env.DB, kind, ids, now - config.s2DeltaMs);
+  } catch (error) {
+    // The client paid for an answer it did not get: give the charge back and ask it to retry.
+    console.error(`discovery lookup failed: ${(error as Error).message}`);
+    await buckets.refund(kind, ids.length).catch((e: Error) => console.error(`refund failed: ${e.message}`));
+    return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
+  }
+}
+
+async function lookUp(database: D1Database, kind: BucketKind, ids: Uint8Array[], since: number): Promise<Outcome> {
+  if (kind === "full") {
+    const found = await db.findRegistered(database, ids);
+    return outcome(Result.SUCCESS, { added: found.map((i) => ids[i]!) });
+  }
+  const changes = await db.findChanges(database, ids, since);
+  return outcome(Result.SUCCESS, {
+    added: changes.filter((c) => c.registered).map((c) => ids[c.index]!),
+    removed: changes.filter((c) => !c.registered).map((c) => ids[c.index]!),
+  });
+}

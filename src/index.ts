@@ -1,0 +1,25 @@
+// Wiring only: the hono app, its routes, the scheduled purge and the Durable Object classes.
+
+import { Hono } from "hono";
+import type { AppEnv } from "./app-env";
+import { configOf } from "./config";
+import { onError } from "./errors";
+import { scheduled } from "./purge";
+import { discoveryRoutes } from "./routes/discovery";
+import { testHookRoutes } from "./routes/test-hooks";
+import { userRoutes } from "./routes/user";
+
+export { ClientBuckets } from "./client-buckets";
+
+const app = new Hono<AppEnv>();
+
+app.use(async (c, next) => {
+  c.set("config", configOf(c.env));
+  await next();
+});
+app.route("/user", userRoutes);
+app.route("/discovery", discoveryRoutes);
+app.route("/", testHookRoutes);
+app.onError(onError);
+
+export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Env>;

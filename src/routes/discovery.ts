@@ -1,0 +1,20 @@
+// POST /discovery/full (against S1) and POST /discovery/incremental (against S2).
+
+import { Hono } from "hono";
+import type { AppEnv } from "../app-env";
+import type { BucketKind } from "../bucket";
+import { discover } from "../discovery";
+import { isOutcome, parseRequest, toHttpResponse } from "../wire";
+import { protobufBodyLimit, readBody } from "./protobuf-body";
+
+export const discoveryRoutes = new Hono<AppEnv>();
+
+discoveryRoutes.use(protobufBodyLimit);
+
+for (const kind of ["full", "incremental"] as const satisfies BucketKind[]) {
+  discoveryRoutes.post(`/${kind}`, async (c) => {
+    const req = parseRequest(await readBody(c), { identifiers: true, credentials: true });
+    if (isOutcome(req)) return toHttpResponse(req);
+    return toHttpResponse(await discover(c.env, c.get("config"), kind, req, Date.now()));
+  });
+}

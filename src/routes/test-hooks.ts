@@ -1,0 +1,45 @@
+// The local-development hooks of protocol.md. They take no authentication, so they answer 404
+// unless TEST_HOOKS is on (never in the production environment).
+
+import { Hono, type MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app-env";
+import * as db from "../db";
+import { Result, isOutcome, outcome, parseRequest, toHttpResponse } from "../wire";
+import { protobufBodyLimit, readBody } from "./protobuf-body";
+
+export const MAX_CREATE = 10_000_000;
+/** Rows generated per statement: keeps each statement a few seconds long at most. */
+const CREATE_CHUNK = 1_000_000;
+
+export const testHookRoutes = new Hono<AppEnv>();
+
+const onlyWithHooks: MiddlewareHandler<AppEnv> = async (c, next) => (c.get("config").testHooks ? next() : c.notFound());
+testHookRoutes.use("/reset", onlyWithHooks);
+testHookRoutes.use("/test/*", onlyWithHooks);
+
+testHookRoutes.get("/reset", async (c) => {
+  await db.resetDirectory(c.env.DB);
+  return c.text("Success");
+});
+
+testHookRoutes.get("/test/create/:n", async (c) => {
+  const text = c.req.param("n");
+  if (!/^\d{1,9}$/.test(text)) return c.text("n must be a whole number", 400);
+  const n = Number(text);
+  // The reference answers 200 here too; its clients only look at the status of a successful call.
+  if (n > MAX_CREATE) return c.text("Too many");
+  const now = Date.now();
+  for (let done = 0; done < n; done += CREATE_CHUNK) {
+    await db.createRandomUsers(c.env.DB, Math.min(CREATE_CHUNK, n - done), now);
+  }
+  return c.text("Success");
+});
+
+testHookRoutes.post("/test/add/many", protobufBodyLimit, async (c) => {
+  const body = await readBody(c);
+  // Only the identifiers matter here; user and token may be empty.
+  const req = parseRequest(body, { identifiers: true, credentials: false });
+  if (isOutcome(req)) return toHttpResponse(req);
+  await db.addUsers(c.env.DB, req.identifiers, Date.now());
+  return toHttpResponse(outcome(Result.SUCCESS));
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../src/config";
+
+const good = { MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000, TEST_HOOKS: true };
+
+describe("configuration", () => {
+  it("reads the vars of wrangler.toml, as numbers or strings", () => {
+    expect(parseConfig(good)).toEqual({ maxContacts: 20000, s2PeriodMs: 86_400_000, s2DeltaMs: 864_000_000, testHooks: true });
+    expect(parseConfig({ MAX_CONTACTS: "5", S2_PERIOD: "60", S2_DELTA: "600", TEST_HOOKS: "false" })).toEqual({
+      maxContacts: 5,
+      s2PeriodMs: 60_000,
+      s2DeltaMs: 600_000,
+      testHooks: false,
+    });
+  });
+
+  it("leaves the test hooks off unless asked", () => {
+    const { TEST_HOOKS: _, ...withoutHooks } = good;
+    expect(parseConfig(withoutHooks).testHooks).toBe(false);
+  });
+
+  it.each([
+    ["MAX_CONTACTS", "abc"],
+    ["MAX_CONTACTS", 0],
+    ["MAX_CONTACTS", 1.5],
+    ["MAX_CONTACTS", 100_001],
+    ["MAX_CONTACTS", undefined],
+    ["S2_PERIOD", -1],
+    ["S2_PERIOD", ""],
+    ["S2_DELTA", "10 days"],
+    ["S2_DELTA", 400 * 24 * 3600],
+    ["TEST_HOOKS", "yes"],
+  ])("refuses %s = %j with an error naming it", (name, value) => {
+    const parse = () => parseConfig({ ...good, [name]: value });
+    expect(parse).toThrow(ConfigError);
+    expect(parse).toThrow(new RegExp(`^${name} must be`));
+  });
+});

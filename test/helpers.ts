@@ -1,0 +1,58 @@
+// Shared by the route tests: a tiny ICD client over SELF.fetch, and fresh identifiers.
+
+import { SELF } from "cloudflare:test";
+import { ICD } from "../src/proto/icd.js";
+
+export const Result = ICD.Response.Result;
+
+export function randomId(bytes = 32): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(bytes));
+}
+
+export const randomIds = (n: number, bytes = 32) => Array.from({ length: n }, () => randomId(bytes));
+
+export interface Client {
+  user: Uint8Array;
+  authToken: Uint8Array;
+}
+
+export const newClient = (): Client => ({ user: randomId(16), authToken: randomId(16) });
+
+export function encodeRequest(client: Partial<Client>, identifiers: Uint8Array[] = []): Uint8Array {
+  return ICD.Request.encode({ user: client.user, authToken: client.authToken, identifiers }).finish();
+}
+
+export interface Answer {
+  status: number;
+  contentType: string | null;
+  retryAfter: string | null;
+  result: number;
+  added: Uint8Array[];
+  removed: Uint8Array[];
+}
+
+/** POSTs a raw body and decodes the Response, failing the test if the body is not one. */
+export async function postRaw(path: string, body: BodyInit, headers: HeadersInit = {}): Promise<Answer> {
+  const response = await SELF.fetch(`https://icd.test${path}`, { method: "POST", body, headers });
+  const decoded = ICD.Response.decode(new Uint8Array(await response.arrayBuffer()));
+  return {
+    status: response.status,
+    contentType: response.headers.get("Content-Type"),
+    retryAfter: response.headers.get("Retry-After"),
+    result: decoded.result ?? Result.SUCCESS,
+    added: decoded.addedUsers ?? [],
+    removed: decoded.removedUsers ?? [],
+  };
+}
+
+export const post = (path: string, client: Partial<Client>, identifiers: Uint8Array[] = []) =>
+  postRaw(path, encodeRequest(client, identifiers));
+
+export async function registered(): Promise<Client> {
+  const client = newClient();
+  const answer = await post("/user/register", client);
+  if (answer.status !== 200) throw new Error(`register failed with ${answer.status}`);
+  return client;
+}
+
+export const hex = (bytes: Uint8Array[]) => bytes.map((b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(""));

@@ -1,0 +1,36 @@
+// Two projects, both in the real Workers runtime with local D1 and Durable Objects:
+// "local" runs the top-level wrangler.toml config (as `npm start`), "production" the
+// `[env.production]` one, to prove what a deploy leaves out.
+
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+const root = path.join(__dirname, "..");
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(root, "migrations"));
+  const project = (name: string, environment: string | undefined, include: string[], exclude: string[] = []) => ({
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: path.join(root, "wrangler.toml"), environment },
+        miniflare: { bindings: { TEST_MIGRATIONS: migrations } },
+      }),
+    ],
+    test: {
+      name,
+      root,
+      include,
+      exclude,
+      setupFiles: [path.join(root, "test/apply-migrations.ts")],
+    },
+  });
+  return {
+    test: {
+      projects: [
+        project("local", undefined, ["test/**/*.test.ts"], ["test/production/**"]),
+        project("production", "production", ["test/production/**/*.test.ts"]),
+      ],
+    },
+  };
+});
