@@ -46,14 +46,18 @@ async function perChunk<Row extends unknown[]>(
   });
 }
 
+// CROSS JOIN makes the identifier list the outer loop, so each one is a primary-key probe.
+// Exported so that a test can check their query plans.
+export const LOOKUP_SQL = {
+  registered: `SELECT j.key FROM json_each(?1) AS j CROSS JOIN users AS u ON u.id = unhex(j.value)
+     WHERE u.removed_at IS NULL ORDER BY j.key`,
+  changes: `SELECT j.key, u.removed_at IS NULL FROM json_each(?1) AS j CROSS JOIN users AS u ON u.id = unhex(j.value)
+     WHERE (u.removed_at IS NULL AND u.added_at >= ?2) OR u.removed_at >= ?2 ORDER BY j.key`,
+};
+
 /** Indices (in request order) of the identifiers that are registered now: S1. */
 export async function findRegistered(db: D1Database, ids: Uint8Array[]): Promise<number[]> {
-  const rows = await perChunk<[number]>(
-    db,
-    ids,
-    `SELECT j.key FROM json_each(?1) AS j CROSS JOIN users AS u ON u.id = unhex(j.value)
-     WHERE u.removed_at IS NULL ORDER BY j.key`,
-  );
+  const rows = await perChunk<[number]>(db, ids, LOOKUP_SQL.registered);
   return rows.map((row) => row[0]);
 }
 
@@ -66,13 +70,7 @@ export async function findChanges(
   ids: Uint8Array[],
   since: number,
 ): Promise<{ index: number; registered: boolean }[]> {
-  const rows = await perChunk<[number, number]>(
-    db,
-    ids,
-    `SELECT j.key, u.removed_at IS NULL FROM json_each(?1) AS j CROSS JOIN users AS u ON u.id = unhex(j.value)
-     WHERE (u.removed_at IS NULL AND u.added_at >= ?2) OR u.removed_at >= ?2 ORDER BY j.key`,
-    since,
-  );
+  const rows = await perChunk<[number, number]>(db, ids, LOOKUP_SQL.changes, since);
   return rows.map(([index, registered]) => ({ index, registered: registered === 1 }));
 }
 
