@@ -9,8 +9,8 @@ export interface Account {
 }
 
 /** The account of a registered user whose token matches, or null. */
-export async function authenticate(database: D1Database, user: Uint8Array, authToken: Uint8Array): Promise<Account | null> {
-  const [credentials, tokenHash] = await Promise.all([db.findCredentials(database, user), hashToken(authToken)]);
+export async function authenticate(shards: db.Shards, user: Uint8Array, authToken: Uint8Array): Promise<Account | null> {
+  const [credentials, tokenHash] = await Promise.all([db.findCredentials(shards, user), hashToken(authToken)]);
   if (!credentials || !sameHash(credentials.tokenHash, tokenHash)) return null;
   return { bucketEpoch: credentials.bucketEpoch };
 }
@@ -19,21 +19,21 @@ export async function authenticate(database: D1Database, user: Uint8Array, authT
  * Registers a new (or deleted) user. Registering again with the same token changes nothing; with a
  * different token it is refused, so nobody can take over an account by registering over it.
  */
-export async function register(database: D1Database, req: ParsedRequest, now: number): Promise<Outcome> {
+export async function register(shards: db.Shards, req: ParsedRequest, now: number): Promise<Outcome> {
   const tokenHash = await hashToken(req.authToken);
-  if (await db.registerUser(database, req.user, tokenHash, now)) return outcome(Result.SUCCESS);
+  if (await db.registerUser(shards, req.user, tokenHash, now)) return outcome(Result.SUCCESS);
   // Already registered: the same token is a harmless repeat, any other is a take-over attempt.
-  const credentials = await db.findCredentials(database, req.user);
+  const credentials = await db.findCredentials(shards, req.user);
   if (credentials && sameHash(credentials.tokenHash, tokenHash)) return outcome(Result.SUCCESS);
   return outcome(Result.AUTHENTICATION_INVALID);
 }
 
 /** Unregisters an authenticated user: they leave S1 and enter S2 as removed. */
-export async function unregister(database: D1Database, req: ParsedRequest, now: number): Promise<Outcome> {
+export async function unregister(shards: db.Shards, req: ParsedRequest, now: number): Promise<Outcome> {
   const tokenHash = await hashToken(req.authToken);
-  const credentials = await db.findCredentials(database, req.user);
+  const credentials = await db.findCredentials(shards, req.user);
   if (!credentials || !sameHash(credentials.tokenHash, tokenHash)) return outcome(Result.AUTHENTICATION_INVALID);
   // The token hash is matched again in SQL so a concurrent re-registration is never undone.
-  const removed = await db.removeUser(database, req.user, tokenHash, now);
+  const removed = await db.removeUser(shards, req.user, tokenHash, now);
   return outcome(removed ? Result.SUCCESS : Result.AUTHENTICATION_INVALID);
 }

@@ -1,8 +1,9 @@
 // The hono environment every route module shares: the bindings, and the config parsed once.
 
 import type { Config } from "./config";
+import type { Shards } from "./db";
 
 export interface AppEnv {
   Bindings: Env;
-  Variables: { config: Config };
+  Variables: { config: Config; shards: Shards };
 }

@@ -45,14 +45,32 @@ export function parseConfig(vars: Record<string, unknown>): Config {
   };
 }
 
-const parsed = new WeakMap<object, Config>();
+/** Parses once per environment object (one per isolate), then answers from memory. */
+function cached<T>(parse: (env: Record<string, unknown>) => T): (env: object) => T {
+  const memo = new WeakMap<object, T>();
+  return (env) => {
+    if (!memo.has(env)) memo.set(env, parse(env as Record<string, unknown>));
+    return memo.get(env)!;
+  };
+}
 
 /** The config of this environment, parsed on first use; a bad value throws a ConfigError naming it. */
-export function configOf(env: object): Config {
-  let config = parsed.get(env);
-  if (!config) {
-    config = parseConfig(env as Record<string, unknown>);
-    parsed.set(env, config);
-  }
-  return config;
+export const configOf = cached(parseConfig);
+
+/**
+ * The user shards: D1 bindings USERS_0 ... USERS_{N-1}, numbered without gaps. Their order is the
+ * shard order and must never change in a deployment that holds data.
+ */
+export function parseShards(env: Record<string, unknown>): D1Database[] {
+  const shards: D1Database[] = [];
+  while (isD1(env[`USERS_${shards.length}`])) shards.push(env[`USERS_${shards.length}`] as D1Database);
+  if (shards.length === 0) throw new ConfigError("USERS_0 must be a D1 binding: the first shard of the users table");
+  const stray = Object.keys(env).find((key) => /^USERS_\d+$/.test(key) && Number(key.slice(6)) >= shards.length);
+  if (stray) throw new ConfigError(`${stray} is not usable: USERS_${shards.length} is missing or not a D1 binding, and shards must be numbered without gaps`);
+  return shards;
 }
+
+const isD1 = (value: unknown) => typeof value === "object" && value !== null && typeof (value as D1Database).prepare === "function";
+
+/** The user shards of this environment, checked on first use. */
+export const shardsOf = cached(parseShards);

@@ -1,49 +1,56 @@
-// Every query on the users table. Identifiers travel as hex: a list of them is one JSON parameter,
-// expanded by json_each and joined to the primary key, so a 20,000-identifier lookup is one statement
-// (or two, for very long identifiers) of 20,000 index probes, whatever the size of the table.
+// Every query on the users table, which is split across N D1 databases (shards) by a hash of the
+// identifier (src/sharding.ts). Functions take the list of shards and send each one only its own
+// identifiers, in parallel.
+//
+// A list of identifiers travels as one JSON parameter of hex strings, expanded by json_each and
+// joined to the primary key: a 20,000-identifier lookup is one statement per shard of 20,000 index
+// probes in all, whatever the size of the table.
 
-import { toHex } from "./hex";
+import { jsonHexChars, jsonHexList } from "./hex";
+import { groupByShard, mapLimit, shardOf } from "./sharding";
 
+export type Shards = readonly D1Database[];
+
+/** D1 allows 6 simultaneous connections per invocation. */
+const MAX_CONNECTIONS = 6;
 /** D1 refuses bound values over 2 MB; keep each JSON list of hex identifiers under this. */
 const MAX_PARAM_CHARS = 1_900_000;
 
-/** The identifiers as JSON arrays of hex strings, each small enough to bind, with their offsets. */
-function hexChunks(ids: Uint8Array[]): { offset: number; json: string }[] {
-  const chunks: { offset: number; json: string }[] = [];
-  let offset = 0;
-  let parts: string[] = [];
+export const shardFor = (shards: Shards, id: Uint8Array): D1Database => shards[shardOf(id, shards.length)]!;
+
+/** JSON lists of hex identifiers, each small enough to bind, with the request index of each element. */
+function hexChunks(ids: Uint8Array[], indices: number[]): { indices: number[]; json: string }[] {
+  const chunks: { indices: number[]; json: string }[] = [];
+  let start = 0;
   let chars = 2;
-  for (let i = 0; i < ids.length; i++) {
-    const hex = toHex(ids[i]!);
-    if (chars + hex.length + 3 > MAX_PARAM_CHARS) {
-      chunks.push({ offset, json: `["${parts.join('","')}"]` });
-      offset = i;
-      parts = [];
-      chars = 2;
+  for (let k = 0; k < indices.length; k++) {
+    const add = jsonHexChars(ids[indices[k]!]!);
+    if (k > start && chars + add > MAX_PARAM_CHARS) {
+      chunks.push({ indices: indices.slice(start, k), json: "" });
+      [start, chars] = [k, 2];
     }
-    parts.push(hex);
-    chars += hex.length + 3;
+    chars += add;
   }
-  if (parts.length > 0) chunks.push({ offset, json: `["${parts.join('","')}"]` });
+  if (indices.length > start) chunks.push({ indices: indices.slice(start), json: "" });
+  for (const chunk of chunks) chunk.json = jsonHexList(ids, chunk.indices);
   return chunks;
 }
 
-/** Runs one statement per chunk in a single round trip; rows carry the request index in column 0. */
-async function perChunk<Row extends unknown[]>(
-  db: D1Database,
-  ids: Uint8Array[],
-  sql: string,
-  ...params: unknown[]
-): Promise<Row[]> {
-  const chunks = hexChunks(ids);
-  if (chunks.length === 0) return [];
-  const statements = chunks.map((chunk) => db.prepare(sql).bind(chunk.json, ...params));
-  const results =
-    statements.length === 1 ? [await statements[0]!.raw<Row>()] : await Promise.all(statements.map((s) => s.raw<Row>()));
-  return results.flatMap((rows, c) => {
-    for (const row of rows) (row as unknown[])[0] = (row[0] as number) + chunks[c]!.offset;
+/**
+ * Runs `sql` (whose ?1 is a JSON list of hex identifiers and whose first column is the list index)
+ * on every shard for its own identifiers; rows come back with request indices, in request order.
+ */
+async function lookUp<Row extends [number, ...unknown[]]>(shards: Shards, ids: Uint8Array[], sql: string, ...params: unknown[]): Promise<Row[]> {
+  const work = groupByShard(ids, shards.length).flatMap((indices, shard) =>
+    indices.length === 0 ? [] : hexChunks(ids, indices).map((chunk) => ({ shard, chunk })),
+  );
+  const results = await mapLimit(work, MAX_CONNECTIONS, async ({ shard, chunk }) => {
+    const rows = await shards[shard]!.prepare(sql).bind(chunk.json, ...params).raw<Row>();
+    for (const row of rows) row[0] = chunk.indices[row[0]]!;
     return rows;
   });
+  const rows = results.flat();
+  return work.length > 1 ? rows.sort((a, b) => a[0] - b[0]) : rows;
 }
 
 // CROSS JOIN makes the identifier list the outer loop, so each one is a primary-key probe.
@@ -56,38 +63,31 @@ export const LOOKUP_SQL = {
 };
 
 /** Indices (in request order) of the identifiers that are registered now: S1. */
-export async function findRegistered(db: D1Database, ids: Uint8Array[]): Promise<number[]> {
-  const rows = await perChunk<[number]>(db, ids, LOOKUP_SQL.registered);
+export async function findRegistered(shards: Shards, ids: Uint8Array[]): Promise<number[]> {
+  const rows = await lookUp<[number]>(shards, ids, LOOKUP_SQL.registered);
   return rows.map((row) => row[0]);
 }
 
 /**
  * Indices (in request order) of the identifiers whose registration changed at or after `since`: S2.
- * `registered` is 1 for a user (re-)registered since then and still registered, 0 for one removed.
+ * `registered` is true for a user (re-)registered since then and still registered, false for one removed.
  */
-export async function findChanges(
-  db: D1Database,
-  ids: Uint8Array[],
-  since: number,
-): Promise<{ index: number; registered: boolean }[]> {
-  const rows = await perChunk<[number, number]>(db, ids, LOOKUP_SQL.changes, since);
+export async function findChanges(shards: Shards, ids: Uint8Array[], since: number): Promise<{ index: number; registered: boolean }[]> {
+  const rows = await lookUp<[number, number]>(shards, ids, LOOKUP_SQL.changes, since);
   return rows.map(([index, registered]) => ({ index, registered: registered === 1 }));
 }
 
 /** The token hash of a registered user, and the current bucket epoch; null if not registered. */
-export async function findCredentials(
-  db: D1Database,
-  user: Uint8Array,
-): Promise<{ tokenHash: Uint8Array; bucketEpoch: number } | null> {
-  const row = await db
+export async function findCredentials(shards: Shards, user: Uint8Array): Promise<{ tokenHash: Uint8Array; bucketEpoch: number } | null> {
+  const rows = await shardFor(shards, user)
     .prepare(
       `SELECT token_hash, (SELECT value FROM meta WHERE key = 'bucket_epoch') FROM users
        WHERE id = ?1 AND removed_at IS NULL`,
     )
     .bind(user)
     .raw<[ArrayBuffer | number[], number | null]>();
-  if (row.length === 0) return null;
-  const [tokenHash, epoch] = row[0]!;
+  if (rows.length === 0) return null;
+  const [tokenHash, epoch] = rows[0]!;
   return { tokenHash: new Uint8Array(tokenHash), bucketEpoch: epoch ?? 0 };
 }
 
@@ -95,8 +95,8 @@ export async function findCredentials(
  * Registers a user who is not registered now (new, or removed earlier), atomically: true if this call
  * registered them, false if they were already registered (with whatever token).
  */
-export async function registerUser(db: D1Database, user: Uint8Array, tokenHash: Uint8Array, now: number): Promise<boolean> {
-  const rows = await db
+export async function registerUser(shards: Shards, user: Uint8Array, tokenHash: Uint8Array, now: number): Promise<boolean> {
+  const rows = await shardFor(shards, user)
     .prepare(
       `INSERT INTO users (id, token_hash, added_at, removed_at) VALUES (?1, ?2, ?3, NULL)
        ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, added_at = excluded.added_at, removed_at = NULL
@@ -109,8 +109,8 @@ export async function registerUser(db: D1Database, user: Uint8Array, tokenHash: 
 }
 
 /** Marks a registered user removed, if the token hash still matches; true if it did. */
-export async function removeUser(db: D1Database, user: Uint8Array, tokenHash: Uint8Array, now: number): Promise<boolean> {
-  const result = await db
+export async function removeUser(shards: Shards, user: Uint8Array, tokenHash: Uint8Array, now: number): Promise<boolean> {
+  const result = await shardFor(shards, user)
     .prepare(`UPDATE users SET removed_at = ?3 WHERE id = ?1 AND token_hash = ?2 AND removed_at IS NULL`)
     .bind(user, tokenHash, now)
     .run();
@@ -118,66 +118,67 @@ export async function removeUser(db: D1Database, user: Uint8Array, tokenHash: Ui
 }
 
 /**
- * Deletes users removed before `before`, at most `batchSize` rows per statement and `maxBatches`
- * statements, so one run stays small; returns how many rows went.
+ * Deletes users removed before `before`: on each shard at most `maxBatches` statements of
+ * `batchSize` rows, so one run stays small. Returns how many rows went.
  */
-export async function purgeRemovedUsers(db: D1Database, before: number, batchSize: number, maxBatches: number): Promise<number> {
-  let purged = 0;
-  for (let batch = 0; batch < maxBatches; batch++) {
-    const result = await db
-      .prepare(
-        `DELETE FROM users WHERE id IN (
-           SELECT id FROM users WHERE removed_at IS NOT NULL AND removed_at < ?1 LIMIT ?2)`,
-      )
-      .bind(before, batchSize)
-      .run();
-    purged += result.meta.changes;
-    if (result.meta.changes < batchSize) break;
-  }
-  return purged;
+export async function purgeRemovedUsers(shards: Shards, before: number, batchSize: number, maxBatches: number): Promise<number> {
+  const perShard = await mapLimit([...shards], MAX_CONNECTIONS, async (db) => {
+    let purged = 0;
+    for (let batch = 0; batch < maxBatches; batch++) {
+      const result = await db
+        .prepare(
+          `DELETE FROM users WHERE id IN (
+             SELECT id FROM users WHERE removed_at IS NOT NULL AND removed_at < ?1 LIMIT ?2)`,
+        )
+        .bind(before, batchSize)
+        .run();
+      purged += result.meta.changes;
+      if (result.meta.changes < batchSize) break;
+    }
+    return purged;
+  });
+  return perShard.reduce((a, b) => a + b, 0);
 }
 
 // --- Local-development test hooks ------------------------------------------------------------
 
-/** Forgets every user, and every bucket by moving to a new bucket epoch. */
-export async function resetDirectory(db: D1Database): Promise<void> {
-  await db.batch([
-    db.prepare(`DELETE FROM users`),
-    db.prepare(`UPDATE meta SET value = value + 1 WHERE key = 'bucket_epoch'`),
-  ]);
+/** Forgets every user, and every bucket by moving every shard to a new bucket epoch. */
+export async function resetDirectory(shards: Shards): Promise<void> {
+  await mapLimit([...shards], MAX_CONNECTIONS, (db) =>
+    db.batch([db.prepare(`DELETE FROM users`), db.prepare(`UPDATE meta SET value = value + 1 WHERE key = 'bucket_epoch'`)]),
+  );
 }
 
 /**
- * Registers n users with random 16-byte identifiers. Their tokens are random and never revealed, so
- * a random 32-byte value stands for each token's hash: nobody can sign in as them either way.
- * Rows are generated inside SQLite, sorted by key so the B-tree fills in order.
+ * Registers users whose identifiers are packed back to back, `idBytes` each, in `packed`, with random
+ * tokens: their tokens are never revealed, so a random value stands for each token's hash. SQLite
+ * unpacks and sorts them, so the B-tree fills in key order.
  */
-export async function createRandomUsers(db: D1Database, n: number, now: number): Promise<void> {
+export async function createPackedUsers(db: D1Database, packed: Uint8Array, idBytes: number, now: number): Promise<void> {
   await db
     .prepare(
-      `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1)
+      `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?2)
        INSERT OR IGNORE INTO users (id, token_hash, added_at, removed_at)
-       SELECT id, randomblob(32), ?2, NULL FROM (SELECT randomblob(16) AS id FROM seq ORDER BY id)`,
+       SELECT substr(?1, i * ?3 + 1, ?3) AS id, randomblob(32), ?4, NULL FROM seq ORDER BY id`,
     )
-    .bind(n, now)
+    .bind(packed, packed.length / idBytes, idBytes, now)
     .run();
 }
 
 /** Registers every identifier not registered now, with a random token; returns how many were new. */
-export async function addUsers(db: D1Database, ids: Uint8Array[], now: number): Promise<number> {
-  const chunks = hexChunks(ids);
-  let added = 0;
-  for (const chunk of chunks) {
-    const result = await db
+export async function addUsers(shards: Shards, ids: Uint8Array[], now: number): Promise<number> {
+  const work = groupByShard(ids, shards.length).flatMap((indices, shard) => hexChunks(ids, indices).map((chunk) => ({ shard, chunk })));
+  const added = await mapLimit(work, MAX_CONNECTIONS, async ({ shard, chunk }) => {
+    const result = await shards[shard]!
       .prepare(
         `INSERT INTO users (id, token_hash, added_at, removed_at)
-         SELECT unhex(value), randomblob(32), ?2, NULL FROM json_each(?1) WHERE true
+         SELECT unhex(value) AS id, randomblob(32), ?2, NULL FROM json_each(?1) ORDER BY id
          ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, added_at = excluded.added_at, removed_at = NULL
          WHERE users.removed_at IS NOT NULL`,
       )
       .bind(chunk.json, now)
       .run();
-    added += result.meta.changes;
-  }
-  return added;
+    return result.meta.changes;
+  });
+  return added.reduce((a, b) => a + b, 0);
 }

@@ -10,12 +10,13 @@ import { type Outcome, type ParsedRequest, Result, outcome } from "./wire";
 
 export async function discover(
   env: Env,
+  shards: db.Shards,
   config: Config,
   kind: BucketKind,
   req: ParsedRequest,
   now: number,
 ): Promise<Outcome> {
-  const account = await authenticate(env.DB, req.user, req.authToken);
+  const account = await authenticate(shards, req.user, req.authToken);
   if (!account) return outcome(Result.AUTHENTICATION_INVALID);
 
   const ids = req.identifiers;
@@ -28,7 +29,7 @@ export async function discover(
   if (!charged.ok) return outcome(Result.RATE_LIMIT_EXCEEDED, { retryAfterSeconds: charged.retryAfterSeconds });
 
   try {
-    return await lookUp(env.DB, kind, ids, now - config.s2DeltaMs);
+    return await lookUp(shards, kind, ids, now - config.s2DeltaMs);
   } catch (error) {
     // The client paid for an answer it did not get: give the charge back and ask it to retry.
     console.error(`discovery lookup failed: ${(error as Error).message}`);
@@ -37,12 +38,12 @@ export async function discover(
   }
 }
 
-async function lookUp(database: D1Database, kind: BucketKind, ids: Uint8Array[], since: number): Promise<Outcome> {
+async function lookUp(shards: db.Shards, kind: BucketKind, ids: Uint8Array[], since: number): Promise<Outcome> {
   if (kind === "full") {
-    const found = await db.findRegistered(database, ids);
+    const found = await db.findRegistered(shards, ids);
     return outcome(Result.SUCCESS, { added: found.map((i) => ids[i]!) });
   }
-  const changes = await db.findChanges(database, ids, since);
+  const changes = await db.findChanges(shards, ids, since);
   return outcome(Result.SUCCESS, {
     added: changes.filter((c) => c.registered).map((c) => ids[c.index]!),
     removed: changes.filter((c) => !c.registered).map((c) => ids[c.index]!),

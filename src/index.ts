@@ -2,7 +2,7 @@
 
 import { Hono } from "hono";
 import type { AppEnv } from "./app-env";
-import { configOf } from "./config";
+import { configOf, shardsOf } from "./config";
 import { onError } from "./errors";
 import { scheduled } from "./purge";
 import { discoveryRoutes } from "./routes/discovery";
@@ -15,6 +15,7 @@ const app = new Hono<AppEnv>();
 
 app.use(async (c, next) => {
   c.set("config", configOf(c.env));
+  c.set("shards", shardsOf(c.env));
   await next();
 });
 app.route("/user", userRoutes);

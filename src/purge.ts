@@ -1,7 +1,7 @@
 // The scheduled purge: users removed longer than S2_DELTA ago are in neither S1 nor S2, so their rows
 // go, in bounded batches so that one run stays short; whatever is left waits for the next run.
 
-import { configOf } from "./config";
+import { configOf, shardsOf } from "./config";
 import { purgeRemovedUsers } from "./db";
 
 export const PURGE_BATCH = 1000;
@@ -9,7 +9,7 @@ export const PURGE_MAX_BATCHES = 100;
 
 export async function purgeExpired(env: Env, now: number): Promise<number> {
   const { s2DeltaMs } = configOf(env);
-  return purgeRemovedUsers(env.DB, now - s2DeltaMs, PURGE_BATCH, PURGE_MAX_BATCHES);
+  return purgeRemovedUsers(shardsOf(env), now - s2DeltaMs, PURGE_BATCH, PURGE_MAX_BATCHES);
 }
 
 export const scheduled: ExportedHandlerScheduledHandler<Env> = async (controller, env) => {

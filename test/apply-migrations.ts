@@ -1,4 +1,6 @@
-// Applies migrations/ to the test D1 database: the same files `npm start` applies.
-import { applyD1Migrations, env } from "cloudflare:test";
+// Applies migrations/ to every user shard of the test environment: the same files `npm start` applies.
+import { applyD1Migrations } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { shardsOf } from "../src/config";
 
-await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
+await Promise.all(shardsOf(env).map((shard) => applyD1Migrations(shard, env.TEST_MIGRATIONS)));

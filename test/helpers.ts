@@ -1,6 +1,9 @@
 // Shared by the route tests: a tiny ICD client over SELF.fetch, and fresh identifiers.
 
 import { SELF } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { shardsOf } from "../src/config";
+import { shardFor } from "../src/db";
 import { ICD } from "../src/proto/icd.js";
 
 export const Result = ICD.Response.Result;
@@ -56,3 +59,30 @@ export async function registered(): Promise<Client> {
 }
 
 export const hex = (bytes: Uint8Array[]) => bytes.map((b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(""));
+
+/** The user shards of the environment under test (one locally, four in the "sharded" project). */
+export const shards = () => shardsOf(env);
+
+/** Sums a `SELECT count(*) AS n ...` over every shard. */
+export async function countRows(sql: string, ...params: unknown[]): Promise<number> {
+  const counts = await Promise.all(shards().map((db) => db.prepare(sql).bind(...params).first<number>("n")));
+  return counts.reduce<number>((a, b) => a + (b ?? 0), 0);
+}
+
+/** The stored times of one user, read from its shard. */
+export async function userRow(id: Uint8Array) {
+  return shardFor(shards(), id)
+    .prepare("SELECT added_at, removed_at FROM users WHERE id = ?1")
+    .bind(id)
+    .first<{ added_at: number; removed_at: number | null }>();
+}
+
+/** n random identifiers that all live on the first shard, for tests of per-shard bounds. */
+export function randomIdsOnFirstShard(n: number): Uint8Array[] {
+  const ids: Uint8Array[] = [];
+  while (ids.length < n) {
+    const id = randomId();
+    if (shardFor(shards(), id) === shards()[0]) ids.push(id);
+  }
+  return ids;
+}

@@ -7,7 +7,7 @@ import * as db from "../src/db";
 import worker from "../src/index";
 import { PURGE_BATCH, PURGE_MAX_BATCHES } from "../src/purge";
 import { hashToken } from "../src/token";
-import { randomIds } from "./helpers";
+import { countRows, randomIds, randomIdsOnFirstShard, shards } from "./helpers";
 
 const DAY = 86_400_000;
 const T0 = 1_700_000_000_000;
@@ -18,18 +18,18 @@ async function cronAt(ms: number) {
   await waitOnExecutionContext(ctx);
 }
 
-const rowCount = async () => (await env.DB.prepare("SELECT count(*) AS n FROM users").first<number>("n"))!;
+const rowCount = () => countRows("SELECT count(*) AS n FROM users");
 
 describe("scheduled purge", () => {
   it("deletes removals older than S2_DELTA on each cron run, a bounded number at a time", async () => {
     const token = await hashToken(new Uint8Array([1]));
     const perRun = PURGE_BATCH * PURGE_MAX_BATCHES;
-    const ids = randomIds(perRun + 500);
-    await db.addUsers(env.DB, ids, T0);
-    await env.DB.prepare("UPDATE users SET removed_at = ?1").bind(T0 + DAY).run();
+    const ids = randomIdsOnFirstShard(perRun + 500); // the bound is per shard
+    await db.addUsers(shards(), ids, T0);
+    await Promise.all(shards().map((shard) => shard.prepare("UPDATE users SET removed_at = ?1").bind(T0 + DAY).run()));
     const recent = randomIds(3);
-    for (const id of recent) await db.registerUser(env.DB, id, token, T0);
-    await db.removeUser(env.DB, recent[0]!, token, T0 + 5 * DAY);
+    for (const id of recent) await db.registerUser(shards(), id, token, T0);
+    await db.removeUser(shards(), recent[0]!, token, T0 + 5 * DAY);
 
     await cronAt(T0 + 11 * DAY + 1);
     expect(await rowCount()).toBe(500 + 3);

@@ -1,6 +1,6 @@
-// Two projects, both in the real Workers runtime with local D1 and Durable Objects:
-// "local" runs the top-level wrangler.toml config (as `npm start`), "production" the
-// `[env.production]` one, to prove what a deploy leaves out.
+// Three projects, all in the real Workers runtime with local D1 and Durable Objects: "local" runs
+// the top-level wrangler.toml config (as `npm start`, one user shard), "sharded" the same tests on
+// `[env.sharded]` (four shards), and "production" `[env.production]`, to prove what a deploy leaves out.
 
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
@@ -29,6 +29,7 @@ export default defineConfig(async () => {
     test: {
       projects: [
         project("local", undefined, ["test/**/*.test.ts"], ["test/production/**"]),
+        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**"]),
         project("production", "production", ["test/production/**/*.test.ts"]),
       ],
     },

@@ -15,6 +15,6 @@ for (const kind of ["full", "incremental"] as const satisfies BucketKind[]) {
   discoveryRoutes.post(`/${kind}`, async (c) => {
     const req = parseRequest(await readBody(c), { identifiers: true, credentials: true });
     if (isOutcome(req)) return toHttpResponse(req);
-    return toHttpResponse(await discover(c.env, c.get("config"), kind, req, Date.now()));
+    return toHttpResponse(await discover(c.env, c.get("shards"), c.get("config"), kind, req, Date.now()));
   });
 }

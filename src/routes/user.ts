@@ -12,10 +12,10 @@ userRoutes.use(protobufBodyLimit);
 
 userRoutes.post("/register", async (c) => {
   const req = parseRequest(await readBody(c), { identifiers: false, credentials: true });
-  return toHttpResponse(isOutcome(req) ? req : await register(c.env.DB, req, Date.now()));
+  return toHttpResponse(isOutcome(req) ? req : await register(c.get("shards"), req, Date.now()));
 });
 
 userRoutes.post("/delete", async (c) => {
   const req = parseRequest(await readBody(c), { identifiers: false, credentials: true });
-  return toHttpResponse(isOutcome(req) ? req : await unregister(c.env.DB, req, Date.now()));
+  return toHttpResponse(isOutcome(req) ? req : await unregister(c.get("shards"), req, Date.now()));
 });

@@ -3,9 +3,9 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { encodeRequest, post, randomIds, registered } from "../helpers";
+import { encodeRequest, post, randomIds, registered , countRows } from "../helpers";
 
-const userCount = async () => (await env.DB.prepare("SELECT count(*) AS n FROM users").first<number>("n"))!;
+const userCount = () => countRows("SELECT count(*) AS n FROM users");
 
 describe("the production environment", () => {
   it("has the test hooks off", () => {

@@ -1,13 +1,12 @@
 // The local-development hooks of protocol.md, as the reference's test suite uses them.
 
 import { SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { MAX_CREATE } from "../../src/routes/test-hooks";
-import { Result, encodeRequest, hex, newClient, post, postRaw, randomIds, registered } from "../helpers";
+import { Result, encodeRequest, hex, newClient, post, postRaw, randomIds, registered , countRows } from "../helpers";
 
 const get = (path: string) => SELF.fetch(`https://icd.test${path}`);
-const userCount = async () => (await env.DB.prepare("SELECT count(*) AS n FROM users WHERE removed_at IS NULL").first<number>("n"))!;
+const userCount = () => countRows("SELECT count(*) AS n FROM users WHERE removed_at IS NULL");
 
 describe("GET /test/create/<n>", () => {
   it("registers n random users", async () => {
