@@ -36,45 +36,52 @@ function hexChunks(ids: Uint8Array[], indices: number[]): { indices: number[]; j
   return chunks;
 }
 
+/** What a lookup found, and the time its statements took inside D1 (summed over shards). */
+export interface Found<Row> {
+  rows: Row[];
+  sqlMs: number;
+}
+
 /**
- * Runs `sql` (whose ?1 is a JSON list of hex identifiers and whose first column is the list index)
+ * Runs `sql` (whose ?1 is a JSON list of hex identifiers and whose column `i` is the list index)
  * on every shard for its own identifiers; rows come back with request indices, in request order.
  */
-async function lookUp<Row extends [number, ...unknown[]]>(shards: Shards, ids: Uint8Array[], sql: string, ...params: unknown[]): Promise<Row[]> {
+async function lookUp<Row extends { i: number }>(shards: Shards, ids: Uint8Array[], sql: string, ...params: unknown[]): Promise<Found<Row>> {
   const work = groupByShard(ids, shards.length).flatMap((indices, shard) =>
     indices.length === 0 ? [] : hexChunks(ids, indices).map((chunk) => ({ shard, chunk })),
   );
   const results = await mapLimit(work, MAX_CONNECTIONS, async ({ shard, chunk }) => {
-    const rows = await shards[shard]!.prepare(sql).bind(chunk.json, ...params).raw<Row>();
-    for (const row of rows) row[0] = chunk.indices[row[0]]!;
-    return rows;
+    const { results: rows, meta } = await shards[shard]!.prepare(sql).bind(chunk.json, ...params).all<Row>();
+    for (const row of rows) row.i = chunk.indices[row.i]!;
+    return { rows, sqlMs: meta.duration };
   });
-  const rows = results.flat();
-  return work.length > 1 ? rows.sort((a, b) => a[0] - b[0]) : rows;
+  const rows = results.flatMap((r) => r.rows);
+  return {
+    rows: work.length > 1 ? rows.sort((a, b) => a.i - b.i) : rows,
+    sqlMs: results.reduce((sum, r) => sum + r.sqlMs, 0),
+  };
 }
 
 // CROSS JOIN makes the identifier list the outer loop, so each one is a primary-key probe.
 // Exported so that a test can check their query plans.
 export const LOOKUP_SQL = {
-  registered: `SELECT j.key FROM json_each(?1) AS j CROSS JOIN users AS u ON u.id = unhex(j.value)
+  registered: `SELECT j.key AS i FROM json_each(?1) AS j CROSS JOIN users AS u ON u.id = unhex(j.value)
      WHERE u.removed_at IS NULL ORDER BY j.key`,
-  changes: `SELECT j.key, u.removed_at IS NULL FROM json_each(?1) AS j CROSS JOIN users AS u ON u.id = unhex(j.value)
+  changes: `SELECT j.key AS i, u.removed_at IS NULL AS registered FROM json_each(?1) AS j CROSS JOIN users AS u ON u.id = unhex(j.value)
      WHERE (u.removed_at IS NULL AND u.added_at >= ?2) OR u.removed_at >= ?2 ORDER BY j.key`,
 };
 
-/** Indices (in request order) of the identifiers that are registered now: S1. */
-export async function findRegistered(shards: Shards, ids: Uint8Array[]): Promise<number[]> {
-  const rows = await lookUp<[number]>(shards, ids, LOOKUP_SQL.registered);
-  return rows.map((row) => row[0]);
+/** Indices `i` (in request order) of the identifiers that are registered now: S1. */
+export function findRegistered(shards: Shards, ids: Uint8Array[]): Promise<Found<{ i: number }>> {
+  return lookUp(shards, ids, LOOKUP_SQL.registered);
 }
 
 /**
- * Indices (in request order) of the identifiers whose registration changed at or after `since`: S2.
- * `registered` is true for a user (re-)registered since then and still registered, false for one removed.
+ * Indices `i` (in request order) of the identifiers whose registration changed at or after `since`:
+ * S2. `registered` is 1 for a user (re-)registered since then and still registered, 0 for one removed.
  */
-export async function findChanges(shards: Shards, ids: Uint8Array[], since: number): Promise<{ index: number; registered: boolean }[]> {
-  const rows = await lookUp<[number, number]>(shards, ids, LOOKUP_SQL.changes, since);
-  return rows.map(([index, registered]) => ({ index, registered: registered === 1 }));
+export function findChanges(shards: Shards, ids: Uint8Array[], since: number): Promise<Found<{ i: number; registered: 0 | 1 }>> {
+  return lookUp(shards, ids, LOOKUP_SQL.changes, since);
 }
 
 /** The token hash of a registered user, and the current bucket epoch; null if not registered. */

@@ -40,12 +40,13 @@ export async function discover(
 
 async function lookUp(shards: db.Shards, kind: BucketKind, ids: Uint8Array[], since: number): Promise<Outcome> {
   if (kind === "full") {
-    const found = await db.findRegistered(shards, ids);
-    return outcome(Result.SUCCESS, { added: found.map((i) => ids[i]!) });
+    const { rows, sqlMs } = await db.findRegistered(shards, ids);
+    return outcome(Result.SUCCESS, { added: rows.map((r) => ids[r.i]!), sqlMs });
   }
-  const changes = await db.findChanges(shards, ids, since);
+  const { rows, sqlMs } = await db.findChanges(shards, ids, since);
   return outcome(Result.SUCCESS, {
-    added: changes.filter((c) => c.registered).map((c) => ids[c.index]!),
-    removed: changes.filter((c) => !c.registered).map((c) => ids[c.index]!),
+    added: rows.filter((r) => r.registered === 1).map((r) => ids[r.i]!),
+    removed: rows.filter((r) => r.registered === 0).map((r) => ids[r.i]!),
+    sqlMs,
   });
 }

@@ -21,6 +21,8 @@ export interface Outcome {
   added?: Uint8Array[];
   removed?: Uint8Array[];
   retryAfterSeconds?: number;
+  /** Time the lookup's SQL took inside D1, sent as `Server-Timing: sql;dur=...` for operators. */
+  sqlMs?: number;
   /** Overrides the status of `result`: 413 (too large) and 503 (try again) carry no Result of their own. */
   status?: 413 | 503;
 }
@@ -97,5 +99,6 @@ export function encodeResponse(o: Outcome): Uint8Array {
 export function toHttpResponse(o: Outcome): Response {
   const headers: Record<string, string> = { "Content-Type": "application/x-protobuf" };
   if (o.retryAfterSeconds !== undefined) headers["Retry-After"] = String(o.retryAfterSeconds);
+  if (o.sqlMs !== undefined) headers["Server-Timing"] = `sql;dur=${o.sqlMs.toFixed(2)}`;
   return new Response(encodeResponse(o), { status: httpStatus(o), headers });
 }

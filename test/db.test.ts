@@ -40,14 +40,14 @@ describe("lookups", () => {
     for (const i of [1, 3, 4]) await db.registerUser(shards(), ids[i]!, await hashOf(1), T0);
     await db.removeUser(shards(), ids[4]!, await hashOf(1), T0 + 1);
     const request = [ids[5]!, ids[3]!, ids[0]!, ids[1]!, ids[4]!, ids[3]!];
-    expect(await db.findRegistered(shards(), request)).toEqual([1, 3, 5]);
+    expect((await db.findRegistered(shards(), request)).rows).toEqual([{ i: 1 }, { i: 3 }, { i: 5 }]);
   });
 
   it("splits a list of long identifiers that would not fit one bound parameter", async () => {
     const ids = randomIds(20000, 64); // 20,000 x 131 JSON characters: more than D1's 2 MB per value
     const picked = [0, 9999, 14500, 19999];
     await db.addUsers(shards(), picked.map((i) => ids[i]!), T0);
-    expect(await db.findRegistered(shards(), ids)).toEqual(picked);
+    expect((await db.findRegistered(shards(), ids)).rows.map((r) => r.i)).toEqual(picked);
   });
 
   it("finds S2 changes since a moment: added, re-added and removed, not older ones", async () => {
@@ -60,10 +60,10 @@ describe("lookups", () => {
     await db.removeUser(shards(), readded!, await hashOf(1), since + 2);
     await db.registerUser(shards(), readded!, await hashOf(2), since + 3);
     const changes = await db.findChanges(shards(), [old!, oldRemoved!, fresh!, freshRemoved!, readded!, never!], since);
-    expect(changes).toEqual([
-      { index: 2, registered: true },
-      { index: 3, registered: false },
-      { index: 4, registered: true },
+    expect(changes.rows).toEqual([
+      { i: 2, registered: 1 },
+      { i: 3, registered: 0 },
+      { i: 4, registered: 1 },
     ]);
   });
 
