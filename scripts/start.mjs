@@ -3,6 +3,7 @@
 // of the chosen wrangler.toml environment, then serves it with `wrangler dev` on $PORT (default 8787).
 
 import { spawnSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync } from "node:fs";
 import { unstable_readConfig } from "wrangler";
 
 const option = (name) => {
@@ -17,6 +18,11 @@ const devArgs = process.argv.slice(2).filter((a, i, all) => !["--env", "--persis
 const port = process.env.PORT ?? "8787";
 process.env.WRANGLER_SEND_METRICS ??= "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false"; // offline: no Request.cf download
+
+if (!existsSync(".dev.vars")) {
+  copyFileSync(".dev.vars.example", ".dev.vars");
+  console.log("created .dev.vars from .dev.vars.example (local secrets: ADMIN_TOKEN)");
+}
 
 const config = unstable_readConfig({ config: "wrangler.toml", env: envName });
 for (const { binding } of config.d1_databases) {

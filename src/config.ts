@@ -9,6 +9,8 @@ export interface Config {
   s2DeltaMs: number;
   /** Whether the unauthenticated local-development hooks (/reset, /test/...) exist. */
   testHooks: boolean;
+  /** The bearer token of the admin API (a secret); without it the admin API refuses everything. */
+  adminToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -36,12 +38,20 @@ function booleanVar(vars: Record<string, unknown>, name: string): boolean {
   throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
 }
 
+function secretVar(vars: Record<string, unknown>, name: string, minLength: number): string | undefined {
+  const raw = vars[name];
+  if (raw === undefined || raw === "") return undefined;
+  if (typeof raw !== "string" || raw.length < minLength) throw new ConfigError(`${name} must be a string of at least ${minLength} characters`);
+  return raw;
+}
+
 export function parseConfig(vars: Record<string, unknown>): Config {
   return {
     maxContacts: integerVar(vars, "MAX_CONTACTS", 1, MAX_CONTACTS_LIMIT),
     s2PeriodMs: integerVar(vars, "S2_PERIOD", 1, PERIOD_LIMIT_SECONDS) * 1000,
     s2DeltaMs: integerVar(vars, "S2_DELTA", 1, PERIOD_LIMIT_SECONDS) * 1000,
     testHooks: booleanVar(vars, "TEST_HOOKS"),
+    adminToken: secretVar(vars, "ADMIN_TOKEN", 16),
   };
 }
 

@@ -6,7 +6,7 @@
 // joined to the primary key: a 20,000-identifier lookup is one statement per shard of 20,000 index
 // probes in all, whatever the size of the table.
 
-import { jsonHexChars, jsonHexList } from "./hex";
+import { jsonHexChars, jsonHexList, toHex } from "./hex";
 import { groupByShard, mapLimit, shardOf } from "./sharding";
 
 export type Shards = readonly D1Database[];
@@ -188,4 +188,40 @@ export async function addUsers(shards: Shards, ids: Uint8Array[], now: number): 
     return result.meta.changes;
   });
   return added.reduce((a, b) => a + b, 0);
+}
+
+// --- Bulk import ---------------------------------------------------------------------------------
+
+export interface ImportedUser {
+  id: Uint8Array;
+  /** The SHA-256 of the user's token. */
+  tokenHash: Uint8Array;
+}
+
+/**
+ * Registers imported users with their token hashes, `addedAt` as their registration time (0 keeps
+ * them out of S2). Registered users are left as they are, so a batch sent twice changes nothing; a
+ * user removed earlier comes back as added now, so clients who saw the removal learn of the return.
+ * Returns how many users this call registered.
+ */
+export async function importUsers(shards: Shards, users: ImportedUser[], addedAt: number, now: number): Promise<number> {
+  const byShard = groupByShard(users.map((u) => u.id), shards.length);
+  const counts = await mapLimit(
+    byShard.flatMap((indices, shard) => (indices.length === 0 ? [] : [{ shard, indices }])),
+    MAX_CONNECTIONS,
+    async ({ shard, indices }) => {
+      const json = JSON.stringify(indices.map((i) => [toHex(users[i]!.id), toHex(users[i]!.tokenHash)]));
+      const result = await shards[shard]!
+        .prepare(
+          `INSERT INTO users (id, token_hash, added_at, removed_at)
+           SELECT unhex(value ->> 0) AS id, unhex(value ->> 1), ?2, NULL FROM json_each(?1) ORDER BY id
+           ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, added_at = ?3, removed_at = NULL
+           WHERE users.removed_at IS NOT NULL`,
+        )
+        .bind(json, addedAt, now)
+        .run();
+      return result.meta.changes;
+    },
+  );
+  return counts.reduce((a, b) => a + b, 0);
 }

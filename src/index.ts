@@ -5,6 +5,7 @@ import type { AppEnv } from "./app-env";
 import { configOf, shardsOf } from "./config";
 import { onError } from "./errors";
 import { scheduled } from "./purge";
+import { adminRoutes } from "./routes/admin";
 import { discoveryRoutes } from "./routes/discovery";
 import { testHookRoutes } from "./routes/test-hooks";
 import { userRoutes } from "./routes/user";
@@ -20,6 +21,7 @@ app.use(async (c, next) => {
 });
 app.route("/user", userRoutes);
 app.route("/discovery", discoveryRoutes);
+app.route("/admin", adminRoutes);
 app.route("/", testHookRoutes);
 app.onError(onError);
 

@@ -5,13 +5,21 @@ const good = { MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000, TEST_HOO
 
 describe("configuration", () => {
   it("reads the vars of wrangler.toml, as numbers or strings", () => {
-    expect(parseConfig(good)).toEqual({ maxContacts: 20000, s2PeriodMs: 86_400_000, s2DeltaMs: 864_000_000, testHooks: true });
+    expect(parseConfig(good)).toEqual({
+      maxContacts: 20000,
+      s2PeriodMs: 86_400_000,
+      s2DeltaMs: 864_000_000,
+      testHooks: true,
+      adminToken: undefined,
+    });
     expect(parseConfig({ MAX_CONTACTS: "5", S2_PERIOD: "60", S2_DELTA: "600", TEST_HOOKS: "false" })).toEqual({
       maxContacts: 5,
       s2PeriodMs: 60_000,
       s2DeltaMs: 600_000,
       testHooks: false,
+      adminToken: undefined,
     });
+    expect(parseConfig({ ...good, ADMIN_TOKEN: "a-long-enough-secret" }).adminToken).toBe("a-long-enough-secret");
   });
 
   it("leaves the test hooks off unless asked", () => {
@@ -30,6 +38,8 @@ describe("configuration", () => {
     ["S2_DELTA", "10 days"],
     ["S2_DELTA", 400 * 24 * 3600],
     ["TEST_HOOKS", "yes"],
+    ["ADMIN_TOKEN", "short"],
+    ["ADMIN_TOKEN", 12345678901234567],
   ])("refuses %s = %j with an error naming it", (name, value) => {
     const parse = () => parseConfig({ ...good, [name]: value });
     expect(parse).toThrow(ConfigError);

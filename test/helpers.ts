@@ -86,3 +86,12 @@ export function randomIdsOnFirstShard(n: number): Uint8Array[] {
   }
   return ids;
 }
+
+/** A request to the admin API with the test environment's token (or another). */
+export function admin(path: string, init: RequestInit & { token?: string } = {}) {
+  const { token = env.ADMIN_TOKEN, ...rest } = init;
+  return SELF.fetch(`https://icd.test/admin${path}`, {
+    ...rest,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...rest.headers },
+  });
+}

@@ -7,6 +7,8 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-worker
 import { defineConfig } from "vitest/config";
 
 const root = path.join(import.meta.dirname, "..");
+/** The admin API's bearer token in tests; test/helpers.ts uses the same. */
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(root, "migrations"));
@@ -14,7 +16,7 @@ export default defineConfig(async () => {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: path.join(root, "wrangler.toml"), environment },
-        miniflare: { bindings: { TEST_MIGRATIONS: migrations } },
+        miniflare: { bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN } },
       }),
     ],
     test: {
