@@ -24,7 +24,8 @@ const ADD_CHUNK = 20_000; // identifiers per /test/add/many body (the request si
 const WARMUPS = 3;
 const RUNS = 30;
 const THROUGHPUT = [ { concurrency: 1, requests: 40 }, { concurrency: 4, requests: 60 }, { concurrency: 16, requests: 80 } ];
-const CLIENTS_PER_SIZE = 2 * (WARMUPS + RUNS) + THROUGHPUT.reduce((n, t) => n + t.requests, 0);
+const SPARE_CLIENTS = 10; // for retries after a 503
+const CLIENTS_PER_SIZE = 2 * (WARMUPS + RUNS) + THROUGHPUT.reduce((n, t) => n + t.requests, 0) + SPARE_CLIENTS;
 
 const t0 = performance.now();
 const log = (msg) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
@@ -164,16 +165,17 @@ async function call(method, route, body) {
   return { status: res.status, ms, sqlMs: sql ? Number(sql[1]) : NaN, buf };
 }
 
-// A 503 (the lookup failed, the charge was refunded) also comes while wrangler reloads the runtime
-// after a source file changed: try again, and count it.
+// A 503 also comes while wrangler reloads the runtime after a source file changed, and then the
+// charge may stay spent: try again from another fresh client, and count it.
 let retries = 0;
-async function discover(kind, job) {
+async function discover(kind, job, nextJob) {
   for (let attempt = 1; ; attempt++) {
     const res = await call("POST", `/discovery/${kind}`, job.body);
-    if (res.status !== 503 || attempt === 3) return res;
+    if (res.status !== 503 || attempt === 3) return Object.assign(res, { job });
     retries++;
-    log(`warning: ${kind} answered 503, retrying`);
+    log(`warning: ${kind} answered 503, retrying from another client`);
     await new Promise((r) => setTimeout(r, 1000));
+    job = nextJob();
   }
 }
 
@@ -195,7 +197,8 @@ function discoveryBody(client, known) {
   return encode(client.user, client.token, ids);
 }
 
-function verify(res, knownHex, kind) {
+function verify(res, kind) {
+  const { knownHex } = res.job;
   if (res.status !== 200) throw new Error(`${kind} answered ${res.status}`);
   const answer = ICD.Response.decode(res.buf);
   const added = answer.addedUsers.map(hex);
@@ -238,15 +241,18 @@ async function benchSize(size, state, sampler) {
   r.register = { n: clients.length, ms: performance.now() - started };
   state.users += clients.length;
   let set = 0; // rotates over the pool sets
-  const nextJob = () => { const s = set++ % POOL_SETS; return { body: discoveryBody(clients.pop(), pool[s]), knownHex: poolHex[s] }; };
+  const nextJob = () => {
+    if (clients.length === 0) throw new Error("out of fresh clients");
+    const s = set++ % POOL_SETS;
+    return { body: discoveryBody(clients.pop(), pool[s]), knownHex: poolHex[s] };
+  };
 
   for (const kind of ["full", "incremental"]) {
     log(`size ${fmt(size)}: latency, ${kind}, ${WARMUPS} warm-ups + ${RUNS} requests`);
     const e2e = [], sql = [];
     for (let i = 0; i < WARMUPS + RUNS; i++) {
-      const job = nextJob();
-      const res = await discover(kind, job);
-      verify(res, job.knownHex, kind);
+      const res = await discover(kind, nextJob(), nextJob);
+      verify(res, kind);
       if (i >= WARMUPS) { e2e.push(res.ms); sql.push(res.sqlMs); }
     }
     const e = stats(e2e), s = stats(sql);
@@ -257,9 +263,9 @@ async function benchSize(size, state, sampler) {
     log(`size ${fmt(size)}: throughput, full, ${requests} requests, ${concurrency} in flight`);
     const jobs = Array.from({ length: requests }, nextJob); // built beforehand: the client's CPU stays out of the timing
     const begun = performance.now();
-    const results = await mapLimit(jobs, concurrency, (job) => discover("full", job));
+    const results = await mapLimit(jobs, concurrency, (job) => discover("full", job, nextJob));
     const seconds = (performance.now() - begun) / 1000;
-    results.forEach((res, i) => verify(res, jobs[i].knownHex, "full"));
+    results.forEach((res) => verify(res, "full"));
     r.throughput.push({ concurrency, requests, seconds, requestsPerSec: requests / seconds,
       e2e: stats(results.map((x) => x.ms)), sql: stats(results.map((x) => x.sqlMs)) });
   }
