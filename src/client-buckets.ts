@@ -8,6 +8,15 @@ import { configOf } from "./config";
 import { toHex } from "./hex";
 
 const KINDS: readonly BucketKind[] = ["full", "incremental"];
+/** Storage key of the operator's block; a blocked client is refused until unblocked. */
+const BLOCKED = "blocked";
+
+export type ChargeResult = ChargeOutcome | { ok: false; blocked: true };
+
+export interface ClientView {
+  blocked: boolean;
+  buckets: Record<BucketKind, BucketView>;
+}
 
 export interface BucketView {
   level: number;
@@ -20,8 +29,9 @@ export class ClientBuckets extends DurableObject<Env> {
     return this.ctx.storage.kv.get<number>(kind) ?? 0;
   }
 
-  /** Charges n contacts to the bucket of `kind`, or refuses and changes nothing. */
-  async charge(kind: BucketKind, n: number, now: number = Date.now()): Promise<ChargeOutcome> {
+  /** Charges n contacts to the bucket of `kind`, or refuses (blocked, or too full) and changes nothing. */
+  async charge(kind: BucketKind, n: number, now: number = Date.now()): Promise<ChargeResult> {
+    if (this.ctx.storage.kv.get(BLOCKED)) return { ok: false, blocked: true };
     const outcome = chargeBucket(bucketPolicy(configOf(this.env), kind), this.emptyAt(kind), n, now);
     if (outcome.ok) {
       this.ctx.storage.kv.put(kind, outcome.emptyAt);
@@ -35,6 +45,27 @@ export class ClientBuckets extends DurableObject<Env> {
     const emptyAt = refundBucket(bucketPolicy(configOf(this.env), kind), this.emptyAt(kind), n, now);
     if (emptyAt === 0) this.ctx.storage.kv.delete(kind);
     else this.ctx.storage.kv.put(kind, emptyAt);
+  }
+
+  /** The operator's block: kept until unblock(), whatever the buckets do. */
+  block(): void {
+    this.ctx.storage.kv.put(BLOCKED, true);
+  }
+
+  async unblock(now: number = Date.now()): Promise<void> {
+    this.ctx.storage.kv.delete(BLOCKED);
+    await this.sweep(now);
+  }
+
+  /** Empties both buckets (an operator's reset); a block stays. */
+  async resetBuckets(now: number = Date.now()): Promise<void> {
+    for (const kind of KINDS) this.ctx.storage.kv.delete(kind);
+    await this.sweep(now);
+  }
+
+  /** Everything the operator may see of this client at `now`. */
+  inspectClient(now: number = Date.now()): ClientView {
+    return { blocked: this.ctx.storage.kv.get(BLOCKED) === true, buckets: this.inspect(now) };
   }
 
   /** Both buckets as they stand at `now`. */
@@ -52,11 +83,12 @@ export class ClientBuckets extends DurableObject<Env> {
     return { full: view("full"), incremental: view("incremental") };
   }
 
-  /** Drops all state once both buckets have drained: a drained bucket is the same as none. */
+  /** Drops all state once both buckets have drained (a drained bucket is the same as none), unless blocked. */
   async sweep(now: number = Date.now()): Promise<void> {
     const latest = Math.max(...KINDS.map((kind) => this.emptyAt(kind)));
-    if (latest <= now) await this.ctx.storage.deleteAll();
-    else await this.ctx.storage.setAlarm(latest);
+    if (latest > now) await this.ctx.storage.setAlarm(latest);
+    else if (this.ctx.storage.kv.get(BLOCKED)) for (const kind of KINDS) this.ctx.storage.kv.delete(kind);
+    else await this.ctx.storage.deleteAll();
   }
 
   override async alarm(): Promise<void> {

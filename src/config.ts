@@ -11,6 +11,8 @@ export interface Config {
   testHooks: boolean;
   /** The bearer token of the admin API (a secret); without it the admin API refuses everything. */
   adminToken: string | undefined;
+  /** "open": clients register themselves; "admin": only the operator, through the admin API. */
+  registration: "open" | "admin";
 }
 
 export class ConfigError extends Error {
@@ -38,6 +40,12 @@ function booleanVar(vars: Record<string, unknown>, name: string): boolean {
   throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
 }
 
+function choiceVar<T extends string>(vars: Record<string, unknown>, name: string, choices: readonly T[], fallback: T): T {
+  const raw = vars[name] ?? fallback;
+  if (!choices.includes(raw as T)) throw new ConfigError(`${name} must be one of ${choices.map((c) => `"${c}"`).join(", ")}, got ${JSON.stringify(raw)}`);
+  return raw as T;
+}
+
 function secretVar(vars: Record<string, unknown>, name: string, minLength: number): string | undefined {
   const raw = vars[name];
   if (raw === undefined || raw === "") return undefined;
@@ -52,6 +60,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     s2DeltaMs: integerVar(vars, "S2_DELTA", 1, PERIOD_LIMIT_SECONDS) * 1000,
     testHooks: booleanVar(vars, "TEST_HOOKS"),
     adminToken: secretVar(vars, "ADMIN_TOKEN", 16),
+    registration: choiceVar(vars, "REGISTRATION", ["open", "admin"] as const, "open"),
   };
 }
 

@@ -228,3 +228,56 @@ export async function importUsers(shards: Shards, users: ImportedUser[], addedAt
   );
   return counts.reduce((a, b) => a + b, 0);
 }
+
+// --- Operator ------------------------------------------------------------------------------------
+
+/** The current bucket epoch (see bucketsOf); 0 unless the local /reset hook ran. */
+export async function findBucketEpoch(shards: Shards): Promise<number> {
+  return (await shards[0]!.prepare(`SELECT value FROM meta WHERE key = 'bucket_epoch'`).first<number>("value")) ?? 0;
+}
+
+/** Marks a registered user removed whatever their token (the operator's delete); true if they were registered. */
+export async function removeUserByOperator(shards: Shards, user: Uint8Array, now: number): Promise<boolean> {
+  const result = await shardFor(shards, user)
+    .prepare(`UPDATE users SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL`)
+    .bind(user, now)
+    .run();
+  return result.meta.changes === 1;
+}
+
+/**
+ * Registered users and S2's size, summed over shards. Counting S2's additions scans each shard (there
+ * is no index on added_at, to keep rows small), so this is for the operator, never for clients.
+ */
+export async function countUsers(shards: Shards, since: number): Promise<{ registered: number; recentlyAdded: number; recentlyRemoved: number }> {
+  const counts = await mapLimit([...shards], MAX_CONNECTIONS, (db) =>
+    db
+      .prepare(
+        `SELECT count(*) FILTER (WHERE removed_at IS NULL) AS registered,
+                count(*) FILTER (WHERE removed_at IS NULL AND added_at >= ?1) AS added,
+                (SELECT count(*) FROM users WHERE removed_at >= ?1) AS removed
+         FROM users`,
+      )
+      .bind(since)
+      .first<{ registered: number; added: number; removed: number }>(),
+  );
+  const sum = (key: "registered" | "added" | "removed") => counts.reduce((a, c) => a + (c?.[key] ?? 0), 0);
+  return { registered: sum("registered"), recentlyAdded: sum("added"), recentlyRemoved: sum("removed") };
+}
+
+/** Appends to the audit log (on the first shard). */
+export async function writeAudit(shards: Shards, at: number, action: string, subject: string | null, detail: object): Promise<void> {
+  await shards[0]!
+    .prepare(`INSERT INTO audit_log (at, action, subject, detail) VALUES (?1, ?2, ?3, ?4)`)
+    .bind(at, action, subject, JSON.stringify(detail))
+    .run();
+}
+
+/** The newest audit entries, newest first. */
+export async function readAudit(shards: Shards, limit: number): Promise<{ at: number; action: string; subject: string | null; detail: string }[]> {
+  const { results } = await shards[0]!
+    .prepare(`SELECT at, action, subject, detail FROM audit_log ORDER BY id DESC LIMIT ?1`)
+    .bind(limit)
+    .all<{ at: number; action: string; subject: string | null; detail: string }>();
+  return results;
+}

@@ -26,6 +26,7 @@ export async function discover(
 
   const buckets = bucketsOf(env, req.user, account.bucketEpoch);
   const charged = await buckets.charge(kind, ids.length);
+  if (!charged.ok && "blocked" in charged) return outcome(Result.AUTHENTICATION_INVALID);
   if (!charged.ok) return outcome(Result.RATE_LIMIT_EXCEEDED, { retryAfterSeconds: charged.retryAfterSeconds });
 
   try {

@@ -11,6 +11,7 @@ describe("configuration", () => {
       s2DeltaMs: 864_000_000,
       testHooks: true,
       adminToken: undefined,
+      registration: "open",
     });
     expect(parseConfig({ MAX_CONTACTS: "5", S2_PERIOD: "60", S2_DELTA: "600", TEST_HOOKS: "false" })).toEqual({
       maxContacts: 5,
@@ -18,7 +19,9 @@ describe("configuration", () => {
       s2DeltaMs: 600_000,
       testHooks: false,
       adminToken: undefined,
+      registration: "open",
     });
+    expect(parseConfig({ ...good, REGISTRATION: "admin" }).registration).toBe("admin");
     expect(parseConfig({ ...good, ADMIN_TOKEN: "a-long-enough-secret" }).adminToken).toBe("a-long-enough-secret");
   });
 
@@ -39,6 +42,7 @@ describe("configuration", () => {
     ["S2_DELTA", 400 * 24 * 3600],
     ["TEST_HOOKS", "yes"],
     ["ADMIN_TOKEN", "short"],
+    ["REGISTRATION", "closed"],
     ["ADMIN_TOKEN", 12345678901234567],
   ])("refuses %s = %j with an error naming it", (name, value) => {
     const parse = () => parseConfig({ ...good, [name]: value });

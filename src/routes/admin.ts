@@ -1,13 +1,14 @@
 // The operator's API under /admin/: JSON, behind the bearer token ADMIN_TOKEN. Every /admin/ path
 // answers 401 without a valid token, including paths that do not exist.
 
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../app-env";
+import { bucketsOf } from "../client-buckets";
 import * as db from "../db";
 import { fromHex } from "../hex";
-import { sameHash, hashToken } from "../token";
-import { MAX_IDENTIFIER_BYTES } from "../wire";
+import { hashToken, keyedHash, sameHash } from "../token";
+import { MAX_IDENTIFIER_BYTES, MAX_TOKEN_BYTES } from "../wire";
 
 export const adminRoutes = new Hono<AppEnv>();
 
@@ -38,8 +39,104 @@ adminRoutes.post("/users/import", async (c) => {
   if (typeof parsed === "string") return c.json({ error: parsed }, 400);
   const now = Date.now();
   const imported = await db.importUsers(c.get("shards"), parsed.users, parsed.announce ? now : 0, now);
+  await audit(c, "import", null, { received: parsed.users.length, imported, announce: parsed.announce });
   return c.json({ received: parsed.users.length, imported });
 });
+
+/** Records an admin action; the identifier only as a keyed hash. */
+async function audit(c: Context<AppEnv>, action: string, id: Uint8Array | null, detail: object = {}) {
+  const subject = id ? await keyedHash(c.get("config").adminToken!, id) : null;
+  await db.writeAudit(c.get("shards"), Date.now(), action, subject, detail);
+}
+
+/** The identifier in the path, or null (the handler answers 400). */
+function pathId(c: Context<AppEnv>): Uint8Array | null {
+  const id = fromHex(c.req.param("id") ?? "");
+  return id && id.length > 0 && id.length <= MAX_IDENTIFIER_BYTES ? id : null;
+}
+const badId = (c: Context<AppEnv>) => c.json({ error: "the identifier must be 1 to 64 bytes in hex" }, 400);
+
+async function clientBuckets(c: Context<AppEnv>, id: Uint8Array) {
+  return bucketsOf(c.env, id, await db.findBucketEpoch(c.get("shards")));
+}
+
+/** GET /admin/clients/{hex id}: registration, block, and both buckets (level, when empty, largest request that fits). */
+adminRoutes.get("/clients/:id", async (c) => {
+  const id = pathId(c);
+  if (!id) return badId(c);
+  const [credentials, view] = await Promise.all([
+    db.findCredentials(c.get("shards"), id),
+    clientBuckets(c, id).then((buckets) => buckets.inspectClient()),
+  ]);
+  return c.json({ registered: credentials !== null, ...view });
+});
+
+adminRoutes.delete("/clients/:id/buckets", async (c) => {
+  const id = pathId(c);
+  if (!id) return badId(c);
+  await (await clientBuckets(c, id)).resetBuckets();
+  await audit(c, "reset-buckets", id);
+  return c.json({ reset: true });
+});
+
+for (const action of ["block", "unblock"] as const) {
+  adminRoutes.post(`/clients/:id/${action}`, async (c) => {
+    const id = pathId(c);
+    if (!id) return badId(c);
+    const buckets = await clientBuckets(c, id);
+    await (action === "block" ? buckets.block() : buckets.unblock());
+    await audit(c, action, id);
+    return c.json({ blocked: action === "block" });
+  });
+}
+
+/**
+ * POST /admin/users {"id": hex, "token": hex} or {"id": hex, "token_hash": hex SHA-256}: registers a
+ * user on behalf of the account service. The same token again is a no-op; another token is 409.
+ */
+adminRoutes.post("/users", async (c) => {
+  const body = (await c.req.json().catch(() => null)) as { id?: unknown; token?: unknown; token_hash?: unknown } | null;
+  const id = typeof body?.id === "string" ? fromHex(body.id) : null;
+  if (!id || id.length === 0 || id.length > MAX_IDENTIFIER_BYTES) return badId(c);
+  const token = typeof body?.token === "string" ? fromHex(body.token) : null;
+  const given = typeof body?.token_hash === "string" ? fromHex(body.token_hash) : null;
+  let tokenHash: Uint8Array;
+  if (token && token.length > 0 && token.length <= MAX_TOKEN_BYTES) tokenHash = await hashToken(token);
+  else if (given && given.length === 32) tokenHash = given;
+  else return c.json({ error: "give token (1 to 256 bytes in hex) or token_hash (32 bytes in hex)" }, 400);
+  const shards = c.get("shards");
+  const created = await db.registerUser(shards, id, tokenHash, Date.now());
+  if (!created) {
+    const existing = await db.findCredentials(shards, id);
+    if (!existing || !sameHash(existing.tokenHash, tokenHash)) return c.json({ error: "registered with another token" }, 409);
+  }
+  await audit(c, "register", id, { created });
+  return c.json({ registered: true, created }, created ? 201 : 200);
+});
+
+adminRoutes.delete("/users/:id", async (c) => {
+  const id = pathId(c);
+  if (!id) return badId(c);
+  const removed = await db.removeUserByOperator(c.get("shards"), id, Date.now());
+  await audit(c, "delete", id, { removed });
+  return removed ? c.json({ removed: true }) : c.json({ error: "not registered" }, 404);
+});
+
+/** GET /admin/stats: users, the size of S2, shards. Scans the directory: for operators, not for polling. */
+adminRoutes.get("/stats", async (c) => {
+  const shards = c.get("shards");
+  const counts = await db.countUsers(shards, Date.now() - c.get("config").s2DeltaMs);
+  return c.json({ users: counts.registered, s2: { added: counts.recentlyAdded, removed: counts.recentlyRemoved }, shards: shards.length });
+});
+
+/** GET /admin/audit?limit=N: the newest audit entries. */
+adminRoutes.get("/audit", async (c) => {
+  const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 100) || 100, 1), 1000);
+  const entries = await db.readAudit(c.get("shards"), limit);
+  return c.json(entries.map((e) => ({ ...e, detail: JSON.parse(e.detail) })));
+});
+
+adminRoutes.all("*", (c) => c.json({ error: "no such admin endpoint" }, 404));
 
 function parseImport(body: unknown): { users: db.ImportedUser[]; announce: boolean } | string {
   if (typeof body !== "object" || body === null) return "body must be a JSON object";
