@@ -13,6 +13,10 @@ export interface Config {
   adminToken: string | undefined;
   /** "open": clients register themselves; "admin": only the operator, through the admin API. */
   registration: "open" | "admin";
+  /** Whether the per-network guard runs (src/routes/guard.ts). */
+  guard: boolean;
+  /** Registrations one network (IPv4 address or IPv6 /64) may make per hour, in bursts up to this many. */
+  guardRegistrationsPerHour: number;
 }
 
 export class ConfigError extends Error {
@@ -61,6 +65,8 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     testHooks: booleanVar(vars, "TEST_HOOKS"),
     adminToken: secretVar(vars, "ADMIN_TOKEN", 16),
     registration: choiceVar(vars, "REGISTRATION", ["open", "admin"] as const, "open"),
+    guard: booleanVar(vars, "GUARD"),
+    guardRegistrationsPerHour: vars.GUARD_REGISTRATIONS_PER_HOUR === undefined ? 10 : integerVar(vars, "GUARD_REGISTRATIONS_PER_HOUR", 1, 1_000_000),
   };
 }
 

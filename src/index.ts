@@ -5,12 +5,14 @@ import type { AppEnv } from "./app-env";
 import { configOf, shardsOf } from "./config";
 import { onError } from "./errors";
 import { scheduled } from "./purge";
+import { networkGuard } from "./routes/guard";
 import { adminRoutes } from "./routes/admin";
 import { discoveryRoutes } from "./routes/discovery";
 import { testHookRoutes } from "./routes/test-hooks";
 import { userRoutes } from "./routes/user";
 
 export { ClientBuckets } from "./client-buckets";
+export { NetworkGuard } from "./network-guard";
 
 const app = new Hono<AppEnv>();
 
@@ -19,6 +21,7 @@ app.use(async (c, next) => {
   c.set("shards", shardsOf(c.env));
   await next();
 });
+app.use(networkGuard);
 app.route("/user", userRoutes);
 app.route("/discovery", discoveryRoutes);
 app.route("/admin", adminRoutes);

@@ -1,0 +1,29 @@
+// The network guard, in front of every endpoint when GUARD is on (the production environment).
+//
+// Cheap where it may be: every request counts against the rate-limiting binding NETWORK_LIMIT, keyed
+// by network. It is per Cloudflare location and approximate, which is fine for a flood. Exact where it
+// must be: registrations also go through the network's NetworkGuard object, which never lets one
+// network create more accounts than its hourly allowance, wherever the requests land.
+
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../app-env";
+import { networkOf } from "../network";
+import { Result, outcome, toHttpResponse } from "../wire";
+
+/** The binding's window: waiting this long always lets a request through again. */
+const LIMIT_PERIOD_SECONDS = 10;
+
+const refuse = (retryAfterSeconds: number) => toHttpResponse(outcome(Result.RATE_LIMIT_EXCEEDED, { retryAfterSeconds }));
+
+export const networkGuard: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!c.get("config").guard) return next();
+  const network = networkOf(c.req.header("CF-Connecting-IP"));
+  const { success } = await c.env.NETWORK_LIMIT.limit({ key: network });
+  if (!success) return refuse(LIMIT_PERIOD_SECONDS);
+  if (c.req.method === "POST" && c.req.path === "/user/register") {
+    const guard = c.env.NETWORK_GUARD.get(c.env.NETWORK_GUARD.idFromName(network));
+    const taken = await guard.register();
+    if (!taken.ok) return refuse(taken.retryAfterSeconds);
+  }
+  return next();
+};

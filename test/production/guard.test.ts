@@ -1,0 +1,38 @@
+// Runs against `[env.production]`, where the network guard is on.
+
+import { SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { encodeRequest, newClient, randomIds } from "../helpers";
+
+const from = (ip: string) =>
+  SELF.fetch("https://icd.test/discovery/full", {
+    method: "POST",
+    body: encodeRequest(newClient(), randomIds(1)),
+    headers: { "CF-Connecting-IP": ip },
+  });
+
+describe("the network guard", () => {
+  it("throttles one address flooding 50 requests a second within 10 seconds, and no other", async () => {
+    const statuses: number[] = [];
+    let firstRefusal: Response | undefined;
+    // 500 requests is 10 seconds at 50 a second; sent as fast as the test can.
+    for (let i = 0; i < 500 && !firstRefusal; i++) {
+      const response = await from("192.0.2.10");
+      statuses.push(response.status);
+      if (response.status === 429) firstRefusal = response;
+    }
+    expect(firstRefusal).toBeDefined();
+    expect(statuses.length).toBeLessThanOrEqual(101); // the binding allows 100 per 10 s
+    expect(Number(firstRefusal!.headers.get("Retry-After"))).toBeGreaterThan(0);
+    expect((await from("192.0.2.11")).status).toBe(401); // another address: through the guard, to auth
+  });
+
+  it("counts an IPv6 /64 as one network", async () => {
+    let refused = false;
+    for (let i = 0; i < 120 && !refused; i++) {
+      const response = await from(`2001:db8:77:1::${(i + 1).toString(16)}`);
+      refused = response.status === 429;
+    }
+    expect(refused).toBe(true);
+  });
+});
