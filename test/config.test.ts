@@ -12,6 +12,8 @@ describe("configuration", () => {
       testHooks: true,
       adminToken: undefined,
       registration: "open",
+      guard: false,
+      guardRegistrationsPerHour: 10,
     });
     expect(parseConfig({ MAX_CONTACTS: "5", S2_PERIOD: "60", S2_DELTA: "600", TEST_HOOKS: "false" })).toEqual({
       maxContacts: 5,
@@ -20,7 +22,10 @@ describe("configuration", () => {
       testHooks: false,
       adminToken: undefined,
       registration: "open",
+      guard: false,
+      guardRegistrationsPerHour: 10,
     });
+    expect(parseConfig({ ...good, GUARD: true, GUARD_REGISTRATIONS_PER_HOUR: "3" })).toMatchObject({ guard: true, guardRegistrationsPerHour: 3 });
     expect(parseConfig({ ...good, REGISTRATION: "admin" }).registration).toBe("admin");
     expect(parseConfig({ ...good, ADMIN_TOKEN: "a-long-enough-secret" }).adminToken).toBe("a-long-enough-secret");
   });
@@ -43,6 +48,8 @@ describe("configuration", () => {
     ["TEST_HOOKS", "yes"],
     ["ADMIN_TOKEN", "short"],
     ["REGISTRATION", "closed"],
+    ["GUARD", "on"],
+    ["GUARD_REGISTRATIONS_PER_HOUR", 0],
     ["ADMIN_TOKEN", 12345678901234567],
   ])("refuses %s = %j with an error naming it", (name, value) => {
     const parse = () => parseConfig({ ...good, [name]: value });
