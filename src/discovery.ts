@@ -3,7 +3,7 @@
 
 import { authenticate } from "./accounts";
 import type { BucketKind } from "./bucket";
-import { bucketsOf } from "./client-buckets";
+import { type ChargeResult, bucketsOf } from "./client-buckets";
 import type { Config } from "./config";
 import * as db from "./db";
 import { type Outcome, type ParsedRequest, Result, outcome } from "./wire";
@@ -25,7 +25,14 @@ export async function discover(
   if (ids.length === 0) return outcome(Result.SUCCESS);
 
   const buckets = bucketsOf(env, req.user, account.bucketEpoch);
-  const charged = await buckets.charge(kind, ids.length);
+  let charged: ChargeResult;
+  try {
+    charged = await buckets.charge(kind, ids.length);
+  } catch (error) {
+    // The bucket could not be reached, so nothing was charged: the client may simply retry.
+    console.error(`bucket charge failed: ${(error as Error).message}`);
+    return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
+  }
   if (!charged.ok && "blocked" in charged) return outcome(Result.AUTHENTICATION_INVALID);
   if (!charged.ok) return outcome(Result.RATE_LIMIT_EXCEEDED, { retryAfterSeconds: charged.retryAfterSeconds });
 

@@ -16,7 +16,9 @@ export default defineConfig(async () => {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: path.join(root, "wrangler.toml"), environment },
-        miniflare: { bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN } },
+        // BROKEN_SHARD is a real D1 database that never gets the migrations: queries on it fail,
+        // which is how test/faults.test.ts makes a shard go down.
+        miniflare: { bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN }, d1Databases: ["BROKEN_SHARD"] },
       }),
     ],
     test: {
