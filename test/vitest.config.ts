@@ -33,7 +33,8 @@ export default defineConfig(async () => {
     test: {
       projects: [
         project("local", undefined, ["test/**/*.test.ts"], ["test/production/**"]),
-        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**"]),
+        // The slow fuzzing and timing tests do not depend on the shard count: run them once.
+        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/abuse.test.ts"]),
         project("production", "production", ["test/production/**/*.test.ts"]),
       ],
     },
