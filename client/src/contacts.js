@@ -1,0 +1,171 @@
+// Address-book files to phone numbers: CSV (a column of numbers, with or without other columns
+// and a header) or vCard (TEL properties). Pure text in, raw numbers out; normalisation is phone.js.
+
+/** @typedef {{ phone: string; name?: string }} Contact */
+
+/** Header names of phone columns (English, German, French, Spanish, common exports). */
+const PHONE_HEADER = /phone|tel|mobil|cell|handy|number|nummer|num[eé]ro|fon|whatsapp/i;
+const NAME_HEADER = /name|nom|nombre/i;
+
+/**
+ * Whether a cell looks like a phone number: only digits, spaces and + ( ) - . / and at least six
+ * digits (so that indexes, years and postcodes are not taken for numbers).
+ * @param {string} cell
+ */
+export function looksLikePhone(cell) {
+  const text = cell.trim().replace(/^tel:/i, "");
+  return /^\+?[\d\s()\-./]+$/.test(text) && (text.match(/\d/g)?.length ?? 0) >= 6;
+}
+
+/**
+ * Parses an address book, CSV or vCard (recognised by BEGIN:VCARD).
+ * @param {string} text
+ * @returns {{ format: "csv" | "vcard"; contacts: Contact[] }}
+ */
+export function parseContacts(text) {
+  const clean = text.replace(/^\uFEFF/, "");
+  if (/^[ \t]*BEGIN:VCARD[ \t]*$/im.test(clean)) return { format: "vcard", contacts: parseVCard(clean) };
+  return { format: "csv", contacts: parseCsvContacts(clean) };
+}
+
+/**
+ * RFC 4180 CSV: quoted fields (with "" for a quote, and line breaks inside quotes), CRLF or LF.
+ * The delimiter is the most frequent of , ; and tab in the first line, outside quotes.
+ * @param {string} text
+ * @param {string} [delimiter]
+ * @returns {string[][]}
+ */
+export function parseCsv(text, delimiter = detectDelimiter(text)) {
+  /** @type {string[][]} */
+  const rows = [];
+  /** @type {string[]} */
+  let row = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"' && field.trim() === "") {
+      (quoted = true), (field = "");
+    } else if (c === delimiter) {
+      row.push(field), (field = "");
+    } else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      row.push(field), (field = "");
+      if (row.some((f) => f.trim() !== "")) rows.push(row);
+      row = [];
+    } else field += c;
+  }
+  row.push(field);
+  if (row.some((f) => f.trim() !== "")) rows.push(row);
+  return rows;
+}
+
+/** @param {string} text */
+function detectDelimiter(text) {
+  const counts = { ",": 0, ";": 0, "\t": 0 };
+  let quoted = false;
+  for (const c of text) {
+    if (c === '"') quoted = !quoted;
+    else if (!quoted && (c === "\n" || c === "\r")) break;
+    else if (!quoted && c in counts) counts[/** @type {keyof typeof counts} */ (c)]++;
+  }
+  const best = /** @type {[string, number][]} */ (Object.entries(counts)).sort((a, b) => b[1] - a[1])[0];
+  return best && best[1] > 0 ? best[0] : ",";
+}
+
+/**
+ * The contacts of a CSV file. The phone column is the one whose header names a phone ("phone",
+ * "Mobile", "Telefon", "Phone 1 - Value"...; several such columns are all read), else the column
+ * with the most cells that look like phone numbers; a first row that is not a number there is a
+ * header. A cell may hold several numbers separated by ":::" (Google Contacts exports).
+ * @param {string} text
+ * @returns {Contact[]}
+ */
+export function parseCsvContacts(text) {
+  const rows = parseCsv(text);
+  if (rows.length === 0) return [];
+  const width = Math.max(...rows.map((r) => r.length));
+  const header = rows[0] ?? [];
+  const phoneLike = (/** @type {number} */ col) => rows.slice(1).filter((r) => looksLikePhone(cellsOf(r[col])[0] ?? "")).length;
+  let phoneColumns = header
+    .map((cell, col) => (PHONE_HEADER.test(cell) && !looksLikePhone(cell) && phoneLike(col) > 0 ? col : -1))
+    .filter((col) => col >= 0);
+  let hasHeader = phoneColumns.length > 0;
+  if (!hasHeader) {
+    let best = -1;
+    let bestCount = 0;
+    for (let col = 0; col < width; col++) {
+      const count = rows.filter((r) => looksLikePhone(cellsOf(r[col])[0] ?? "")).length;
+      if (count > bestCount) (best = col), (bestCount = count);
+    }
+    if (best < 0) return [];
+    phoneColumns = [best];
+    hasHeader = !looksLikePhone(cellsOf(header[best])[0] ?? "");
+  }
+  const nameColumn = hasHeader ? header.findIndex((cell, col) => NAME_HEADER.test(cell) && !phoneColumns.includes(col)) : -1;
+  /** @type {Contact[]} */
+  const contacts = [];
+  for (const row of hasHeader ? rows.slice(1) : rows) {
+    const name = nameColumn >= 0 ? row[nameColumn]?.trim() : undefined;
+    for (const col of phoneColumns) {
+      for (const phone of cellsOf(row[col])) contacts.push(name ? { phone, name } : { phone });
+    }
+  }
+  return contacts;
+}
+
+/** @param {string | undefined} cell */
+const cellsOf = (cell) =>
+  (cell ?? "")
+    .split(":::")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+
+/**
+ * The contacts of a vCard file (2.1, 3.0 or 4.0): every TEL property of every card, with the
+ * card's FN (or N) as name. Folded lines are unfolded; group prefixes (item1.TEL), parameters
+ * (TEL;TYPE=CELL) and tel: URIs (TEL;VALUE=uri:tel:+49...;ext=1) are understood.
+ * @param {string} text
+ * @returns {Contact[]}
+ */
+export function parseVCard(text) {
+  const lines = text.replace(/\r?\n[ \t]/g, "").split(/\r?\n|\r/);
+  /** @type {Contact[]} */
+  const contacts = [];
+  /** @type {string[]} */
+  let phones = [];
+  let name = "";
+  for (const line of lines) {
+    const colon = propertyEnd(line);
+    if (colon < 0) continue;
+    const property = (line.slice(0, colon).split(";")[0] ?? "").split(".").pop()?.trim().toUpperCase();
+    const value = line.slice(colon + 1).trim();
+    if (property === "BEGIN") (phones = []), (name = "");
+    else if (property === "FN") name = unescapeValue(value);
+    else if (property === "N" && !name) name = unescapeValue(value.split(";").slice(0, 2).reverse().join(" ").trim());
+    else if (property === "TEL") {
+      const phone = value.replace(/^tel:/i, "").split(";")[0]?.trim() ?? "";
+      if (phone) phones.push(phone);
+    } else if (property === "END") {
+      for (const phone of phones) contacts.push(name ? { phone, name } : { phone });
+      phones = [];
+    }
+  }
+  return contacts;
+}
+
+/** The index of the colon that ends a content line's name and parameters (not one inside quotes). */
+function propertyEnd(/** @type {string} */ line) {
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] === '"') quoted = !quoted;
+    else if (line[i] === ":" && !quoted) return i;
+  }
+  return -1;
+}
+
+const unescapeValue = (/** @type {string} */ v) => v.replace(/\\([,;\\nN])/g, (_, c) => (c === "n" || c === "N" ? " " : c)).trim();

@@ -1,0 +1,79 @@
+// HTTP transport: one ICD.Request POSTed, one ICD.Response decoded. The fetch is injectable (tests
+// pass the Worker's own), so nothing here depends on a platform beyond fetch.
+
+import { ICD } from "../../src/proto/icd.js";
+
+export const Result = ICD.Response.Result;
+
+/** @typedef {(input: string, init: RequestInit) => Promise<Response>} FetchLike */
+
+/** An answer the client cannot use: a refusal, an unexpected status, or a body that is no Response. */
+export class IcdError extends Error {
+  /**
+   * @param {string} message
+   * @param {{ status?: number; result?: number; retryAfter?: number | null }} [details]
+   */
+  constructor(message, details = {}) {
+    super(message);
+    this.name = "IcdError";
+    this.status = details.status ?? 0;
+    this.result = details.result ?? null;
+    this.retryAfter = details.retryAfter ?? null;
+  }
+}
+
+/**
+ * Seconds to wait from a Retry-After header: a number of seconds or an HTTP date; null without one.
+ * @param {string | null} header
+ * @param {number} now
+ * @returns {number | null}
+ */
+export function parseRetryAfter(header, now) {
+  if (header === null || header.trim() === "") return null;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim());
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+export class Transport {
+  /**
+   * @param {{ server?: string; fetch?: FetchLike; now?: () => number }} [options]
+   */
+  constructor(options = {}) {
+    this.server = (options.server ?? "http://localhost:8787").replace(/\/+$/, "");
+    /** @type {FetchLike} */
+    this.fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.now = options.now ?? (() => Date.now());
+  }
+
+  /**
+   * POSTs a Request to `path` and decodes the Response, whatever the status.
+   * @param {string} path
+   * @param {{ user: Uint8Array; authToken: Uint8Array; identifiers?: Uint8Array[] }} request
+   * @returns {Promise<import("../index.js").Answer>}
+   */
+  async call(path, request) {
+    const body = ICD.Request.encode({ user: request.user, authToken: request.authToken, identifiers: request.identifiers ?? [] }).finish();
+    const send = this.fetch;
+    const response = await send(`${this.server}${path}`, {
+      method: "POST",
+      body: /** @type {BodyInit} */ (/** @type {unknown} */ (body)),
+      headers: { "Content-Type": "application/x-protobuf" },
+    });
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    let decoded;
+    try {
+      decoded = ICD.Response.decode(bytes);
+    } catch {
+      const text = String.fromCharCode(...bytes.slice(0, 200));
+      throw new IcdError(`${path}: HTTP ${response.status}, not an ICD response: ${JSON.stringify(text)}`, { status: response.status });
+    }
+    return {
+      status: response.status,
+      result: decoded.result ?? Result.SUCCESS,
+      added: decoded.addedUsers ?? [],
+      removed: decoded.removedUsers ?? [],
+      retryAfter: parseRetryAfter(response.headers.get("Retry-After"), this.now()),
+    };
+  }
+}
