@@ -3,6 +3,8 @@
 // throughput under concurrency, runtime memory and storage per user, checked against the issue's
 // targets. `node bench/run.mjs`; env BENCH_SIZES=100000,... (directory sizes), BENCH_PORT (default
 // 8799), BENCH_KEEP=1 (keep the persist dir). Writes bench/results.json; progress goes to stderr.
+// wrangler dev reloads the runtime whenever a source file, wrangler.toml or node_modules changes
+// (reported as "runtime restarted"); on a checkout others are editing, run a copy of the tree.
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -54,16 +56,13 @@ const portFree = (port) => new Promise((resolve) => {
 });
 
 async function choosePort() {
-  if (process.env.BENCH_PORT) {
-    const port = Number(process.env.BENCH_PORT);
-    if (!(await portFree(port))) throw new Error(`BENCH_PORT ${port} is in use`);
-    return port;
-  }
-  for (let port = 8799; port < 8830; port++) if (await portFree(port)) return port;
-  throw new Error("no free port in 8799..8829");
+  // An explicit BENCH_PORT must be free; otherwise take the first free port from 8799 on.
+  const candidates = process.env.BENCH_PORT ? [Number(process.env.BENCH_PORT)] : Array.from({ length: 30 }, (_, i) => 8799 + i);
+  for (const port of candidates) if (await portFree(port)) return port;
+  throw new Error(`no free port among ${candidates.join(", ")}`);
 }
 
-let server = null; // { child, pid, port, base, persist, logPath }
+let server = null;
 
 async function startServer() {
   const port = await choosePort();
@@ -75,9 +74,8 @@ async function startServer() {
     cwd: ROOT, env: { ...process.env, PORT: String(port) }, detached: true, stdio: ["ignore", out, out],
   });
   fs.closeSync(out);
-  const started = { child, pid: child.pid, port, base: `http://localhost:${port}`, persist, logPath, exited: false };
+  const started = (server = { pid: child.pid, port, base: `http://localhost:${port}`, persist, logPath, exited: false });
   child.on("exit", () => { started.exited = true; });
-  server = started;
   log(`starting server on port ${port}, persist dir ${persist}`);
   for (const deadline = Date.now() + 180_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
     if (server.exited) throw new Error("server exited before it was ready");
@@ -101,13 +99,9 @@ async function stopServer() {
   fs.rmSync(logPath, { force: true });
 }
 
-function serverLogTail(lines = 30) {
-  try { return fs.readFileSync(server.logPath, "utf8").split("\n").slice(-lines).join("\n"); } catch { return ""; }
-}
-
 // RSS of the two workerd processes of our process group: the runtime (entry=127.0.0.1:0) and the
-// proxy (entry=localhost:PORT). Other wrangler sessions on the machine run the same command lines,
-// hence the group check. Pids are looked up again every second, since wrangler restarts workerd on reload.
+// proxy (entry=localhost:PORT). Other wrangler sessions of the same project run the same command
+// lines, so the process group, not the project path, tells ours apart. Pids are looked up again every second, since wrangler restarts workerd on reload.
 class RssSampler {
   constructor(pgid, port) { Object.assign(this, { pgid, port, pids: {}, ticks: 0, restarts: 0 }); this.reset(); }
   reset() { const p = this.peak; this.peak = { runtime: 0, proxy: 0, sum: 0 }; return p; }
@@ -119,7 +113,7 @@ class RssSampler {
         const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
         if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== this.pgid) continue;
         const cmd = fs.readFileSync(`/proc/${name}/cmdline`, "utf8");
-        if (!cmd.includes("workerd") || !cmd.includes(ROOT)) continue;
+        if (!cmd.includes("workerd")) continue;
         if (cmd.includes("--socket-addr=entry=127.0.0.1:0")) pids.runtime = Number(name);
         else if (cmd.includes(`--socket-addr=entry=localhost:${this.port}`)) pids.proxy = Number(name);
       } catch {} // the process went away while we looked
@@ -135,8 +129,7 @@ class RssSampler {
   }
   sample() {
     if (this.ticks++ % 4 === 0 || !this.pids.runtime) this.find();
-    const runtime = this.pids.runtime ? this.rss(this.pids.runtime) : 0;
-    const proxy = this.pids.proxy ? this.rss(this.pids.proxy) : 0;
+    const [runtime, proxy] = [this.rss(this.pids.runtime), this.rss(this.pids.proxy)];
     this.peak.runtime = Math.max(this.peak.runtime, runtime);
     this.peak.proxy = Math.max(this.peak.proxy, proxy);
     this.peak.sum = Math.max(this.peak.sum, runtime + proxy);
@@ -271,6 +264,7 @@ async function benchSize(size, state, sampler) {
   }
 
   r.peakRssBytes = sampler.reset();
+  if (!r.peakRssBytes.runtime) log("warning: found no workerd runtime process to sample");
   r.usersInDirectory = state.users;
   r.storage = { bytes: storageBytes() };
   r.storage.bytesPerUser = r.storage.bytes / state.users;
@@ -297,7 +291,7 @@ function targets(sizes) {
 
 function printTable(results) {
   const row = (cells, widths) => cells.map((c, i) => (i < 2 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join("  ");
-  const w = [12, 16, 9, 9, 9, 9, 8, 8];
+  const w = [12, 18, 9, 9, 9, 9, 8, 8];
   const lines = [row(["size", "kind", "e2e p50", "e2e p95", "sql p50", "sql p95", "e2e/sql", "req/s"], w), "-".repeat(w.reduce((a, b) => a + b + 2, -2))];
   for (const r of results.sizes) {
     for (const [kind, l] of Object.entries(r.latency))
@@ -344,13 +338,13 @@ async function main() {
     sampler.stop();
   }
   results.machine.loadavgEnd = os.loadavg();
+  log("stopping server");
+  await stopServer();
   results.targets = targets(results.sizes);
   results.totalSeconds = (performance.now() - t0) / 1000;
   fs.writeFileSync(path.join(ROOT, "bench/results.json"), `${JSON.stringify(results, null, 2)}\n`);
-  log("stopping server");
-  await stopServer();
-  printTable(results);
   log("wrote bench/results.json");
+  printTable(results);
 }
 
 for (const signal of ["SIGINT", "SIGTERM"])
@@ -358,8 +352,8 @@ for (const signal of ["SIGINT", "SIGTERM"])
 
 main().catch(async (error) => {
   log(`failed: ${error.stack ?? error}`);
-  const tail = server ? serverLogTail() : "";
-  if (tail) process.stderr.write(`--- server log (tail) ---\n${tail}\n`);
+  if (server && fs.existsSync(server.logPath))
+    process.stderr.write(`--- server log (tail) ---\n${fs.readFileSync(server.logPath, "utf8").split("\n").slice(-30).join("\n")}\n`);
   await stopServer();
   process.exit(1);
 });
