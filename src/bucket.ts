@@ -39,14 +39,15 @@ export function largestFit(policy: BucketPolicy, emptyAt: number, now: number): 
 }
 
 /**
- * Charges n contacts (1 <= n <= capacity). Refused: the state is unchanged and retryAfterSeconds is
- * the smallest whole number of seconds after which the same charge fits.
+ * Charges n contacts (1 <= n <= limit). Refused: the state is unchanged and retryAfterSeconds is
+ * the smallest whole number of seconds after which the same charge fits. `limit` (the capacity
+ * unless a quarantine cuts it) is the level a charge may fill the bucket to; the drain stays the same.
  */
-export function chargeBucket(policy: BucketPolicy, emptyAt: number, n: number, now: number): ChargeOutcome {
+export function chargeBucket(policy: BucketPolicy, emptyAt: number, n: number, now: number, limit = policy.capacity): ChargeOutcome {
   const { capacity, drainMs } = policy;
   const start = Math.max(emptyAt, now);
-  // (level + n - capacity) * drainMs, in integers.
-  const excess = (start - now) * capacity + n * drainMs - capacity * drainMs - SLACK_MS * capacity;
+  // (level + n - limit) * drainMs, in integers.
+  const excess = (start - now) * capacity + n * drainMs - limit * drainMs - SLACK_MS * capacity;
   if (excess > 0) {
     // Waiting w ms lowers the excess by w * capacity.
     return { ok: false, retryAfterSeconds: Math.ceil(excess / (1000 * capacity)) };

@@ -1,21 +1,62 @@
-// One Durable Object per client holds its two leaky buckets. A Durable Object runs one call at a
-// time and charge() does not await between reading and writing, so concurrent requests of one client
-// can never spend more than the bucket holds.
+// One Durable Object per client holds its two leaky buckets and its enumeration signals. A Durable
+// Object runs one call at a time and charge() does not await between reading and writing, so
+// concurrent requests of one client can never spend more than the bucket holds.
 
 import { DurableObject } from "cloudflare:workers";
-import { type BucketKind, type ChargeOutcome, bucketLevel, bucketPolicy, chargeBucket, largestFit, refundBucket } from "./bucket";
+import { type BucketKind, bucketLevel, bucketPolicy, chargeBucket, largestFit, refundBucket } from "./bucket";
 import { configOf } from "./config";
+import {
+  type Answered,
+  type Flag,
+  type Signals,
+  atEdge,
+  emptySignals,
+  evaluateRules,
+  fullSyncLimit,
+  recordAnswer,
+  recordRefusal,
+} from "./detection";
 import { toHex } from "./hex";
+import type { NormSample } from "./hit-ratio-norm";
+import { emptySketch, estimateDistinct, mergeSketch } from "./hyperloglog";
 
 const KINDS: readonly BucketKind[] = ["full", "incremental"];
-/** Storage key of the operator's block; a blocked client is refused until unblocked. */
+/** Storage keys: the operator's block, the automatic flag, the signals, their sketch, the norm samples. */
 const BLOCKED = "blocked";
+const FLAG = "flag";
+const SIGNALS = "signals";
+const SKETCH = "sketch";
+const SAMPLES = "samples";
+/** Signals of a client outlive its last request by this long (unless it is flagged), then go. */
+export const SIGNALS_RETENTION_MS = 30 * 24 * 3600 * 1000;
+/** A client remembers its latest norm samples, to take them out of the norm if it is flagged. */
+const MAX_SAMPLES = 32;
 
-export type ChargeResult = ChargeOutcome | { ok: false; blocked: true };
+export type ChargeResult =
+  | { ok: true; emptyAt: number; edge: boolean; flagged: boolean; fresh: boolean }
+  | { ok: false; retryAfterSeconds: number }
+  | { ok: false; blocked: true }
+  | { ok: false; quarantined: true };
 
 export interface ClientView {
   blocked: boolean;
+  flagged: boolean;
+  flaggedAt: number | null;
+  reasons: Flag["reasons"];
+  signals: SignalsView | null;
   buckets: Record<BucketKind, BucketView>;
+}
+
+export interface SignalsView extends Signals {
+  distinct: number;
+  hitRatio: { full: number | null; incremental: number | null };
+}
+
+export interface Observed {
+  /** The flag this answer raised, if it raised one now. */
+  newFlag: Flag | null;
+  /** The client's norm samples, for the monitor to take out when it was flagged. */
+  samples: NormSample[];
 }
 
 export interface BucketView {
@@ -29,15 +70,63 @@ export class ClientBuckets extends DurableObject<Env> {
     return this.ctx.storage.kv.get<number>(kind) ?? 0;
   }
 
-  /** Charges n contacts to the bucket of `kind`, or refuses (blocked, or too full) and changes nothing. */
+  private get flag(): Flag | undefined {
+    return this.ctx.storage.kv.get<Flag>(FLAG);
+  }
+
+  /**
+   * Charges n contacts to the bucket of `kind`, or refuses (blocked, quarantined, or too full) and
+   * leaves the buckets as they were; a refusal for the budget is counted among the signals.
+   */
   async charge(kind: BucketKind, n: number, now: number = Date.now()): Promise<ChargeResult> {
     if (this.ctx.storage.kv.get(BLOCKED)) return { ok: false, blocked: true };
-    const outcome = chargeBucket(bucketPolicy(configOf(this.env), kind), this.emptyAt(kind), n, now);
-    if (outcome.ok) {
-      this.ctx.storage.kv.put(kind, outcome.emptyAt);
+    const config = configOf(this.env);
+    const policy = bucketPolicy(config, kind);
+    const flagged = this.flag !== undefined;
+    const limit = kind === "full" ? fullSyncLimit(policy.capacity, flagged, config.quarantineBudget) : policy.capacity;
+    const outcome = limit < n ? null : chargeBucket(policy, this.emptyAt(kind), n, now, limit);
+    if (!outcome?.ok) {
+      this.ctx.storage.kv.put(SIGNALS, recordRefusal(this.signals(now), now));
       await this.scheduleSweep();
+      // Over a quarantined limit, waiting does not help: only an operator's clear does.
+      return outcome ?? { ok: false, quarantined: true };
     }
-    return outcome;
+    this.ctx.storage.kv.put(kind, outcome.emptyAt);
+    await this.scheduleSweep();
+    // `fresh`: the client has no signals yet, so this is its first sync (within SIGNALS_RETENTION_MS).
+    const fresh = this.ctx.storage.kv.get(SIGNALS) === undefined;
+    return { ok: true, emptyAt: outcome.emptyAt, edge: atEdge(largestFit(policy, outcome.emptyAt, now), policy.capacity), flagged, fresh };
+  }
+
+  /**
+   * Records an answered sync: its counts, the sketch of its identifiers, its norm sample; then runs
+   * the rules against `normHitRatio`. A flag stays until an operator clears it.
+   */
+  async observe(answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number = Date.now()): Promise<Observed> {
+    const signals = recordAnswer(this.signals(now), answered, now);
+    const merged = mergeSketch(this.ctx.storage.kv.get<Uint8Array>(SKETCH) ?? emptySketch(), sketch);
+    const samples = [...(this.ctx.storage.kv.get<NormSample[]>(SAMPLES) ?? []), ...(sample ? [sample] : [])].slice(-MAX_SAMPLES);
+    this.ctx.storage.kv.put(SIGNALS, signals);
+    this.ctx.storage.kv.put(SKETCH, merged);
+    this.ctx.storage.kv.put(SAMPLES, samples);
+    let newFlag: Flag | null = null;
+    if (this.flag === undefined) {
+      const reasons = evaluateRules(signals, estimateDistinct(merged), normHitRatio, configOf(this.env).detection);
+      if (reasons.length > 0) {
+        newFlag = { at: now, reasons };
+        this.ctx.storage.kv.put(FLAG, newFlag);
+      }
+    }
+    await this.scheduleSweep();
+    return { newFlag, samples };
+  }
+
+  /** The operator's clear: the flag goes, and the signals start afresh so that old evidence does not flag again. */
+  async clearFlag(now: number = Date.now()): Promise<boolean> {
+    const had = this.flag !== undefined;
+    for (const key of [FLAG, SIGNALS, SKETCH, SAMPLES]) this.ctx.storage.kv.delete(key);
+    await this.sweep(now);
+    return had;
   }
 
   /** Gives back a charge whose answer could not be delivered. */
@@ -65,7 +154,23 @@ export class ClientBuckets extends DurableObject<Env> {
 
   /** Everything the operator may see of this client at `now`. */
   inspectClient(now: number = Date.now()): ClientView {
-    return { blocked: this.ctx.storage.kv.get(BLOCKED) === true, buckets: this.inspect(now) };
+    const flag = this.flag;
+    const stored = this.ctx.storage.kv.get<Signals>(SIGNALS);
+    const ratio = (kind: BucketKind) => (stored && stored.identifiers[kind] > 0 ? stored.matches[kind] / stored.identifiers[kind] : null);
+    return {
+      blocked: this.ctx.storage.kv.get(BLOCKED) === true,
+      flagged: flag !== undefined,
+      flaggedAt: flag?.at ?? null,
+      reasons: flag?.reasons ?? [],
+      signals: stored
+        ? {
+            ...stored,
+            distinct: estimateDistinct(this.ctx.storage.kv.get<Uint8Array>(SKETCH) ?? emptySketch()),
+            hitRatio: { full: ratio("full"), incremental: ratio("incremental") },
+          }
+        : null,
+      buckets: this.inspect(now),
+    };
   }
 
   /** Both buckets as they stand at `now`. */
@@ -83,12 +188,31 @@ export class ClientBuckets extends DurableObject<Env> {
     return { full: view("full"), incremental: view("incremental") };
   }
 
-  /** Drops all state once both buckets have drained (a drained bucket is the same as none), unless blocked. */
+  private signals(now: number): Signals {
+    return this.ctx.storage.kv.get<Signals>(SIGNALS) ?? emptySignals(now);
+  }
+
+  /** When the last thing worth keeping expires: the later bucket's empty time, or the signals' retention. */
+  private keepUntil(): number {
+    const signals = this.ctx.storage.kv.get<Signals>(SIGNALS);
+    return Math.max(...KINDS.map((kind) => this.emptyAt(kind)), signals ? signals.lastAt + SIGNALS_RETENTION_MS : 0);
+  }
+
+  /**
+   * Drops all state once both buckets have drained (a drained bucket is the same as none) and the
+   * signals have expired. A block or a flag is kept, with the signals behind the flag, until an
+   * operator lifts it.
+   */
   async sweep(now: number = Date.now()): Promise<void> {
-    const latest = Math.max(...KINDS.map((kind) => this.emptyAt(kind)));
-    if (latest > now) await this.ctx.storage.setAlarm(latest);
-    else if (this.ctx.storage.kv.get(BLOCKED)) for (const kind of KINDS) this.ctx.storage.kv.delete(kind);
-    else await this.ctx.storage.deleteAll();
+    const latest = this.keepUntil();
+    if (latest > now) {
+      await this.ctx.storage.setAlarm(latest);
+    } else if (this.ctx.storage.kv.get(BLOCKED) || this.flag) {
+      for (const kind of KINDS) this.ctx.storage.kv.delete(kind);
+      if (!this.flag) for (const key of [SIGNALS, SKETCH, SAMPLES]) this.ctx.storage.kv.delete(key);
+    } else {
+      await this.ctx.storage.deleteAll();
+    }
   }
 
   override async alarm(): Promise<void> {
@@ -96,7 +220,7 @@ export class ClientBuckets extends DurableObject<Env> {
   }
 
   private async scheduleSweep(): Promise<void> {
-    const latest = Math.max(...KINDS.map((kind) => this.emptyAt(kind)));
+    const latest = this.keepUntil();
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current < latest) await this.ctx.storage.setAlarm(latest);
   }

@@ -1,5 +1,7 @@
 // Service configuration from wrangler.toml vars, parsed and validated once per environment.
 
+import type { DetectionConfig } from "./detection";
+
 export interface Config {
   /** Bucket capacity, and the most identifiers one request may carry. */
   maxContacts: number;
@@ -17,6 +19,16 @@ export interface Config {
   guard: boolean;
   /** Registrations one network (IPv4 address or IPv6 /64) may make per hour, in bursts up to this many. */
   guardRegistrationsPerHour: number;
+  /** Thresholds of the per-client enumeration rules (src/detection.ts). */
+  detection: DetectionConfig;
+  /** The share of the full-sync budget a flagged client keeps: 0 refuses its full syncs, 1 only flags. */
+  quarantineBudget: number;
+  /** New accounts per day from one network (IPv4 address or IPv6 /64) before it is throttled and alerted on. */
+  networkAccountsPerDay: number;
+  /** The same for one autonomous system (ASN). */
+  asnAccountsPerDay: number;
+  /** Where alerts are POSTed as JSON (a new flag, a global rate off its baseline, a network throttled). */
+  alertWebhookUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -35,6 +47,27 @@ function integerVar(vars: Record<string, unknown>, name: string, min: number, ma
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+function fractionVar(vars: Record<string, unknown>, name: string, fallback: number): number {
+  const raw = vars[name] ?? fallback;
+  const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new ConfigError(`${name} must be a number from 0 to 1, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+const optionalInteger = (vars: Record<string, unknown>, name: string, fallback: number, min: number, max: number) =>
+  vars[name] === undefined ? fallback : integerVar(vars, name, min, max);
+
+function urlVar(vars: Record<string, unknown>, name: string): string | undefined {
+  const raw = vars[name];
+  if (raw === undefined || raw === "") return undefined;
+  try {
+    if (typeof raw === "string" && /^https?:$/.test(new URL(raw).protocol)) return raw;
+  } catch {}
+  throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
 }
 
 function booleanVar(vars: Record<string, unknown>, name: string): boolean {
@@ -66,7 +99,17 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     adminToken: secretVar(vars, "ADMIN_TOKEN", 16),
     registration: choiceVar(vars, "REGISTRATION", ["open", "admin"] as const, "open"),
     guard: booleanVar(vars, "GUARD"),
-    guardRegistrationsPerHour: vars.GUARD_REGISTRATIONS_PER_HOUR === undefined ? 10 : integerVar(vars, "GUARD_REGISTRATIONS_PER_HOUR", 1, 1_000_000),
+    guardRegistrationsPerHour: optionalInteger(vars, "GUARD_REGISTRATIONS_PER_HOUR", 10, 1, 1_000_000),
+    detection: {
+      maxDistinct: optionalInteger(vars, "DETECT_MAX_DISTINCT", 30_000, 1, 1_000_000_000),
+      minVolume: optionalInteger(vars, "DETECT_MIN_VOLUME", 2_000, 1, 1_000_000_000),
+      hitRatioFactor: fractionVar(vars, "DETECT_HIT_RATIO_FACTOR", 0.25),
+      edgeSyncs: optionalInteger(vars, "DETECT_EDGE_SYNCS", 3, 1, 1_000_000),
+    },
+    quarantineBudget: fractionVar(vars, "QUARANTINE_BUDGET", 0),
+    networkAccountsPerDay: optionalInteger(vars, "DETECT_NETWORK_ACCOUNTS_PER_DAY", 20, 1, 1_000_000_000),
+    asnAccountsPerDay: optionalInteger(vars, "DETECT_ASN_ACCOUNTS_PER_DAY", 2_000, 1, 1_000_000_000),
+    alertWebhookUrl: urlVar(vars, "ALERT_WEBHOOK_URL"),
   };
 }
 

@@ -6,6 +6,8 @@ import type { BucketKind } from "./bucket";
 import { type ChargeResult, bucketsOf } from "./client-buckets";
 import type { Config } from "./config";
 import * as db from "./db";
+import { type Origin, admitNewClient } from "./network-guard";
+import { inBackground, observeRefusal, observeSync } from "./observation";
 import { type Outcome, type ParsedRequest, Result, outcome } from "./wire";
 
 export async function discover(
@@ -14,7 +16,7 @@ export async function discover(
   config: Config,
   kind: BucketKind,
   req: ParsedRequest,
-  now: number,
+  { now, waitUntil, origin }: { now: number; waitUntil: (p: Promise<unknown>) => void; origin: Origin },
 ): Promise<Outcome> {
   const account = await authenticate(shards, req.user, req.authToken);
   if (!account) return outcome(Result.AUTHENTICATION_INVALID);
@@ -34,16 +36,37 @@ export async function discover(
     return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
   }
   if (!charged.ok && "blocked" in charged) return outcome(Result.AUTHENTICATION_INVALID);
-  if (!charged.ok) return outcome(Result.RATE_LIMIT_EXCEEDED, { retryAfterSeconds: charged.retryAfterSeconds });
+  if (!charged.ok) {
+    inBackground(waitUntil, () => observeRefusal(env, now));
+    // A quarantined client's full syncs are refused until an operator clears it: no wait helps.
+    return outcome(Result.RATE_LIMIT_EXCEEDED, "retryAfterSeconds" in charged ? { retryAfterSeconds: charged.retryAfterSeconds } : {});
+  }
 
+  if (charged.fresh) {
+    // A client's first sync counts against its network's daily allowance of new clients.
+    const admitted = await admitNewClient(env, origin, now).catch((error: Error) => {
+      console.error(`network admission failed: ${error.message}`);
+      return { ok: true } as const; // the guard failing open costs less than every new client refused
+    });
+    if (!admitted.ok) {
+      await buckets.refund(kind, ids.length).catch((e: Error) => console.error(`refund failed: ${e.message}`));
+      return outcome(Result.RATE_LIMIT_EXCEEDED, { retryAfterSeconds: admitted.retryAfterSeconds });
+    }
+  }
+
+  let answer: Outcome;
   try {
-    return await lookUp(shards, kind, ids, now - config.s2DeltaMs);
+    answer = await lookUp(shards, kind, ids, now - config.s2DeltaMs);
   } catch (error) {
     // The client paid for an answer it did not get: give the charge back and ask it to retry.
     console.error(`discovery lookup failed: ${(error as Error).message}`);
     await buckets.refund(kind, ids.length).catch((e: Error) => console.error(`refund failed: ${e.message}`));
     return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
   }
+  const matches = (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
+  const sync = { user: req.user, bucketEpoch: account.bucketEpoch, kind, identifiers: ids, matches, edge: charged.edge, flagged: charged.flagged };
+  inBackground(waitUntil, () => observeSync(env, shards, config, sync, now));
+  return answer;
 }
 
 async function lookUp(shards: db.Shards, kind: BucketKind, ids: Uint8Array[], since: number): Promise<Outcome> {

@@ -12,6 +12,7 @@ import { testHookRoutes } from "./routes/test-hooks";
 import { userRoutes } from "./routes/user";
 
 export { ClientBuckets } from "./client-buckets";
+export { Monitor } from "./monitor";
 export { NetworkGuard } from "./network-guard";
 
 const app = new Hono<AppEnv>();

@@ -18,8 +18,8 @@ async function storedKeys(stub: ReturnType<typeof fresh>) {
 describe("ClientBuckets", () => {
   it("charges each bucket independently and refuses what does not fit, changing nothing", async () => {
     const buckets = fresh();
-    expect(await buckets.charge("full", 20000, T0)).toEqual({ ok: true, emptyAt: T0 + 10 * DAY });
-    expect(await buckets.charge("incremental", 20000, T0)).toEqual({ ok: true, emptyAt: T0 + DAY });
+    expect(await buckets.charge("full", 20000, T0)).toMatchObject({ ok: true, emptyAt: T0 + 10 * DAY });
+    expect(await buckets.charge("incremental", 20000, T0)).toMatchObject({ ok: true, emptyAt: T0 + DAY });
     const before = await buckets.inspect(T0 + 1000);
     expect(await buckets.charge("full", 1, T0 + 1000)).toEqual({ ok: false, retryAfterSeconds: 43 }); // 43.2 s - 1 s, rounded up
     expect(await buckets.inspect(T0 + 1000)).toEqual(before);

@@ -29,7 +29,7 @@ describe("faults", () => {
     const ids = randomIds(100);
     expect(ids.some((id) => db.shardFor(halfBroken(), id) === env.BROKEN_SHARD)).toBe(true);
     for (const kind of ["full", "incremental"] as const) {
-      const answer = await discover(env, halfBroken(), configOf(env), kind, { ...client, identifiers: ids }, Date.now());
+      const answer = await discover(env, halfBroken(), configOf(env), kind, { ...client, identifiers: ids }, { now: Date.now(), waitUntil: () => {}, origin: { ip: undefined, asn: undefined } });
       expect(answer).toMatchObject({ result: Result.RATE_LIMIT_EXCEEDED, status: 503, retryAfterSeconds: 1 });
       expect((await bucketsOf(env, client.user, 0).inspect())[kind].level).toBe(0);
     }
@@ -38,7 +38,7 @@ describe("faults", () => {
   it("answers 503 without charging when the bucket object fails", async () => {
     const client = await clientOnWorkingShard();
     const broken = { ...env, CLIENT_BUCKETS: env.NETWORK_GUARD } as unknown as Env;
-    const answer = await discover(broken, [good()], configOf(env), "full", { ...client, identifiers: randomIds(10) }, Date.now());
+    const answer = await discover(broken, [good()], configOf(env), "full", { ...client, identifiers: randomIds(10) }, { now: Date.now(), waitUntil: () => {}, origin: { ip: undefined, asn: undefined } });
     expect(answer).toMatchObject({ status: 503, retryAfterSeconds: 1 });
     expect((await bucketsOf(env, client.user, 0).inspect()).full.level).toBe(0);
   });

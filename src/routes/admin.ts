@@ -6,21 +6,40 @@ import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../app-env";
 import { bucketsOf } from "../client-buckets";
 import * as db from "../db";
-import { fromHex } from "../hex";
-import { hashToken, keyedHash, sameHash } from "../token";
+import { fromHex, toHex } from "../hex";
+import { EDGE_MARGIN, EDGE_SHARE } from "../detection";
+import { SERIES_DAYS, monitorOf } from "../monitor";
+import { subjectOf } from "../observation";
+import { prometheusText } from "../prometheus";
+import { hashToken, sameHash } from "../token";
 import { MAX_IDENTIFIER_BYTES, MAX_TOKEN_BYTES } from "../wire";
 
 export const adminRoutes = new Hono<AppEnv>();
 
 const encoder = new TextEncoder();
 
+/** The token of `Authorization: Bearer <token>`, or the password of HTTP Basic (for a browser). */
+function givenToken(header: string): string | undefined {
+  const bearer = /^Bearer (.+)$/.exec(header)?.[1];
+  if (bearer !== undefined) return bearer;
+  const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(header)?.[1];
+  if (basic === undefined) return undefined;
+  try {
+    const decoded = atob(basic);
+    return decoded.includes(":") ? decoded.slice(decoded.indexOf(":") + 1) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Compares hashes of the two tokens, so that the comparison takes the same time for any length. */
 const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   const expected = c.get("config").adminToken;
-  const given = /^Bearer (.+)$/.exec(c.req.header("Authorization") ?? "")?.[1];
-  if (expected === undefined || given === undefined) return c.json({ error: "admin token required" }, 401);
+  const given = givenToken(c.req.header("Authorization") ?? "");
+  const refuse = () => c.json({ error: "admin token required" }, 401, { "WWW-Authenticate": 'Basic realm="icd admin", charset="UTF-8"' });
+  if (expected === undefined || given === undefined) return refuse();
   const [a, b] = await Promise.all([hashToken(encoder.encode(given)), hashToken(encoder.encode(expected))]);
-  if (!sameHash(a, b)) return c.json({ error: "admin token required" }, 401);
+  if (!sameHash(a, b)) return refuse();
   await next();
 };
 
@@ -45,7 +64,7 @@ adminRoutes.post("/users/import", async (c) => {
 
 /** Records an admin action; the identifier only as a keyed hash. */
 async function audit(c: Context<AppEnv>, action: string, id: Uint8Array | null, detail: object = {}) {
-  const subject = id ? await keyedHash(c.get("config").adminToken!, id) : null;
+  const subject = id ? await subjectOf(c.get("config"), id) : null;
   await db.writeAudit(c.get("shards"), Date.now(), action, subject, detail);
 }
 
@@ -69,6 +88,55 @@ adminRoutes.get("/clients/:id", async (c) => {
     clientBuckets(c, id).then((buckets) => buckets.inspectClient()),
   ]);
   return c.json({ registered: credentials !== null, ...view });
+});
+
+/** POST /admin/clients/{hex id}/clear: lifts an automatic flag (and its quarantine); the signals start afresh. */
+adminRoutes.post("/clients/:id/clear", async (c) => {
+  const id = pathId(c);
+  if (!id) return badId(c);
+  const wasFlagged = await (await clientBuckets(c, id)).clearFlag();
+  await monitorOf(c.env).unflag(toHex(id));
+  await audit(c, "clear-flag", id, { wasFlagged });
+  return c.json({ flagged: false, wasFlagged });
+});
+
+/** GET /admin/flagged: every client flagged and not yet cleared, newest first, with the rules' reasons. */
+adminRoutes.get("/flagged", async (c) => c.json({ clients: await monitorOf(c.env).flaggedClients() }));
+
+/** GET /admin/series?minutes=N (default a day, at most SERIES_DAYS): the per-minute series, minutes with data only. */
+adminRoutes.get("/series", async (c) => {
+  const minutes = Math.min(Math.max(Math.floor(Number(c.req.query("minutes") ?? 1440)) || 1440, 1), SERIES_DAYS * 1440);
+  const to = Date.now();
+  const from = to - minutes * 60_000;
+  return c.json({ from, to, minutes: await monitorOf(c.env).series(from, to) });
+});
+
+/** GET /admin/detection: the budgets and rules in force, and the hit-ratio norm learned so far. */
+adminRoutes.get("/detection", async (c) => {
+  const config = c.get("config");
+  return c.json({
+    budgets: { maxContacts: config.maxContacts, s2PeriodSeconds: config.s2PeriodMs / 1000, s2DeltaSeconds: config.s2DeltaMs / 1000 },
+    quarantineBudget: config.quarantineBudget,
+    rules: { ...config.detection, edgeMargin: EDGE_MARGIN, edgeShare: EDGE_SHARE },
+    network: { guard: config.guard, accountsPerDay: config.networkAccountsPerDay, asnAccountsPerDay: config.asnAccountsPerDay },
+    norm: await monitorOf(c.env).norm(),
+    webhook: config.alertWebhookUrl !== undefined,
+  });
+});
+
+/** GET /admin/alerts?limit=N: the newest alerts (also sent to ALERT_WEBHOOK_URL when set). */
+adminRoutes.get("/alerts", async (c) => {
+  const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 100) || 100, 1), 1000);
+  return c.json({ alerts: await monitorOf(c.env).alerts(limit) });
+});
+
+/** GET /admin/metrics: Prometheus text exposition. */
+adminRoutes.get("/metrics", async (c) => {
+  const monitor = monitorOf(c.env);
+  const [totals, flagged, norm] = await Promise.all([monitor.totals(), monitor.flaggedClients(), monitor.norm()]);
+  return c.text(prometheusText(totals, flagged.length, norm.hitRatio, c.get("shards").length), 200, {
+    "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+  });
 });
 
 adminRoutes.delete("/clients/:id/buckets", async (c) => {

@@ -15,6 +15,10 @@ for (const kind of ["full", "incremental"] as const satisfies BucketKind[]) {
   discoveryRoutes.post(`/${kind}`, async (c) => {
     const req = parseRequest(await readBody(c), { identifiers: true, credentials: true });
     if (isOutcome(req)) return toHttpResponse(req);
-    return toHttpResponse(await discover(c.env, c.get("shards"), c.get("config"), kind, req, Date.now()));
+    return toHttpResponse(await discover(c.env, c.get("shards"), c.get("config"), kind, req, {
+      now: Date.now(),
+      waitUntil: (p) => c.executionCtx.waitUntil(p),
+      origin: { ip: c.req.header("CF-Connecting-IP"), asn: (c.req.raw.cf as { asn?: number } | undefined)?.asn },
+    }));
   });
 }

@@ -8,6 +8,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
 import { networkOf } from "../network";
+import { guardOf } from "../network-guard";
 import { Result, outcome, toHttpResponse } from "../wire";
 
 /** The binding's window: waiting this long always lets a request through again. */
@@ -21,8 +22,7 @@ export const networkGuard: MiddlewareHandler<AppEnv> = async (c, next) => {
   const { success } = await c.env.NETWORK_LIMIT.limit({ key: network });
   if (!success) return refuse(LIMIT_PERIOD_SECONDS);
   if (c.req.method === "POST" && c.req.path === "/user/register") {
-    const guard = c.env.NETWORK_GUARD.get(c.env.NETWORK_GUARD.idFromName(network));
-    const taken = await guard.register();
+    const taken = await guardOf(c.env, network).register();
     if (!taken.ok) return refuse(taken.retryAfterSeconds);
   }
   return next();

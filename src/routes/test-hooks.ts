@@ -4,6 +4,7 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
 import * as db from "../db";
+import { monitorOf } from "../monitor";
 import { createRandomUsers } from "../random-users";
 import { Result, isOutcome, outcome, parseRequest, toHttpResponse } from "../wire";
 import { protobufBodyLimit, readBody } from "./protobuf-body";
@@ -17,7 +18,7 @@ testHookRoutes.use("/reset", onlyWithHooks);
 testHookRoutes.use("/test/*", onlyWithHooks);
 
 testHookRoutes.get("/reset", async (c) => {
-  await db.resetDirectory(c.get("shards"));
+  await Promise.all([db.resetDirectory(c.get("shards")), monitorOf(c.env).reset()]);
   return c.text("Success");
 });
 

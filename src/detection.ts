@@ -1,0 +1,132 @@
+// Enumeration detection for one client: the signals its Durable Object keeps, and the rules that
+// flag it. Pure: no storage, `now` passed in, so the service and `npm run simulate` run the same code.
+//
+// Signals never hold a contact: counters, and a HyperLogLog sketch of the identifiers checked.
+
+import type { BucketKind } from "./bucket";
+
+export interface DetectionConfig {
+  /** Distinct identifiers ever checked above which a client is no address book. */
+  maxDistinct: number;
+  /** Identifiers checked in full syncs before the hit ratio is judged. */
+  minVolume: number;
+  /** A client whose full-sync hit ratio is below norm x this factor is flagged. */
+  hitRatioFactor: number;
+  /** Full syncs needed before "always at the bucket's edge" is judged. */
+  edgeSyncs: number;
+}
+
+/** A full sync that leaves less than this share of the bucket free was sized to the bucket, not to an address book. */
+export const EDGE_MARGIN = 0.05;
+/** The share of a client's full syncs that must be at the edge for the edge rule to fire. */
+export const EDGE_SHARE = 0.75;
+
+export interface Signals {
+  firstAt: number;
+  lastAt: number;
+  requests: Record<BucketKind, number>;
+  identifiers: Record<BucketKind, number>;
+  matches: Record<BucketKind, number>;
+  /** Requests refused for the budget (rate limit or quarantine). */
+  refusals: number;
+  /** Full syncs that took the bucket to within EDGE_MARGIN of its limit. */
+  edgeFullSyncs: number;
+}
+
+export type Rule = "distinct" | "hit-ratio" | "edge";
+
+export interface Reason {
+  rule: Rule;
+  message: string;
+  value: number;
+  threshold: number;
+}
+
+export interface Flag {
+  at: number;
+  reasons: Reason[];
+}
+
+export const emptySignals = (now: number): Signals => ({
+  firstAt: now,
+  lastAt: now,
+  requests: { full: 0, incremental: 0 },
+  identifiers: { full: 0, incremental: 0 },
+  matches: { full: 0, incremental: 0 },
+  refusals: 0,
+  edgeFullSyncs: 0,
+});
+
+/** Whether a charge of a full sync left the bucket at its edge. */
+export const atEdge = (leftAfterCharge: number, capacity: number) => leftAfterCharge < EDGE_MARGIN * capacity;
+
+export interface Answered {
+  kind: BucketKind;
+  identifiers: number;
+  matches: number;
+  edge: boolean;
+}
+
+/** The signals after an answered sync. */
+export function recordAnswer(signals: Signals, answered: Answered, now: number): Signals {
+  const { kind } = answered;
+  return {
+    ...signals,
+    lastAt: now,
+    requests: { ...signals.requests, [kind]: signals.requests[kind] + 1 },
+    identifiers: { ...signals.identifiers, [kind]: signals.identifiers[kind] + answered.identifiers },
+    matches: { ...signals.matches, [kind]: signals.matches[kind] + answered.matches },
+    edgeFullSyncs: signals.edgeFullSyncs + (kind === "full" && answered.edge ? 1 : 0),
+  };
+}
+
+/** The signals after a request refused for its budget. */
+export const recordRefusal = (signals: Signals, now: number): Signals => ({ ...signals, lastAt: now, refusals: signals.refusals + 1 });
+
+const percent = (x: number) => `${(100 * x).toFixed(x < 0.01 ? 2 : 1)}%`;
+
+/**
+ * The rules a client's signals break. `distinct` is the sketch's estimate; `normHitRatio` is what
+ * honest full syncs see in this directory (null while unknown, which keeps the hit-ratio rule quiet).
+ */
+export function evaluateRules(signals: Signals, distinct: number, normHitRatio: number | null, config: DetectionConfig): Reason[] {
+  const reasons: Reason[] = [];
+  if (distinct > config.maxDistinct) {
+    reasons.push({
+      rule: "distinct",
+      value: distinct,
+      threshold: config.maxDistinct,
+      message: `checked about ${distinct} distinct identifiers, more than any address book (limit ${config.maxDistinct})`,
+    });
+  }
+  const checked = signals.identifiers.full;
+  if (normHitRatio !== null && checked >= config.minVolume) {
+    const ratio = signals.matches.full / checked;
+    const threshold = normHitRatio * config.hitRatioFactor;
+    if (ratio < threshold) {
+      reasons.push({
+        rule: "hit-ratio",
+        value: ratio,
+        threshold,
+        message: `${percent(ratio)} of ${checked} identifiers in full syncs were registered; honest clients here see ${percent(normHitRatio)} (flagged below ${percent(threshold)})`,
+      });
+    }
+  }
+  const fullSyncs = signals.requests.full;
+  if (fullSyncs >= config.edgeSyncs && signals.edgeFullSyncs >= EDGE_SHARE * fullSyncs) {
+    reasons.push({
+      rule: "edge",
+      value: signals.edgeFullSyncs / fullSyncs,
+      threshold: EDGE_SHARE,
+      message: `${signals.edgeFullSyncs} of ${fullSyncs} full syncs filled the bucket to within ${percent(EDGE_MARGIN)} of its limit`,
+    });
+  }
+  return reasons;
+}
+
+/**
+ * The full-sync limit of a client: the bucket's capacity, or a fraction of it while the client is
+ * flagged (QUARANTINE_BUDGET; 0 refuses its full syncs outright).
+ */
+export const fullSyncLimit = (capacity: number, flagged: boolean, quarantineBudget: number) =>
+  flagged ? Math.floor(capacity * quarantineBudget) : capacity;
