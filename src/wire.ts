@@ -23,6 +23,8 @@ export interface Outcome {
   retryAfterSeconds?: number;
   /** Time the lookup's SQL took inside D1, sent as `Server-Timing: sql;dur=...` for operators. */
   sqlMs?: number;
+  /** Milliseconds of each step of an answered sync, also sent in `Server-Timing`. */
+  timings?: Record<string, number>;
   /** Overrides the status of `result`: 413 (too large) and 503 (try again) carry no Result of their own. */
   status?: 413 | 503;
 }
@@ -99,6 +101,7 @@ export function encodeResponse(o: Outcome): Uint8Array {
 export function toHttpResponse(o: Outcome): Response {
   const headers: Record<string, string> = { "Content-Type": "application/x-protobuf" };
   if (o.retryAfterSeconds !== undefined) headers["Retry-After"] = String(o.retryAfterSeconds);
-  if (o.sqlMs !== undefined) headers["Server-Timing"] = `sql;dur=${o.sqlMs.toFixed(2)}`;
+  const timings = { ...o.timings, ...(o.sqlMs !== undefined ? { sql: o.sqlMs } : {}) };
+  if (Object.keys(timings).length > 0) headers["Server-Timing"] = Object.entries(timings).map(([step, ms]) => `${step};dur=${ms.toFixed(2)}`).join(", ");
   return new Response(encodeResponse(o), { status: httpStatus(o), headers });
 }
