@@ -3,16 +3,16 @@
 // concurrent requests of one client can never spend more than the bucket holds.
 
 import { DurableObject } from "cloudflare:workers";
-import { type BucketKind, bucketLevel, bucketPolicy, chargeBucket, largestFit, refundBucket } from "./bucket";
+import { type BucketKind, bucketLevel, bucketPolicy, largestFit, refundBucket } from "./bucket";
 import { configOf } from "./config";
 import {
   type Answered,
+  type ChargeDecision,
   type Flag,
   type Signals,
-  atEdge,
+  decideCharge,
   emptySignals,
   evaluateRules,
-  fullSyncLimit,
   recordAnswer,
   recordRefusal,
 } from "./detection";
@@ -27,16 +27,13 @@ const FLAG = "flag";
 const SIGNALS = "signals";
 const SKETCH = "sketch";
 const SAMPLES = "samples";
+const VOUCHED = "vouched";
 /** Signals of a client outlive its last request by this long (unless it is flagged), then go. */
 export const SIGNALS_RETENTION_MS = 30 * 24 * 3600 * 1000;
 /** A client remembers its latest norm samples, to take them out of the norm if it is flagged. */
 const MAX_SAMPLES = 32;
 
-export type ChargeResult =
-  | { ok: true; emptyAt: number; edge: boolean; flagged: boolean; fresh: boolean }
-  | { ok: false; retryAfterSeconds: number }
-  | { ok: false; blocked: true }
-  | { ok: false; quarantined: true };
+export type ChargeResult = ChargeDecision | { ok: false; blocked: true };
 
 export interface ClientView {
   blocked: boolean;
@@ -75,27 +72,22 @@ export class ClientBuckets extends DurableObject<Env> {
   }
 
   /**
-   * Charges n contacts to the bucket of `kind`, or refuses (blocked, quarantined, or too full) and
-   * leaves the buckets as they were; a refusal for the budget is counted among the signals.
+   * Charges n contacts to the bucket of `kind`, or refuses (blocked, over the client's limit, or too
+   * full) and leaves the buckets as they were; a refusal for the budget is counted among the signals.
    */
   async charge(kind: BucketKind, n: number, now: number = Date.now()): Promise<ChargeResult> {
     if (this.ctx.storage.kv.get(BLOCKED)) return { ok: false, blocked: true };
-    const config = configOf(this.env);
-    const policy = bucketPolicy(config, kind);
-    const flagged = this.flag !== undefined;
-    const limit = kind === "full" ? fullSyncLimit(policy.capacity, flagged, config.quarantineBudget) : policy.capacity;
-    const outcome = limit < n ? null : chargeBucket(policy, this.emptyAt(kind), n, now, limit);
-    if (!outcome?.ok) {
-      this.ctx.storage.kv.put(SIGNALS, recordRefusal(this.signals(now), now));
-      await this.scheduleSweep();
-      // Over a quarantined limit, waiting does not help: only an operator's clear does.
-      return outcome ?? { ok: false, quarantined: true };
-    }
-    this.ctx.storage.kv.put(kind, outcome.emptyAt);
+    const state = {
+      emptyAt: { full: this.emptyAt("full"), incremental: this.emptyAt("incremental") },
+      flagged: this.flag !== undefined,
+      vouched: this.ctx.storage.kv.get(VOUCHED) === true,
+      signals: this.ctx.storage.kv.get<Signals>(SIGNALS),
+    };
+    const decision = decideCharge(configOf(this.env), state, kind, n, now);
+    if (decision.ok) this.ctx.storage.kv.put(kind, decision.emptyAt);
+    else this.ctx.storage.kv.put(SIGNALS, recordRefusal(this.signals(now), now));
     await this.scheduleSweep();
-    // `fresh`: the client has no signals yet, so this is its first sync (within SIGNALS_RETENTION_MS).
-    const fresh = this.ctx.storage.kv.get(SIGNALS) === undefined;
-    return { ok: true, emptyAt: outcome.emptyAt, edge: atEdge(largestFit(policy, outcome.emptyAt, now), policy.capacity), flagged, fresh };
+    return decision;
   }
 
   /**
@@ -121,10 +113,15 @@ export class ClientBuckets extends DurableObject<Env> {
     return { newFlag, samples };
   }
 
-  /** The operator's clear: the flag goes, and the signals start afresh so that old evidence does not flag again. */
+  /**
+   * The operator's clear: the flag goes, the signals start afresh so that old evidence does not flag
+   * again, and the client counts as judged (no probation limit) while its signals are kept.
+   */
   async clearFlag(now: number = Date.now()): Promise<boolean> {
     const had = this.flag !== undefined;
-    for (const key of [FLAG, SIGNALS, SKETCH, SAMPLES]) this.ctx.storage.kv.delete(key);
+    for (const key of [FLAG, SKETCH, SAMPLES]) this.ctx.storage.kv.delete(key);
+    this.ctx.storage.kv.put(SIGNALS, emptySignals(now));
+    this.ctx.storage.kv.put(VOUCHED, true);
     await this.sweep(now);
     return had;
   }
@@ -209,7 +206,7 @@ export class ClientBuckets extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(latest);
     } else if (this.ctx.storage.kv.get(BLOCKED) || this.flag) {
       for (const kind of KINDS) this.ctx.storage.kv.delete(kind);
-      if (!this.flag) for (const key of [SIGNALS, SKETCH, SAMPLES]) this.ctx.storage.kv.delete(key);
+      if (!this.flag) for (const key of [SIGNALS, SKETCH, SAMPLES, VOUCHED]) this.ctx.storage.kv.delete(key);
     } else {
       await this.ctx.storage.deleteAll();
     }

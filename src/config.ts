@@ -91,8 +91,9 @@ function secretVar(vars: Record<string, unknown>, name: string, minLength: numbe
 }
 
 export function parseConfig(vars: Record<string, unknown>): Config {
+  const maxContacts = integerVar(vars, "MAX_CONTACTS", 1, MAX_CONTACTS_LIMIT);
   return {
-    maxContacts: integerVar(vars, "MAX_CONTACTS", 1, MAX_CONTACTS_LIMIT),
+    maxContacts,
     s2PeriodMs: integerVar(vars, "S2_PERIOD", 1, PERIOD_LIMIT_SECONDS) * 1000,
     s2DeltaMs: integerVar(vars, "S2_DELTA", 1, PERIOD_LIMIT_SECONDS) * 1000,
     testHooks: booleanVar(vars, "TEST_HOOKS"),
@@ -104,7 +105,8 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       maxDistinct: optionalInteger(vars, "DETECT_MAX_DISTINCT", 30_000, 1, 1_000_000_000),
       minVolume: optionalInteger(vars, "DETECT_MIN_VOLUME", 2_000, 1, 1_000_000_000),
       hitRatioFactor: fractionVar(vars, "DETECT_HIT_RATIO_FACTOR", 0.25),
-      edgeSyncs: optionalInteger(vars, "DETECT_EDGE_SYNCS", 3, 1, 1_000_000),
+      edgeSyncs: optionalInteger(vars, "DETECT_EDGE_SYNCS", 7, 1, 1_000_000),
+      probationLimit: optionalInteger(vars, "DETECT_PROBATION_LIMIT", maxContacts, 1, maxContacts),
     },
     quarantineBudget: fractionVar(vars, "QUARANTINE_BUDGET", 0),
     networkAccountsPerDay: optionalInteger(vars, "DETECT_NETWORK_ACCOUNTS_PER_DAY", 20, 1, 1_000_000_000),

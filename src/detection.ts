@@ -3,7 +3,8 @@
 //
 // Signals never hold a contact: counters, and a HyperLogLog sketch of the identifiers checked.
 
-import type { BucketKind } from "./bucket";
+import { type BucketKind, bucketLevel, bucketPolicy, chargeBucket, largestFit } from "./bucket";
+import type { Config } from "./config";
 
 export interface DetectionConfig {
   /** Distinct identifiers ever checked above which a client is no address book. */
@@ -14,6 +15,8 @@ export interface DetectionConfig {
   hitRatioFactor: number;
   /** Full syncs needed before "always at the bucket's edge" is judged. */
   edgeSyncs: number;
+  /** The most a client's full syncs may hold until its hit ratio has been judged (minVolume checked). */
+  probationLimit: number;
 }
 
 /** A full sync that leaves less than this share of the bucket free was sized to the bucket, not to an address book. */
@@ -125,8 +128,50 @@ export function evaluateRules(signals: Signals, distinct: number, normHitRatio: 
 }
 
 /**
- * The full-sync limit of a client: the bucket's capacity, or a fraction of it while the client is
- * flagged (QUARANTINE_BUDGET; 0 refuses its full syncs outright).
+ * The full-sync limit of a client: the bucket's capacity; a fraction of it while the client is
+ * flagged (QUARANTINE_BUDGET; 0 refuses its full syncs outright); at most the probation limit until
+ * enough of its full syncs were seen to judge its hit ratio, so that a fresh account (of a Sybil
+ * crowd, say) cannot take a whole bucket before the rules have looked at it.
  */
-export const fullSyncLimit = (capacity: number, flagged: boolean, quarantineBudget: number) =>
-  flagged ? Math.floor(capacity * quarantineBudget) : capacity;
+export function fullSyncLimit(
+  capacity: number,
+  { flagged, vouched, signals }: Omit<ClientState, "emptyAt">,
+  config: Pick<Config, "quarantineBudget" | "detection">,
+): number {
+  if (flagged) return Math.floor(capacity * config.quarantineBudget);
+  const judged = vouched || (signals?.identifiers.full ?? 0) >= config.detection.minVolume;
+  return judged ? capacity : Math.min(capacity, config.detection.probationLimit);
+}
+
+export interface ClientState {
+  emptyAt: Record<BucketKind, number>;
+  flagged: boolean;
+  /** An operator cleared a flag of this client: it is judged, whatever its fresh signals say. */
+  vouched: boolean;
+  signals: Signals | undefined;
+}
+
+export type ChargeDecision =
+  | { ok: true; emptyAt: number; edge: boolean; flagged: boolean; fresh: boolean }
+  | { ok: false; retryAfterSeconds: number }
+  /** Over the client's limit (quarantine or probation): waiting does not help, a smaller request or an operator may. */
+  | { ok: false; capped: true };
+
+/** The largest request of `kind` that decideCharge() would allow now. */
+export function largestAllowed(config: Config, state: ClientState, kind: BucketKind, now: number): number {
+  const policy = bucketPolicy(config, kind);
+  const limit = kind === "full" ? fullSyncLimit(policy.capacity, state, config) : policy.capacity;
+  return Math.max(0, Math.floor(limit - bucketLevel(policy, state.emptyAt[kind], now) + 1e-9));
+}
+
+/** What ClientBuckets.charge() decides for a client in `state`; the caller stores the new emptyAt. */
+export function decideCharge(config: Config, state: ClientState, kind: BucketKind, n: number, now: number): ChargeDecision {
+  const policy = bucketPolicy(config, kind);
+  const limit = kind === "full" ? fullSyncLimit(policy.capacity, state, config) : policy.capacity;
+  if (limit < n) return { ok: false, capped: true };
+  const outcome = chargeBucket(policy, state.emptyAt[kind], n, now, limit);
+  if (!outcome.ok) return outcome;
+  // `fresh`: the client has no signals yet, so this is its first request (within the signals' retention).
+  const edge = atEdge(largestFit(policy, outcome.emptyAt, now), policy.capacity);
+  return { ok: true, emptyAt: outcome.emptyAt, edge, flagged: state.flagged, fresh: state.signals === undefined };
+}

@@ -40,7 +40,7 @@ export async function discover(
   if (!charged.ok && "blocked" in charged) return outcome(Result.AUTHENTICATION_INVALID);
   if (!charged.ok) {
     inBackground(waitUntil, () => observeRefusal(env, now));
-    // A quarantined client's full syncs are refused until an operator clears it: no wait helps.
+    // Over a quarantined or probation limit, no wait helps: a smaller request or an operator's clear may.
     return outcome(Result.RATE_LIMIT_EXCEEDED, "retryAfterSeconds" in charged ? { retryAfterSeconds: charged.retryAfterSeconds } : {});
   }
 

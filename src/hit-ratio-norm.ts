@@ -62,6 +62,8 @@ export interface NormView {
   hitRatio: number;
   /** The decayed weight of real samples behind it. */
   samples: number;
+  /** Whether the prior still outweighs the samples (fewer samples than PRIOR_WEIGHT). */
+  prior: boolean;
 }
 
 export function normOf(state: NormState, now: number): NormView {
@@ -79,5 +81,6 @@ export function normOf(state: NormState, now: number): NormView {
     }
     seen += weights[i]!;
   }
-  return { hitRatio: median, samples: bins.reduce((a, b) => a + b, 0) };
+  const samples = bins.reduce((a, b) => a + b, 0);
+  return { hitRatio: median, samples, prior: samples < PRIOR_WEIGHT };
 }

@@ -1,6 +1,7 @@
-// Three projects, all in the real Workers runtime with local D1 and Durable Objects: "local" runs
-// the top-level wrangler.toml config (as `npm start`, one user shard), "sharded" the same tests on
+// Three projects in the real Workers runtime with local D1 and Durable Objects: "local" runs the
+// top-level wrangler.toml config (as `npm start`, one user shard), "sharded" the same tests on
 // `[env.sharded]` (four shards), and "production" `[env.production]`, to prove what a deploy leaves out.
+// A fourth, "browser", runs in Node: it starts the service as `npm start` does and drives Chromium.
 
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
@@ -9,16 +10,18 @@ import { defineConfig } from "vitest/config";
 const root = path.join(import.meta.dirname, "..");
 /** The admin API's bearer token in tests; test/helpers.ts uses the same. */
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
+/** Where the production project sends alerts (never reached: the test intercepts the fetch). */
+export const ALERT_WEBHOOK_URL = "https://alerts.icd.test/hook";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(root, "migrations"));
-  const project = (name: string, environment: string | undefined, include: string[], exclude: string[] = []) => ({
+  const project = (name: string, environment: string | undefined, include: string[], exclude: string[] = [], vars: Record<string, string> = {}, setup: string[] = []) => ({
     plugins: [
       cloudflareTest({
         wrangler: { configPath: path.join(root, "wrangler.toml"), environment },
         // BROKEN_SHARD is a real D1 database that never gets the migrations: queries on it fail,
         // which is how test/faults.test.ts makes a shard go down.
-        miniflare: { bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN }, d1Databases: ["BROKEN_SHARD"] },
+        miniflare: { bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN, ...vars }, d1Databases: ["BROKEN_SHARD"] },
       }),
     ],
     test: {
@@ -26,16 +29,30 @@ export default defineConfig(async () => {
       root,
       include,
       exclude,
-      setupFiles: [path.join(root, "test/apply-migrations.ts")],
+      setupFiles: [path.join(root, "test/apply-migrations.ts"), ...setup.map((file) => path.join(root, file))],
     },
   });
   return {
     test: {
       projects: [
-        project("local", undefined, ["test/**/*.test.ts"], ["test/production/**"]),
+        project("local", undefined, ["test/**/*.test.ts"], ["test/production/**", "test/browser/**"]),
         // The slow fuzzing and timing tests do not depend on the shard count: run them once.
-        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/abuse.test.ts"]),
-        project("production", "production", ["test/production/**/*.test.ts"]),
+        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/browser/**", "test/abuse.test.ts"]),
+        // Alerts go to a webhook there, answered by test/production/webhook-sink.ts.
+        project("production", "production", ["test/production/**/*.test.ts"], [], { ALERT_WEBHOOK_URL }, ["test/production/webhook-sink.ts"]),
+        {
+          test: {
+            name: "browser",
+            root,
+            include: ["test/browser/**/*.test.ts"],
+            environment: "node",
+            // After the Workers pool is done: wrangler dev, Chromium and a sync of 20,000 running
+            // alongside would steal the cores from its timing tests (the production guard's flood).
+            sequence: { groupOrder: 1 },
+            testTimeout: 120_000,
+            hookTimeout: 180_000,
+          },
+        },
       ],
     },
   };

@@ -10,6 +10,7 @@ import { fromHex, toHex } from "../hex";
 import { EDGE_MARGIN, EDGE_SHARE } from "../detection";
 import { SERIES_DAYS, monitorOf } from "../monitor";
 import { subjectOf } from "../observation";
+import { dashboardRoutes } from "./dashboard";
 import { prometheusText } from "../prometheus";
 import { hashToken, sameHash } from "../token";
 import { MAX_IDENTIFIER_BYTES, MAX_TOKEN_BYTES } from "../wire";
@@ -43,7 +44,21 @@ const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
+/**
+ * A browser sends cached Basic credentials with any site's form POST: refuse changes that another
+ * site started (Fetch Metadata). The dashboard's own requests are same-origin; scripts and curl send
+ * no Sec-Fetch-Site at all.
+ */
+const sameOriginChanges: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const site = c.req.header("Sec-Fetch-Site");
+  if (!["GET", "HEAD"].includes(c.req.method) && site !== undefined && site !== "same-origin" && site !== "none") {
+    return c.json({ error: "cross-site request refused" }, 403);
+  }
+  await next();
+};
+
 adminRoutes.use("*", requireAdmin);
+adminRoutes.use("*", sameOriginChanges);
 adminRoutes.use("*", bodyLimit({ maxSize: 4 * 1024 * 1024, onError: (c) => c.json({ error: "body too large" }, 413) }));
 
 export const MAX_IMPORT_BATCH = 10_000;
@@ -203,6 +218,10 @@ adminRoutes.get("/audit", async (c) => {
   const entries = await db.readAudit(c.get("shards"), limit);
   return c.json(entries.map((e) => ({ ...e, detail: JSON.parse(e.detail) })));
 });
+
+// The operator dashboard at /admin and /admin/, behind the token check above (a browser sends the
+// token as the Basic password).
+adminRoutes.route("/", dashboardRoutes);
 
 adminRoutes.all("*", (c) => c.json({ error: "no such admin endpoint" }, 404));
 

@@ -67,7 +67,7 @@ describe("client signals", () => {
     await client.observe(answered("full", 20_000, 0), sketchOf(randomIds(100)), null, 0.4, T0);
     expect((await client.inspectClient(T0)).flagged).toBe(true);
     expect(await client.clearFlag(T0)).toBe(true);
-    expect(await client.inspectClient(T0)).toMatchObject({ flagged: false, reasons: [], signals: null });
+    expect(await client.inspectClient(T0)).toMatchObject({ flagged: false, reasons: [], signals: { requests: { full: 0, incremental: 0 }, distinct: 0 } });
     const again = await client.observe(answered("full", 100, 40), sketchOf(randomIds(100)), null, 0.4, T0 + 1);
     expect(again.newFlag).toBeNull();
   });

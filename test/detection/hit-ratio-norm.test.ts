@@ -17,13 +17,14 @@ function learn(state: NormState, ratios: number[], at = T0) {
 
 describe("the hit-ratio norm", () => {
   it("starts from the weak prior", () => {
-    expect(normOf(emptyNorm(T0), T0)).toEqual({ hitRatio: expect.closeTo(PRIOR_HIT_RATIO, 1), samples: 0 });
+    expect(normOf(emptyNorm(T0), T0)).toEqual({ hitRatio: expect.closeTo(PRIOR_HIT_RATIO, 1), samples: 0, prior: true });
   });
 
   it("learns the median of honest full syncs, whatever the prior", () => {
     const ratios = Array.from({ length: 200 }, (_, i) => 0.55 + (i % 10) / 100); // 55% to 64%
     const { hitRatio, samples } = normOf(learn(emptyNorm(T0), ratios).state, T0);
     expect(samples).toBe(200);
+    expect(normOf(learn(emptyNorm(T0), ratios).state, T0).prior).toBe(false);
     expect(hitRatio).toBeGreaterThan(0.55);
     expect(hitRatio).toBeLessThan(0.65);
   });

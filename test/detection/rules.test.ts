@@ -1,9 +1,10 @@
 // The per-client enumeration rules, on signals built with explicit clocks.
 
 import { describe, expect, it } from "vitest";
-import { type Signals, atEdge, emptySignals, evaluateRules, fullSyncLimit, recordAnswer, recordRefusal } from "../../src/detection";
+import { parseConfig } from "../../src/config";
+import { type Signals, atEdge, decideCharge, emptySignals, evaluateRules, fullSyncLimit, recordAnswer, recordRefusal } from "../../src/detection";
 
-const config = { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 3 };
+const config = { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 3, probationLimit: 20_000 };
 const T0 = 1_800_000_000_000;
 
 function after(syncs: { kind?: "full" | "incremental"; n: number; matches: number; edge?: boolean }[]): Signals {
@@ -62,9 +63,23 @@ describe("the rules", () => {
   });
 
   it("cut a flagged client's full-sync budget to the quarantine share", () => {
-    expect(fullSyncLimit(20_000, false, 0)).toBe(20_000);
-    expect(fullSyncLimit(20_000, true, 0)).toBe(0);
-    expect(fullSyncLimit(20_000, true, 0.1)).toBe(2_000);
-    expect(fullSyncLimit(20_000, true, 1)).toBe(20_000);
+    const judged = after([{ n: 2_000, matches: 800 }]);
+    const limit = (flagged: boolean, quarantineBudget: number) => fullSyncLimit(20_000, { flagged, vouched: false, signals: judged }, { quarantineBudget, detection: config });
+    expect(limit(false, 0)).toBe(20_000);
+    expect(limit(true, 0)).toBe(0);
+    expect(limit(true, 0.1)).toBe(2_000);
+    expect(limit(true, 1)).toBe(20_000);
+  });
+
+  it("hold a client to the probation limit until its hit ratio has been judged", () => {
+    const production = parseConfig({ MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000, DETECT_PROBATION_LIMIT: 5000, QUARANTINE_BUDGET: 0 });
+    const state = (signals: Signals | undefined, vouched = false) => ({ emptyAt: { full: 0, incremental: 0 }, flagged: false, vouched, signals });
+    expect(decideCharge(production, state(undefined), "full", 5_001, T0)).toEqual({ ok: false, capped: true });
+    expect(decideCharge(production, state(undefined), "full", 5_000, T0)).toMatchObject({ ok: true, fresh: true });
+    expect(decideCharge(production, state(undefined), "incremental", 20_000, T0)).toMatchObject({ ok: true });
+    expect(decideCharge(production, state(after([{ n: 1_999, matches: 900 }])), "full", 5_001, T0)).toEqual({ ok: false, capped: true });
+    expect(decideCharge(production, state(after([{ n: 2_000, matches: 900 }])), "full", 18_000, T0)).toMatchObject({ ok: true, fresh: false });
+    // An operator's clear vouches for the client: no probation, though its signals start afresh.
+    expect(decideCharge(production, state(emptySignals(T0), true), "full", 18_000, T0)).toMatchObject({ ok: true });
   });
 });

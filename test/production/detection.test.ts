@@ -3,8 +3,9 @@
 
 import { env } from "cloudflare:workers";
 import { SELF } from "cloudflare:test";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { toHex } from "../../src/hex";
+import { keyedHash } from "../../src/token";
 import { type Client, admin, encodeRequest, newClient, randomIds } from "../helpers";
 
 let ipCounter = 1;
@@ -25,9 +26,7 @@ async function sync(kind: "full" | "incremental", client: Client, ids: Uint8Arra
 }
 
 const view = async (client: Client) => (await (await admin(`/clients/${toHex(client.user)}`)).json()) as { flagged: boolean };
-const flaggedSoon = (client: Client) => vi.waitFor(async () => expect((await view(client)).flagged).toBe(true), { timeout: 5_000, interval: 50 });
-
-afterEach(() => vi.restoreAllMocks());
+const flaggedSoon = (client: Client) => vi.waitFor(async () => expect((await view(client)).flagged).toBe(true), { timeout: 20_000, interval: 50 });
 
 describe("quarantine", () => {
   it("refuses a flagged client's full syncs (429, no Retry-After: waiting does not help) until an operator clears it", async () => {
@@ -40,26 +39,46 @@ describe("quarantine", () => {
     expect(refused.headers.get("Retry-After")).toBeNull();
     // Incremental syncs reveal only recent changes; they stay open to a flagged client.
     expect((await sync("incremental", client, randomIds(10), ip)).status).toBe(200);
-    // The refusal charged nothing: after the clear, the rest of the full budget is there.
+    // The refusal charged nothing; after the clear, full syncs are answered again.
+    const level = async () => ((await (await admin(`/clients/${toHex(client.user)}`)).json()) as { buckets: { full: { level: number } } }).buckets.full.level;
+    expect(await level()).toBeCloseTo(5_000, 0);
     expect((await admin(`/clients/${toHex(client.user)}/clear`, { method: "POST" })).status).toBe(200);
-    expect((await sync("full", client, randomIds(15_000), ip)).status).toBe(200);
+    expect((await sync("full", client, randomIds(10), ip)).status).toBe(200);
+  });
+});
+
+describe("probation", () => {
+  it("holds a new client's full syncs to DETECT_PROBATION_LIMIT until its hit ratio is judged, then opens the bucket", async () => {
+    const ip = newNetwork();
+    // A directory to find: 1,250 users imported through the admin API.
+    const users = randomIds(1_250);
+    const tokenHash = toHex(new Uint8Array(32));
+    const imported = await admin("/users/import", { method: "POST", body: JSON.stringify({ users: users.map((u) => [toHex(u), tokenHash]) }) });
+    expect(imported.status).toBe(200);
+    const client = await enrolled();
+    const tooMuch = await sync("full", client, randomIds(5_001), ip);
+    expect(tooMuch.status).toBe(429);
+    expect(tooMuch.headers.get("Retry-After")).toBeNull(); // a smaller request helps, waiting does not
+    // An address book of 2,500 with half of it registered: judged, and honest.
+    expect((await sync("full", client, [...users, ...randomIds(1_250)], ip)).status).toBe(200);
+    await vi.waitFor(async () => {
+      const signals = ((await (await admin(`/clients/${toHex(client.user)}`)).json()) as { signals: { identifiers: { full: number } } | null }).signals;
+      expect(signals?.identifiers.full).toBe(2_500);
+    }, { timeout: 20_000, interval: 50 });
+    expect(await view(client)).toMatchObject({ flagged: false });
+    expect((await sync("full", client, randomIds(12_000), ip)).status).toBe(200);
   });
 });
 
 describe("alerts", () => {
   it("posts each new flag to the webhook, with a keyed hash and the reasons, never the identifier", async () => {
-    const sent: { url: string; body: any }[] = [];
-    const realFetch = globalThis.fetch;
-    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-      const request = new Request(input, init);
-      if (request.url !== env.ALERT_WEBHOOK_URL) return realFetch(input, init);
-      sent.push({ url: request.url, body: await request.json() });
-      return new Response("ok");
-    });
+    const sent = globalThis.sentAlerts; // test/production/webhook-sink.ts
     const client = await enrolled();
     expect((await sync("full", client, randomIds(5_000), newNetwork())).status).toBe(200);
-    await vi.waitFor(() => expect(sent.some((s) => s.body.type === "flag")).toBe(true), { timeout: 5_000, interval: 50 });
-    const alert = sent.find((s) => s.body.type === "flag")!;
+    const subject = await keyedHash(env.ADMIN_TOKEN, client.user);
+    await vi.waitFor(() => expect(sent.some((s) => s.body.detail?.subject === subject)).toBe(true), { timeout: 20_000, interval: 50 });
+    const alert = sent.find((s) => s.body.detail?.subject === subject)!;
+    expect(alert.url).toBe(env.ALERT_WEBHOOK_URL);
     expect(alert.body).toMatchObject({ service: "icd", type: "flag", detail: { reasons: [{ rule: "hit-ratio" }] } });
     expect(alert.body.detail.subject).toMatch(/^[0-9a-f]{32}$/);
     expect(JSON.stringify(alert.body)).not.toContain(toHex(client.user));

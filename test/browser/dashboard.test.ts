@@ -1,0 +1,275 @@
+// The operator dashboard in a real browser (Debian's Chromium, driven by playwright-core) against the
+// real service as `npm start` runs it: wrangler dev with local D1 and Durable Objects, on a free port
+// and with a state directory of its own, so the totals on the page are exactly what this file sent.
+//
+// Runs in Node (the "browser" project of test/vitest.config.ts), not in the Workers pool.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { type Browser, type Page, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ICD } from "../../src/proto/icd.js";
+
+const root = path.join(import.meta.dirname, "../..");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const STARTUP_MS = 120_000;
+const POLL = { timeout: 30_000, interval: 250 };
+
+let server: ChildProcess;
+let serverLog = "";
+let stateDir: string;
+let base: string;
+let token: string;
+let browser: Browser;
+
+// A fresh machine may not have Chromium: the test then says so and is skipped, unless
+// ICD_REQUIRE_BROWSER=1 (set by .ci/run, which installs it), where its absence fails the run.
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+if (!HAVE_CHROMIUM) {
+  if (process.env.ICD_REQUIRE_BROWSER === "1") throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium, or set CHROMIUM_PATH`);
+  console.warn(`SKIPPED the dashboard's browser test: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+}
+
+beforeAll(async () => {
+  if (!HAVE_CHROMIUM) return;
+  stateDir = mkdtempSync(path.join(tmpdir(), "icd-dashboard-"));
+  const port = await freePort();
+  base = `http://localhost:${port}`;
+  // Its own process group, so that afterAll ends npx, wrangler and workerd together.
+  server = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", stateDir], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  server.stdout!.on("data", (chunk) => (serverLog += chunk));
+  server.stderr!.on("data", (chunk) => (serverLog += chunk));
+  await waitForServer();
+  // start.mjs creates .dev.vars from .dev.vars.example when it is missing: the token is whatever it holds.
+  token = /^ADMIN_TOKEN=(.+)$/m.exec(readFileSync(path.join(root, ".dev.vars"), "utf8"))?.[1]?.trim() ?? "";
+  if (!token) throw new Error(".dev.vars has no ADMIN_TOKEN");
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}, STARTUP_MS + 30_000);
+
+afterAll(async () => {
+  if (!HAVE_CHROMIUM) return;
+  await browser?.close();
+  if (server?.pid !== undefined && server.exitCode === null) {
+    const exited = new Promise((resolve) => server.once("exit", resolve));
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-server.pid!, signal);
+      } catch {
+        // the group is gone already
+      }
+    };
+    signalGroup("SIGTERM");
+    const timer = setTimeout(() => signalGroup("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+}, 30_000);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForServer() {
+  const deadline = Date.now() + STARTUP_MS;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`the server exited with ${server.exitCode}:\n${serverLog}`);
+    // Any answer means wrangler dev serves the Worker; /admin/ without a token is a 401.
+    const answered = await fetch(`${base}/admin/`).then((r) => r.status, () => 0);
+    if (answered === 401) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`the server did not answer within ${STARTUP_MS / 1000} s:\n${serverLog}`);
+}
+
+// --- the ICD protocol, over HTTP ---
+
+const randomId = () => crypto.getRandomValues(new Uint8Array(32));
+const randomIds = (n: number) => Array.from({ length: n }, randomId);
+const toHex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+
+interface Client {
+  user: Uint8Array;
+  authToken: Uint8Array;
+}
+
+async function call(endpoint: string, request: ICD.IRequest): Promise<{ status: number; answer: ICD.Response }> {
+  const response = await fetch(`${base}${endpoint}`, { method: "POST", body: ICD.Request.encode(request).finish() });
+  return { status: response.status, answer: ICD.Response.decode(new Uint8Array(await response.arrayBuffer())) };
+}
+
+async function register(): Promise<Client> {
+  const client = { user: randomId(), authToken: randomId() };
+  const { status } = await call("/user/register", client);
+  expect(status).toBe(200);
+  return client;
+}
+
+/** A sync the service answers; returns how many identifiers it matched (added plus removed). */
+async function sync(kind: "full" | "incremental", client: Client, identifiers: Uint8Array[]): Promise<number> {
+  const { status, answer } = await call(`/discovery/${kind}`, { ...client, identifiers });
+  expect(status).toBe(200);
+  return answer.addedUsers.length + answer.removedUsers.length;
+}
+
+const admin = (endpoint: string, init: RequestInit = {}) =>
+  fetch(`${base}/admin${endpoint}`, { ...init, headers: { Authorization: `Bearer ${token}`, ...init.headers } });
+const adminJson = async (endpoint: string) => (await admin(endpoint)).json() as Promise<any>;
+
+// --- the scenario ---
+
+describe.skipIf(!HAVE_CHROMIUM)("operator dashboard", () => {
+  const sent = { syncs: 0, full: 0, incremental: 0, identifiers: 0, matches: 0, refusals: 0 };
+  let honest: Client[];
+  let enumerator: Client;
+
+  beforeAll(async () => {
+    // 40 contacts, the first 12 of them registered.
+    const contacts = randomIds(40);
+    expect((await call("/test/add/many", { identifiers: contacts.slice(0, 12) })).status).toBe(200);
+    honest = [await register(), await register(), await register()];
+    const [alice, bob, carol] = honest as [Client, Client, Client];
+    const syncs: [kind: "full" | "incremental", Client, Uint8Array[], expectedMatches: number][] = [
+      ["full", alice, contacts.slice(0, 30), 12],
+      ["full", bob, [...contacts.slice(5, 40), ...randomIds(5)], 7],
+      ["full", carol, contacts.slice(10, 25), 2],
+      // All 12 were registered within S2_DELTA, so an incremental check reports the 12 among the first 20.
+      ["incremental", carol, contacts.slice(0, 20), 12],
+    ];
+    for (const [kind, client, identifiers, expectedMatches] of syncs) {
+      expect(await sync(kind, client, identifiers)).toBe(expectedMatches);
+      count(kind, identifiers.length, expectedMatches);
+    }
+    // 20,000 random numbers, none registered: a hit ratio far below any address book's.
+    enumerator = await register();
+    expect(await sync("full", enumerator, randomIds(20_000))).toBe(0);
+    count("full", 20_000, 0);
+    // Its bucket is now full: one more is refused (and is not a sync).
+    expect((await call("/discovery/full", { ...enumerator, identifiers: randomIds(1) })).status).toBe(429);
+    sent.refusals += 1;
+  }, 120_000);
+
+  function count(kind: "full" | "incremental", identifiers: number, matches: number) {
+    sent.syncs += 1;
+    sent[kind] += 1;
+    sent.identifiers += identifiers;
+    sent.matches += matches;
+  }
+
+  it("refuses the page without the admin token, with a Basic challenge a browser answers", async () => {
+    for (const page of ["/admin/", "/admin"]) {
+      const response = await fetch(`${base}${page}`);
+      expect(response.status).toBe(401);
+      expect(response.headers.get("WWW-Authenticate")).toMatch(/^Basic realm="icd admin"/);
+      expect(await response.text()).not.toContain("<html");
+    }
+    const wrong = `Basic ${Buffer.from("admin:not-the-token").toString("base64")}`;
+    expect((await fetch(`${base}/admin/`, { headers: { Authorization: wrong } })).status).toBe(401);
+
+    // A browser answers the challenge with what it was given, and without the right token gets no
+    // page: Chromium shows the 401, or (with nothing to answer) gives up on the navigation.
+    for (const httpCredentials of [undefined, { username: "admin", password: "not-the-token" }]) {
+      const context = await browser.newContext({ httpCredentials });
+      const page = await context.newPage();
+      const outcome = await page.goto(`${base}/admin/`).then((r) => String(r?.status()), (e: Error) => e.message);
+      expect(outcome).toMatch(/^401$|ERR_INVALID_AUTH_CREDENTIALS/);
+      expect(await page.getByTestId("total-syncs").count()).toBe(0);
+      await context.close();
+    }
+  });
+
+  it("shows the totals sent, the flagged client and why, the detection settings, and clears a flag", async () => {
+    // Monitoring and detection run after each response: wait until the API has caught up.
+    await expect.poll(async () => totals((await adminJson("/series?minutes=60")).minutes), POLL).toEqual({ ...sent, flags: 1 });
+    const enumeratorId = toHex(enumerator.user);
+    await expect.poll(async () => (await adminJson("/flagged")).clients.map((c: { id: string }) => c.id), POLL).toContain(enumeratorId);
+    const flagged = (await adminJson("/flagged")).clients.find((c: { id: string }) => c.id === enumeratorId);
+    const detection = await adminJson("/detection");
+
+    const context = await browser.newContext({ httpCredentials: { username: "admin", password: token } });
+    const page = await context.newPage();
+    const problems = watchForProblems(page);
+    const response = await page.goto(`${base}/admin/`);
+    expect(response?.status()).toBe(200);
+
+    const shown = (testid: string) => page.getByTestId(testid).textContent();
+    const number = (n: number) => n.toLocaleString("en-US");
+    await expect.poll(() => shown("total-identifiers"), POLL).toBe(number(sent.identifiers));
+    expect(await shown("total-syncs")).toBe(number(sent.syncs));
+    expect(await shown("total-full")).toBe(number(sent.full));
+    expect(await shown("total-incremental")).toBe(number(sent.incremental));
+    expect(await shown("total-matches")).toBe(number(sent.matches));
+    expect(await shown("total-refusals")).toBe(number(sent.refusals));
+    expect(await shown("total-flags")).toBe("1");
+    expect(await page.locator("[data-testid^=chart-]").count()).toBe(5);
+
+    // The enumerator is listed with the hit-ratio rule and the API's explanation; honest clients are not.
+    const row = page.locator(`[data-testid=flagged-row][data-client="${enumeratorId}"]`);
+    await expect.poll(() => row.count(), POLL).toBe(1);
+    expect(await row.getByTestId("reason-rule").allTextContents()).toContain("hit-ratio");
+    expect(await row.getByTestId("reason-message").allTextContents()).toEqual(flagged.reasons.map((r: { message: string }) => r.message));
+    for (const client of honest) expect(await page.locator(`[data-client="${toHex(client.user)}"]`).count()).toBe(0);
+    expect(await shown("flagged-count")).toBe("1");
+
+    expect(await shown("budget-max-contacts")).toBe(number(detection.budgets.maxContacts));
+    expect(await shown("budget-s2-period")).toContain(number(detection.budgets.s2PeriodSeconds));
+    expect(await shown("budget-s2-delta")).toContain(number(detection.budgets.s2DeltaSeconds));
+    for (const name of Object.keys(detection.rules)) expect(await page.getByTestId(`rule-${name}`).count()).toBe(1);
+    expect(await shown("norm-samples")).not.toBe("–");
+
+    // The longer windows sum the same minutes into wider bins.
+    for (const window of ["day", "month", "hour"]) {
+      await page.getByTestId(`window-${window}`).click();
+      await expect.poll(() => page.getByTestId(`window-${window}`).getAttribute("aria-pressed"), POLL).toBe("true");
+      await expect.poll(() => shown("total-identifiers"), POLL).toBe(number(sent.identifiers));
+    }
+
+    if (process.env.DASHBOARD_SCREENSHOT) await page.screenshot({ path: process.env.DASHBOARD_SCREENSHOT, fullPage: true });
+
+    await row.getByTestId("clear").click();
+    await expect.poll(() => row.count(), POLL).toBe(0);
+    expect(await page.getByTestId("flagged-empty").isVisible()).toBe(true);
+    expect(await adminJson(`/clients/${enumeratorId}`)).toMatchObject({ flagged: false });
+    expect(await page.getByTestId("error").isVisible()).toBe(false);
+
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
+
+/** The sums of the per-minute series. */
+function totals(minutes: Record<string, number>[]): Record<string, number> {
+  const sum = (name: string) => minutes.reduce((total, m) => total + (m[name] ?? 0), 0);
+  const names = ["syncs", "full", "incremental", "identifiers", "matches", "refusals", "flags"];
+  return Object.fromEntries(names.map((name) => [name, sum(name)]));
+}
+
+/** Console errors (a CSP violation is one), uncaught exceptions and failed requests of the page. */
+function watchForProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()}`));
+  return problems;
+}
