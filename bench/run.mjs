@@ -154,8 +154,9 @@ async function call(method, route, body) {
   const res = await fetch(server.base + route, { method, body });
   const buf = new Uint8Array(await res.arrayBuffer());
   const ms = performance.now() - started;
-  const sql = /sql;dur=([\d.]+)/.exec(res.headers.get("server-timing") ?? "");
-  return { status: res.status, ms, sqlMs: sql ? Number(sql[1]) : NaN, buf };
+  // Server-Timing: "auth;dur=1.00, charge;dur=2.00, lookup;dur=3.00, sql;dur=4.00" (steps inside the Worker).
+  const steps = Object.fromEntries((res.headers.get("server-timing") ?? "").split(",").map((t) => /(\w+);dur=([\d.]+)/.exec(t)).filter(Boolean).map((m) => [m[1], Number(m[2])]));
+  return { status: res.status, ms, sqlMs: steps.sql ?? NaN, steps, buf };
 }
 
 // A 503 also comes while wrangler reloads the runtime after a source file changed, and then the
@@ -242,14 +243,20 @@ async function benchSize(size, state, sampler) {
 
   for (const kind of ["full", "incremental"]) {
     log(`size ${fmt(size)}: latency, ${kind}, ${WARMUPS} warm-ups + ${RUNS} requests`);
-    const e2e = [], sql = [];
+    const e2e = [], sql = [], steps = { auth: [], charge: [], lookup: [] };
     for (let i = 0; i < WARMUPS + RUNS; i++) {
       const res = await discover(kind, nextJob(), nextJob);
       verify(res, kind);
-      if (i >= WARMUPS) { e2e.push(res.ms); sql.push(res.sqlMs); }
+      if (i >= WARMUPS) {
+        e2e.push(res.ms);
+        sql.push(res.sqlMs);
+        for (const step of Object.keys(steps)) steps[step].push(res.steps[step] ?? NaN);
+      }
     }
     const e = stats(e2e), s = stats(sql);
-    r.latency[kind] = { e2e: e, sql: s, ratio: e.p50 / s.p50 };
+    // Where the time went, p50 of each step inside the Worker (charge and lookup overlap, both from the end of auth).
+    const stepsP50 = Object.fromEntries(Object.entries(steps).map(([step, xs]) => [step, stats(xs).p50]));
+    r.latency[kind] = { e2e: e, sql: s, ratio: e.p50 / s.p50, stepsP50 };
   }
 
   for (const { concurrency, requests } of THROUGHPUT) {
@@ -312,6 +319,13 @@ function printTable(results) {
   for (const t of results.targets) lines.push(`  ${t.pass === null ? "n/a " : t.pass ? "PASS" : "FAIL"}  ${t.name}: ${t.shown}`);
   lines.push("", `total ${fmt(results.totalSeconds, 1)} s; load average at start ${results.machine.loadavgStart.map((x) => x.toFixed(2)).join(" ")}, ` +
     `at end ${results.machine.loadavgEnd.map((x) => x.toFixed(2)).join(" ")} (${results.machine.cpus} CPUs)`);
+  lines.push("", "p50 of the steps inside the Worker (ms; charge and lookup run side by side after auth):");
+  for (const r of results.sizes) {
+    for (const [kind, l] of Object.entries(r.latency)) {
+      const st = l.stepsP50 ?? {};
+      lines.push(`  ${fmt(r.size)} ${kind}: auth ${fmt(st.auth, 1)}, charge ${fmt(st.charge, 1)}, lookup ${fmt(st.lookup, 1)} (sql ${fmt(l.sql.p50, 1)}), outside the Worker ${fmt(l.e2e.p50 - (st.auth ?? 0) - Math.max(st.charge ?? 0, st.lookup ?? 0), 1)}`);
+    }
+  }
   console.log(lines.join("\n"));
 }
 

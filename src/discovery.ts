@@ -1,11 +1,17 @@
 // Full and incremental discovery, in the order of protocol.md: authenticate, refuse what can never
-// fit, charge the bucket (all or nothing), then look up. Results keep request order.
+// fit, charge the bucket (all or nothing), then answer the lookup. Results keep request order.
+//
+// The lookup runs while the bucket is being charged (a client's object is usually cold, and its
+// first write costs as much as a lookup): its rows are only answered once the charge succeeded, so a
+// refused request still learns nothing and pays nothing. A refusal costs that lookup, though; so a
+// client refused in this isolate is served in strict order (charge, then look up) for a while.
 
 import { authenticate } from "./accounts";
 import type { BucketKind } from "./bucket";
 import { type ChargeResult, bucketsOf } from "./client-buckets";
 import type { Config } from "./config";
 import * as db from "./db";
+import { toHex } from "./hex";
 import { type Origin, admitNewClient } from "./network-guard";
 import { inBackground, observeRefusal, observeSync } from "./observation";
 import { type Outcome, type ParsedRequest, Result, outcome } from "./wire";
@@ -29,6 +35,10 @@ export async function discover(
   if (ids.length === 0) return outcome(Result.SUCCESS);
 
   const buckets = bucketsOf(env, req.user, account.bucketEpoch);
+  const refusalKey = `${kind}:${toHex(req.user)}`;
+  const look = () => lookUp(shards, kind, ids, now - config.s2DeltaMs).then((answer) => ({ answer, at: performance.now() }));
+  const early = wasRefusedRecently(refusalKey, now) ? null : look();
+  early?.catch(() => {}); // awaited below only if the charge succeeds
   let charged: ChargeResult;
   try {
     charged = await buckets.charge(kind, ids.length);
@@ -39,6 +49,7 @@ export async function discover(
   }
   if (!charged.ok && "blocked" in charged) return outcome(Result.AUTHENTICATION_INVALID);
   if (!charged.ok) {
+    rememberRefusal(refusalKey, now);
     inBackground(waitUntil, () => observeRefusal(env, now));
     // Over a quarantined or probation limit, no wait helps: a smaller request or an operator's clear may.
     return outcome(Result.RATE_LIMIT_EXCEEDED, "retryAfterSeconds" in charged ? { retryAfterSeconds: charged.retryAfterSeconds } : {});
@@ -58,8 +69,9 @@ export async function discover(
   }
 
   let answer: Outcome;
+  let answeredAt: number;
   try {
-    answer = await lookUp(shards, kind, ids, now - config.s2DeltaMs);
+    ({ answer, at: answeredAt } = await (early ?? look()));
   } catch (error) {
     // The client paid for an answer it did not get: give the charge back and ask it to retry.
     console.error(`discovery lookup failed: ${(error as Error).message}`);
@@ -67,11 +79,28 @@ export async function discover(
     return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
   }
   // For operators (Server-Timing): where the time of an answered sync went, inside the Worker.
-  answer.timings = { auth: authenticated - started, charge: chargedAt - authenticated, lookup: performance.now() - chargedAt };
+  // charge and lookup overlap: both are counted from the end of authentication.
+  answer.timings = { auth: authenticated - started, charge: chargedAt - authenticated, lookup: answeredAt - authenticated };
   const matches = (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
   const sync = { user: req.user, bucketEpoch: account.bucketEpoch, kind, identifiers: ids, matches, edge: charged.edge, flagged: charged.flagged };
   inBackground(waitUntil, () => observeSync(env, shards, config, sync, now));
   return answer;
+}
+
+/** Clients refused lately in this isolate, by kind and identifier: until when to charge before looking up. */
+const refusedUntil = new Map<string, number>();
+const REFUSAL_MEMORY_MS = 60_000;
+const REFUSAL_MEMORY_ENTRIES = 10_000;
+
+function wasRefusedRecently(key: string, now: number): boolean {
+  const until = refusedUntil.get(key);
+  if (until !== undefined && until <= now) refusedUntil.delete(key);
+  return until !== undefined && until > now;
+}
+
+function rememberRefusal(key: string, now: number): void {
+  if (refusedUntil.size >= REFUSAL_MEMORY_ENTRIES) refusedUntil.clear(); // bounded; forgetting only costs a lookup
+  refusedUntil.set(key, now + REFUSAL_MEMORY_MS);
 }
 
 async function lookUp(shards: db.Shards, kind: BucketKind, ids: Uint8Array[], since: number): Promise<Outcome> {
