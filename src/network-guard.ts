@@ -9,7 +9,8 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { type ChargeOutcome, chargeBucket } from "./bucket";
-import { configOf } from "./config";
+import { configOf, shardsOf } from "./config";
+import { writeAudit } from "./db";
 import { monitorOf } from "./monitor";
 import { networkOf } from "./network";
 
@@ -89,7 +90,8 @@ export async function admitNewClient(env: Env, origin: Origin, now: number): Pro
   for (const [i, verdict] of verdicts.entries()) {
     if (!verdict.ok && verdict.throttledNow) {
       const [network, limit] = keys[i]!;
-      await monitorOf(env).networkThrottled({ network, accounts: verdict.throttledNow.accounts, limit }, now);
+      const detail = { network, accounts: verdict.throttledNow.accounts, limit };
+      await Promise.all([monitorOf(env).networkThrottled(detail, now), writeAudit(shardsOf(env), now, "throttle-network", null, detail)]);
     }
   }
   return verdicts.find((v) => !v.ok) ?? { ok: true };

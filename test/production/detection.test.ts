@@ -107,5 +107,7 @@ describe("the network rule", () => {
     expect((await sync("full", oneTooMany, randomIds(50), newNetwork())).status).toBe(200);
     const alerts = (await (await admin("/alerts")).json()) as { alerts: { type: string; detail: { network: string; limit: number } }[] };
     expect(alerts.alerts).toContainEqual(expect.objectContaining({ type: "network", detail: expect.objectContaining({ network: ip, limit: 20 }) }));
+    const audit = (await (await admin("/audit?limit=50")).json()) as { action: string; detail: { network?: string } }[];
+    expect(audit).toContainEqual(expect.objectContaining({ action: "throttle-network", detail: expect.objectContaining({ network: ip, limit: 20 }) }));
   });
 });
