@@ -1,7 +1,8 @@
 // Three projects in the real Workers runtime with local D1 and Durable Objects: "local" runs the
 // top-level wrangler.toml config (as `npm start`, one user shard), "sharded" the same tests on
 // `[env.sharded]` (four shards), and "production" `[env.production]`, to prove what a deploy leaves out.
-// A fourth, "browser", runs in Node: it starts the service as `npm start` does and drives Chromium.
+// A fourth, "service", runs test/service/ in Node against the service started as `npm start` does:
+// the dashboard in Chromium, and a hard kill and restart under load.
 
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
@@ -35,20 +36,23 @@ export default defineConfig(async () => {
   return {
     test: {
       projects: [
-        project("local", undefined, ["test/**/*.test.ts"], ["test/production/**", "test/browser/**"]),
+        project("local", undefined, ["test/**/*.test.ts"], ["test/production/**", "test/service/**"]),
         // The slow fuzzing and timing tests do not depend on the shard count: run them once.
-        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/browser/**", "test/abuse.test.ts"]),
+        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/abuse.test.ts"]),
         // Alerts go to a webhook there, answered by test/production/webhook-sink.ts.
         project("production", "production", ["test/production/**/*.test.ts"], [], { ALERT_WEBHOOK_URL }, ["test/production/webhook-sink.ts"]),
         {
           test: {
-            name: "browser",
+            name: "service",
             root,
-            include: ["test/browser/**/*.test.ts"],
+            include: ["test/service/**/*.test.ts"],
             environment: "node",
             // After the Workers pool is done: wrangler dev, Chromium and a sync of 20,000 running
             // alongside would steal the cores from its timing tests (the production guard's flood).
             sequence: { groupOrder: 1 },
+            // One file at a time: each starts its own wrangler dev, and the restart test's load
+            // should not share two cores with Chromium.
+            maxWorkers: 1,
             testTimeout: 120_000,
             hookTimeout: 180_000,
           },

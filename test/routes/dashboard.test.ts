@@ -1,5 +1,5 @@
 // The dashboard page under /admin/: behind the admin token, locked down by its headers, and no
-// shadow over the rest of the admin API. test/browser/dashboard.test.ts drives it in Chromium.
+// shadow over the rest of the admin API. test/service/dashboard.test.ts drives it in Chromium.
 
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";

@@ -2,24 +2,20 @@
 // real service as `npm start` runs it: wrangler dev with local D1 and Durable Objects, on a free port
 // and with a state directory of its own, so the totals on the page are exactly what this file sent.
 //
-// Runs in Node (the "browser" project of test/vitest.config.ts), not in the Workers pool.
+// Runs in Node (the "service" project of test/vitest.config.ts), not in the Workers pool.
 
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ICD } from "../../src/proto/icd.js";
+import type { ICD } from "../../src/proto/icd.js";
+import { type Service, adminToken, callIcd, startService } from "./service";
 
-const root = path.join(import.meta.dirname, "../..");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const STARTUP_MS = 120_000;
 const POLL = { timeout: 30_000, interval: 250 };
 
-let server: ChildProcess;
-let serverLog = "";
+let service: Service | undefined;
 let stateDir: string;
 let base: string;
 let token: string;
@@ -36,70 +32,22 @@ if (!HAVE_CHROMIUM) {
 beforeAll(async () => {
   if (!HAVE_CHROMIUM) return;
   stateDir = mkdtempSync(path.join(tmpdir(), "icd-dashboard-"));
-  const port = await freePort();
-  base = `http://localhost:${port}`;
-  // Its own process group, so that afterAll ends npx, wrangler and workerd together.
-  server = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", stateDir], {
-    cwd: root,
-    env: { ...process.env, PORT: String(port), WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  server.stdout!.on("data", (chunk) => (serverLog += chunk));
-  server.stderr!.on("data", (chunk) => (serverLog += chunk));
-  await waitForServer();
-  // start.mjs creates .dev.vars from .dev.vars.example when it is missing: the token is whatever it holds.
-  token = /^ADMIN_TOKEN=(.+)$/m.exec(readFileSync(path.join(root, ".dev.vars"), "utf8"))?.[1]?.trim() ?? "";
-  if (!token) throw new Error(".dev.vars has no ADMIN_TOKEN");
+  service = await startService(stateDir);
+  base = service.base;
+  token = adminToken();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
-}, STARTUP_MS + 30_000);
+}, 150_000);
 
 afterAll(async () => {
   if (!HAVE_CHROMIUM) return;
   await browser?.close();
-  if (server?.pid !== undefined && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once("exit", resolve));
-    const signalGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-server.pid!, signal);
-      } catch {
-        // the group is gone already
-      }
-    };
-    signalGroup("SIGTERM");
-    const timer = setTimeout(() => signalGroup("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await service?.stop();
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }, 30_000);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForServer() {
-  const deadline = Date.now() + STARTUP_MS;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`the server exited with ${server.exitCode}:\n${serverLog}`);
-    // Any answer means wrangler dev serves the Worker; /admin/ without a token is a 401.
-    const answered = await fetch(`${base}/admin/`).then((r) => r.status, () => 0);
-    if (answered === 401) return;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`the server did not answer within ${STARTUP_MS / 1000} s:\n${serverLog}`);
-}
 
 // --- the ICD protocol, over HTTP ---
 
@@ -112,10 +60,7 @@ interface Client {
   authToken: Uint8Array;
 }
 
-async function call(endpoint: string, request: ICD.IRequest): Promise<{ status: number; answer: ICD.Response }> {
-  const response = await fetch(`${base}${endpoint}`, { method: "POST", body: ICD.Request.encode(request).finish() });
-  return { status: response.status, answer: ICD.Response.decode(new Uint8Array(await response.arrayBuffer())) };
-}
+const call = (endpoint: string, request: ICD.IRequest) => callIcd(base, endpoint, request);
 
 async function register(): Promise<Client> {
   const client = { user: randomId(), authToken: randomId() };

@@ -1,0 +1,127 @@
+// The real service as `npm start` runs it (scripts/start.mjs: migrations, then wrangler dev with local
+// D1 and Durable Objects), on a port and a state directory of the caller's choosing, in a process
+// group of its own: npx, wrangler and both workerd processes end together, politely or hard.
+//
+// Node only: the tests of this folder (the "service" project of test/vitest.config.ts) use it.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import path from "node:path";
+import { ICD } from "../../src/proto/icd.js";
+
+const root = path.join(import.meta.dirname, "../..");
+const STARTUP_MS = 120_000;
+
+export interface Service {
+  /** `http://localhost:<port>` */
+  readonly base: string;
+  readonly port: number;
+  readonly stateDir: string;
+  /** What the server wrote to stdout and stderr so far. */
+  log(): string;
+  /** SIGTERM to the group, SIGKILL after 10 s if it is still there; resolves once it has exited. */
+  stop(): Promise<void>;
+  /** SIGKILL to every process of the group at once; resolves once none of them is left. */
+  kill(): Promise<void>;
+}
+
+/** Starts the service on `port` (a free one if not given) with its state in `stateDir`; resolves once it answers. */
+export async function startService(stateDir: string, port?: number): Promise<Service> {
+  port ??= await freePort();
+  const base = `http://localhost:${port}`;
+  let log = "";
+  // detached: its own process group, whose id is its pid.
+  const server: ChildProcess = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", stateDir], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  server.stdout!.on("data", (chunk) => (log += chunk));
+  server.stderr!.on("data", (chunk) => (log += chunk));
+  const group = server.pid!;
+  const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-group, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
+
+  const service: Service = {
+    base,
+    port,
+    stateDir,
+    log: () => log,
+    async stop() {
+      signalGroup("SIGTERM");
+      const timer = setTimeout(() => signalGroup("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    async kill() {
+      signalGroup("SIGKILL");
+      await exited;
+      await groupGone(group);
+    },
+  };
+  try {
+    await waitForServer(base, () => server.exitCode, () => log);
+  } catch (error) {
+    await service.stop();
+    throw error;
+  }
+  return service;
+}
+
+/** The admin API's token: start.mjs creates .dev.vars from .dev.vars.example when it is missing. */
+export function adminToken(): string {
+  const token = /^ADMIN_TOKEN=(.+)$/m.exec(readFileSync(path.join(root, ".dev.vars"), "utf8"))?.[1]?.trim();
+  if (!token) throw new Error(".dev.vars has no ADMIN_TOKEN");
+  return token;
+}
+
+/** POSTs a serialized ICD.Request and decodes the ICD.Response. */
+export async function callIcd(base: string, endpoint: string, request: ICD.IRequest): Promise<{ status: number; answer: ICD.Response }> {
+  const response = await fetch(`${base}${endpoint}`, { method: "POST", body: ICD.Request.encode(request).finish() });
+  return { status: response.status, answer: ICD.Response.decode(new Uint8Array(await response.arrayBuffer())) };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForServer(base: string, exitCode: () => number | null, log: () => string) {
+  const deadline = Date.now() + STARTUP_MS;
+  while (Date.now() < deadline) {
+    if (exitCode() !== null) throw new Error(`the server exited with ${exitCode()}:\n${log()}`);
+    // Any answer means wrangler dev serves the Worker; /admin/ without a token is a 401.
+    const answered = await fetch(`${base}/admin/`).then((r) => r.status, () => 0);
+    if (answered === 401) return;
+    await sleep(500);
+  }
+  throw new Error(`the server did not answer within ${STARTUP_MS / 1000} s:\n${log()}`);
+}
+
+/** Waits until no process is left in the group (the workerd processes are reaped by init, not by us). */
+async function groupGone(group: number) {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(50)) {
+    try {
+      process.kill(-group, 0);
+    } catch {
+      return;
+    }
+  }
+  throw new Error(`process group ${group} still has processes 10 s after SIGKILL`);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
