@@ -22,14 +22,16 @@ describe("the network guard", () => {
       if (response.status === 429) firstRefusal = response;
     }
     expect(firstRefusal).toBeDefined();
-    expect(statuses.length).toBeLessThanOrEqual(101); // the binding allows 100 per 10 s
+    // The binding allows 100 per 10 s window; a flood that starts late in one window gets up to 100
+    // more in the next, so the refusal comes within 200 requests: 4 s at 50 a second.
+    expect(statuses.length).toBeLessThanOrEqual(201);
     expect(Number(firstRefusal!.headers.get("Retry-After"))).toBeGreaterThan(0);
     expect((await from("192.0.2.11")).status).toBe(401); // another address: through the guard, to auth
   });
 
   it("counts an IPv6 /64 as one network", async () => {
     let refused = false;
-    for (let i = 0; i < 120 && !refused; i++) {
+    for (let i = 0; i < 250 && !refused; i++) { // two windows' worth, as above
       const response = await from(`2001:db8:77:1::${(i + 1).toString(16)}`);
       refused = response.status === 429;
     }
