@@ -25,12 +25,13 @@ import {
   decideCharge,
   emptySignals,
   evaluateRules,
+  keepUntil,
   largestAllowed,
-  recordAnswer,
+  observeAnswer,
   recordRefusal,
 } from "../src/detection";
 import { type NormSample, type NormState, type NormView, addSample, emptyNorm, normOf, removeSamples } from "../src/hit-ratio-norm";
-import { emptySketch, estimateDistinct, mergeSketch, sketchOf } from "../src/hyperloglog";
+import { estimateDistinct, sketchOf } from "../src/hyperloglog";
 
 const started = performance.now();
 /** The command as typed, without where its output went. */
@@ -96,9 +97,6 @@ const EVASIVE_TARGET_RATIO = 0.15; // the hit ratio the evasive enumerator pads 
 const EVASIVE_SEED_KNOWN = 500; // registered numbers it knows at the start (its own accounts, a leak)
 const EVASIVE_FREE = 1_100; // contacts it leaves free in the bucket: the edge is under 5% (1,000) free
 const EVASIVE_MIN_BATCH = 500;
-/** Mirrors src/client-buckets.ts (not importable here: it imports cloudflare:workers). */
-const SIGNALS_RETENTION_MS = 30 * DAY;
-const MAX_SAMPLES = 32;
 
 // ---- Configuration: the production vars of wrangler.toml, parsed by the service's own parser ----
 
@@ -358,24 +356,17 @@ class IcdService implements Service {
     return decision;
   }
 
-  /** ClientBuckets.observe(). */
+  /** ClientBuckets.observe(): the same observeAnswer(), on the account's evidence in memory. */
   private observe(account: Account, answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number) {
-    const signals = recordAnswer(account.signals ?? emptySignals(now), answered, now);
-    const merged = mergeSketch(account.sketch ?? emptySketch(), sketch);
-    const samples = [...(account.samples ?? []), ...(sample ? [sample] : [])].slice(-MAX_SAMPLES);
-    Object.assign(account, { signals, sketch: merged, samples });
-    let newFlag: Flag | null = null;
-    if (account.flag === undefined) {
-      const reasons = evaluateRules(signals, estimateDistinct(merged), normHitRatio, this.config.detection);
-      if (reasons.length > 0) newFlag = account.flag = { at: now, reasons };
-    }
-    return { newFlag, samples };
+    const { newFlag, ...evidence } = observeAnswer(account, answered, sketch, sample, normHitRatio, this.config.detection, now);
+    Object.assign(account, evidence);
+    if (newFlag) account.flag = newFlag;
+    return { newFlag, samples: evidence.samples };
   }
 
   /** ClientBuckets.sweep() as its alarm would run it: drained buckets go; signals after their retention, unless flagged. */
   private sweep(account: Account, now: number): void {
-    const keepUntil = Math.max(account.emptyAt.full, account.emptyAt.incremental, account.signals ? account.signals.lastAt + SIGNALS_RETENTION_MS : 0);
-    if (keepUntil > now) return;
+    if (keepUntil(account.emptyAt, account.signals) > now) return;
     account.emptyAt = { full: 0, incremental: 0 };
     if (!account.flag) Object.assign(account, { signals: undefined, sketch: undefined, samples: undefined });
   }

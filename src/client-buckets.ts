@@ -8,17 +8,18 @@ import { configOf } from "./config";
 import {
   type Answered,
   type ChargeDecision,
+  type ClientState,
   type Flag,
   type Signals,
   decideCharge,
   emptySignals,
-  evaluateRules,
-  recordAnswer,
+  keepUntil,
+  observeAnswer,
   recordRefusal,
 } from "./detection";
 import { toHex } from "./hex";
 import type { NormSample } from "./hit-ratio-norm";
-import { emptySketch, estimateDistinct, mergeSketch } from "./hyperloglog";
+import { emptySketch, estimateDistinct } from "./hyperloglog";
 
 const KINDS: readonly BucketKind[] = ["full", "incremental"];
 /** Storage keys: the operator's block, the automatic flag, the signals, their sketch, the norm samples. */
@@ -28,10 +29,6 @@ const SIGNALS = "signals";
 const SKETCH = "sketch";
 const SAMPLES = "samples";
 const VOUCHED = "vouched";
-/** Signals of a client outlive its last request by this long (unless it is flagged), then go. */
-export const SIGNALS_RETENTION_MS = 30 * 24 * 3600 * 1000;
-/** A client remembers its latest norm samples, to take them out of the norm if it is flagged. */
-const MAX_SAMPLES = 32;
 
 export type ChargeResult = ChargeDecision | { ok: false; blocked: true };
 
@@ -77,15 +74,10 @@ export class ClientBuckets extends DurableObject<Env> {
    */
   async charge(kind: BucketKind, n: number, now: number = Date.now()): Promise<ChargeResult> {
     if (this.ctx.storage.kv.get(BLOCKED)) return { ok: false, blocked: true };
-    const state = {
-      emptyAt: { full: this.emptyAt("full"), incremental: this.emptyAt("incremental") },
-      flagged: this.flag !== undefined,
-      vouched: this.ctx.storage.kv.get(VOUCHED) === true,
-      signals: this.ctx.storage.kv.get<Signals>(SIGNALS),
-    };
+    const state = this.state();
     const decision = decideCharge(configOf(this.env), state, kind, n, now);
     if (decision.ok) this.ctx.storage.kv.put(kind, decision.emptyAt);
-    else this.ctx.storage.kv.put(SIGNALS, recordRefusal(this.signals(now), now));
+    else this.ctx.storage.kv.put(SIGNALS, recordRefusal(state.signals ?? emptySignals(now), now));
     await this.scheduleSweep();
     return decision;
   }
@@ -95,22 +87,15 @@ export class ClientBuckets extends DurableObject<Env> {
    * the rules against `normHitRatio`. A flag stays until an operator clears it.
    */
   async observe(answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number = Date.now()): Promise<Observed> {
-    const signals = recordAnswer(this.signals(now), answered, now);
-    const merged = mergeSketch(this.ctx.storage.kv.get<Uint8Array>(SKETCH) ?? emptySketch(), sketch);
-    const samples = [...(this.ctx.storage.kv.get<NormSample[]>(SAMPLES) ?? []), ...(sample ? [sample] : [])].slice(-MAX_SAMPLES);
-    this.ctx.storage.kv.put(SIGNALS, signals);
-    this.ctx.storage.kv.put(SKETCH, merged);
-    this.ctx.storage.kv.put(SAMPLES, samples);
-    let newFlag: Flag | null = null;
-    if (this.flag === undefined) {
-      const reasons = evaluateRules(signals, estimateDistinct(merged), normHitRatio, configOf(this.env).detection);
-      if (reasons.length > 0) {
-        newFlag = { at: now, reasons };
-        this.ctx.storage.kv.put(FLAG, newFlag);
-      }
-    }
+    const kv = this.ctx.storage.kv;
+    const evidence = { signals: kv.get<Signals>(SIGNALS), sketch: kv.get<Uint8Array>(SKETCH), samples: kv.get<NormSample[]>(SAMPLES), flag: this.flag };
+    const observed = observeAnswer(evidence, answered, sketch, sample, normHitRatio, configOf(this.env).detection, now);
+    kv.put(SIGNALS, observed.signals);
+    kv.put(SKETCH, observed.sketch);
+    kv.put(SAMPLES, observed.samples);
+    if (observed.newFlag) kv.put(FLAG, observed.newFlag);
     await this.scheduleSweep();
-    return { newFlag, samples };
+    return { newFlag: observed.newFlag, samples: observed.samples };
   }
 
   /**
@@ -185,14 +170,19 @@ export class ClientBuckets extends DurableObject<Env> {
     return { full: view("full"), incremental: view("incremental") };
   }
 
-  private signals(now: number): Signals {
-    return this.ctx.storage.kv.get<Signals>(SIGNALS) ?? emptySignals(now);
+  /** What decideCharge() needs of this client. */
+  private state(): ClientState {
+    return {
+      emptyAt: { full: this.emptyAt("full"), incremental: this.emptyAt("incremental") },
+      flagged: this.flag !== undefined,
+      vouched: this.ctx.storage.kv.get(VOUCHED) === true,
+      signals: this.ctx.storage.kv.get<Signals>(SIGNALS),
+    };
   }
 
-  /** When the last thing worth keeping expires: the later bucket's empty time, or the signals' retention. */
   private keepUntil(): number {
-    const signals = this.ctx.storage.kv.get<Signals>(SIGNALS);
-    return Math.max(...KINDS.map((kind) => this.emptyAt(kind)), signals ? signals.lastAt + SIGNALS_RETENTION_MS : 0);
+    const { emptyAt, signals } = this.state();
+    return keepUntil(emptyAt, signals);
   }
 
   /**

@@ -5,6 +5,8 @@
 
 import { type BucketKind, bucketLevel, bucketPolicy, chargeBucket, largestFit } from "./bucket";
 import type { Config } from "./config";
+import type { NormSample } from "./hit-ratio-norm";
+import { emptySketch, estimateDistinct, mergeSketch } from "./hyperloglog";
 
 export interface DetectionConfig {
   /** Distinct identifiers ever checked above which a client is no address book. */
@@ -18,6 +20,11 @@ export interface DetectionConfig {
   /** The most a client's full syncs may hold until its hit ratio has been judged (minVolume checked). */
   probationLimit: number;
 }
+
+/** Signals of a client outlive its last request by this long (unless it is flagged), then go. */
+export const SIGNALS_RETENTION_MS = 30 * 24 * 3600 * 1000;
+/** A client remembers its latest norm samples, to take them out of the norm if it is flagged. */
+export const MAX_SAMPLES = 32;
 
 /** A full sync that leaves less than this share of the bucket free was sized to the bucket, not to an address book. */
 export const EDGE_MARGIN = 0.05;
@@ -175,3 +182,39 @@ export function decideCharge(config: Config, state: ClientState, kind: BucketKin
   const edge = atEdge(largestFit(policy, outcome.emptyAt, now), policy.capacity);
   return { ok: true, emptyAt: outcome.emptyAt, edge, flagged: state.flagged, fresh: state.signals === undefined };
 }
+
+/** What a client's object keeps as evidence: the signals, their sketch, its norm samples, its flag. */
+export interface Evidence {
+  signals?: Signals | undefined;
+  sketch?: Uint8Array | undefined;
+  samples?: NormSample[] | undefined;
+  flag?: Flag | undefined;
+}
+
+/**
+ * The evidence after an answered sync (its counts, the sketch of its identifiers, its norm sample),
+ * and the flag it raises now, if the client was not flagged already and breaks a rule.
+ */
+export function observeAnswer(
+  evidence: Evidence,
+  answered: Answered,
+  sketch: Uint8Array,
+  sample: NormSample | null,
+  normHitRatio: number | null,
+  config: DetectionConfig,
+  now: number,
+): { signals: Signals; sketch: Uint8Array; samples: NormSample[]; newFlag: Flag | null } {
+  const signals = recordAnswer(evidence.signals ?? emptySignals(now), answered, now);
+  const merged = mergeSketch(evidence.sketch ?? emptySketch(), sketch);
+  const samples = [...(evidence.samples ?? []), ...(sample ? [sample] : [])].slice(-MAX_SAMPLES);
+  let newFlag: Flag | null = null;
+  if (evidence.flag === undefined) {
+    const reasons = evaluateRules(signals, estimateDistinct(merged), normHitRatio, config);
+    if (reasons.length > 0) newFlag = { at: now, reasons };
+  }
+  return { signals, sketch: merged, samples, newFlag };
+}
+
+/** When the last thing worth keeping of a client expires: its later bucket's empty time, or its signals' retention. */
+export const keepUntil = (emptyAt: Record<BucketKind, number>, signals: Signals | undefined) =>
+  Math.max(emptyAt.full, emptyAt.incremental, signals ? signals.lastAt + SIGNALS_RETENTION_MS : 0);

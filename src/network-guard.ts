@@ -57,14 +57,19 @@ export class NetworkGuard extends DurableObject<Env> {
     return until > now ? { ok: false, retryAfterSeconds: Math.ceil((until - now) / 1000) } : null;
   }
 
+  /** When the last of this network's allowances and throttle runs out. */
+  private latest(): number {
+    return Math.max(...["registrations", "newClients", "throttledUntil"].map((key) => this.ctx.storage.kv.get<number>(key) ?? 0));
+  }
+
   private async scheduleSweep(): Promise<void> {
-    const latest = Math.max(...["registrations", "newClients", "throttledUntil"].map((key) => this.ctx.storage.kv.get<number>(key) ?? 0));
+    const latest = this.latest();
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current < latest) await this.ctx.storage.setAlarm(latest);
   }
 
   override async alarm(): Promise<void> {
-    const latest = Math.max(...["registrations", "newClients", "throttledUntil"].map((key) => this.ctx.storage.kv.get<number>(key) ?? 0));
+    const latest = this.latest();
     if (latest <= Date.now()) await this.ctx.storage.deleteAll();
     else await this.ctx.storage.setAlarm(latest);
   }

@@ -3,7 +3,8 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { SIGNALS_RETENTION_MS, bucketsOf } from "../../src/client-buckets";
+import { bucketsOf } from "../../src/client-buckets";
+import { SIGNALS_RETENTION_MS } from "../../src/detection";
 import { sketchOf } from "../../src/hyperloglog";
 import { randomId, randomIds } from "../helpers";
 
