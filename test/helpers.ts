@@ -14,6 +14,24 @@ export function randomId(bytes = 32): Uint8Array {
 
 export const randomIds = (n: number, bytes = 32) => Array.from({ length: n }, () => randomId(bytes));
 
+/**
+ * n identifiers that are the same on every run (xorshift32 from `seed`): for assertions on the
+ * distinct-identifier estimate, whose error would otherwise vary from run to run.
+ */
+export function seededIds(n: number, seed: number, bytes = 32): Uint8Array[] {
+  let x = seed >>> 0 || 1;
+  return Array.from({ length: n }, () => {
+    const id = new Uint8Array(bytes);
+    for (let i = 0; i < bytes; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      id[i] = x & 0xff;
+    }
+    return id;
+  });
+}
+
 export interface Client {
   user: Uint8Array;
   authToken: Uint8Array;
