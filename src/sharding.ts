@@ -29,10 +29,13 @@ export function shardOf(id: Uint8Array, n: number): number {
   return bucket;
 }
 
-/** The request indices of the identifiers that fall on each shard, in request order. */
-export function groupByShard(ids: Uint8Array[], n: number): number[][] {
+/** The request indices of the identifiers that fall on each shard, each in the order of `order`. */
+export function groupByShard(ids: Uint8Array[], n: number, order?: readonly number[]): number[][] {
   const groups: number[][] = Array.from({ length: n }, () => []);
-  for (let i = 0; i < ids.length; i++) groups[shardOf(ids[i]!, n)]!.push(i);
+  const shard = new Uint32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) shard[i] = shardOf(ids[i]!, n);
+  if (!order) for (let i = 0; i < ids.length; i++) groups[shard[i]!]!.push(i);
+  else for (let k = 0; k < order.length; k++) groups[shard[order[k]!]!]!.push(order[k]!);
   return groups;
 }
 

@@ -43,6 +43,26 @@ describe("lookups", () => {
     expect((await db.findRegistered(shards(), request)).rows).toEqual([{ i: 1 }, { i: 3 }, { i: 5 }]);
   });
 
+  it("probes in the order of the identifiers' first bytes, each index once, ties in request order", () => {
+    const ids = [[9, 0, 0, 1], [1, 2, 3, 9], [1, 2], [255], [1, 2, 3, 0], [0, 0, 0]].map((b) => new Uint8Array(b));
+    // [1, 2] reads as the prefix 1, 2, 0; [255] as 255, 0, 0; equal prefixes keep request order.
+    expect(db.probeOrder(ids)).toEqual([5, 2, 1, 4, 0, 3]);
+    const many = randomIds(5000);
+    const order = db.probeOrder(many);
+    expect([...order].sort((a, b) => a - b)).toEqual([...many.keys()]);
+    const prefix = (i: number) => (many[i]![0]! << 16) | (many[i]![1]! << 8) | many[i]![2]!;
+    expect(order.every((i, k) => k === 0 || prefix(order[k - 1]!) < prefix(i) || (prefix(order[k - 1]!) === prefix(i) && order[k - 1]! < i))).toBe(true);
+  });
+
+  it("answers in request order whatever the identifiers' lengths and probe order", async () => {
+    const ids = [...randomIds(300, 1), ...randomIds(300, 7), ...randomIds(300, 64)].sort(() => Math.random() - 0.5);
+    const picked = [...ids.keys()].filter((i) => i % 7 === 3);
+    await db.addUsers(shards(), picked.map((i) => ids[i]!), T0);
+    const registered = new Set(picked.map((i) => ids[i]!.join()));
+    const expected = [...ids.keys()].filter((i) => registered.has(ids[i]!.join())); // one-byte ids repeat
+    expect((await db.findRegistered(shards(), ids)).rows.map((r) => r.i)).toEqual(expected);
+  });
+
   it("splits a list of long identifiers that would not fit one bound parameter", async () => {
     const ids = randomIds(20000, 64); // 20,000 x 131 JSON characters: more than D1's 2 MB per value
     const picked = [0, 9999, 14500, 19999];

@@ -38,6 +38,16 @@ describe("shardOf", () => {
     expect(groups.flat().sort((a, b) => a - b)).toEqual([...Array(100).keys()]);
     for (const group of groups) expect(group).toEqual([...group].sort((a, b) => a - b));
   });
+
+  it("groups in a given order, keeping that order within each shard", () => {
+    const order = [...Array(100).keys()].reverse();
+    const groups = groupByShard(ids.slice(0, 100), 4, order);
+    expect(groups.map((g) => g.length)).toEqual(groupByShard(ids.slice(0, 100), 4).map((g) => g.length));
+    for (const [shard, group] of groups.entries()) {
+      expect(group).toEqual([...group].sort((a, b) => b - a));
+      expect(group.every((i) => shardOf(ids[i]!, 4) === shard)).toBe(true);
+    }
+  });
 });
 
 describe("mapLimit", () => {
