@@ -154,7 +154,7 @@ async function call(method, route, body) {
   const res = await fetch(server.base + route, { method, body });
   const buf = new Uint8Array(await res.arrayBuffer());
   const ms = performance.now() - started;
-  // Server-Timing: "auth;dur=1.00, charge;dur=2.00, lookup;dur=3.00, sql;dur=4.00" (steps inside the Worker).
+  // Server-Timing: "auth;dur=1.00, charge;dur=2.00, lookup;dur=3.00, d1;dur=2.50, sql;dur=2.00" (steps inside the Worker).
   const steps = Object.fromEntries((res.headers.get("server-timing") ?? "").split(",").map((t) => /(\w+);dur=([\d.]+)/.exec(t)).filter(Boolean).map((m) => [m[1], Number(m[2])]));
   return { status: res.status, ms, sqlMs: steps.sql ?? NaN, steps, buf };
 }
@@ -243,7 +243,7 @@ async function benchSize(size, state, sampler) {
 
   for (const kind of ["full", "incremental"]) {
     log(`size ${fmt(size)}: latency, ${kind}, ${WARMUPS} warm-ups + ${RUNS} requests`);
-    const e2e = [], sql = [], steps = { auth: [], charge: [], lookup: [] };
+    const e2e = [], sql = [], steps = { auth: [], charge: [], lookup: [], d1: [] };
     for (let i = 0; i < WARMUPS + RUNS; i++) {
       const res = await discover(kind, nextJob(), nextJob);
       verify(res, kind);
@@ -323,7 +323,8 @@ function printTable(results) {
   for (const r of results.sizes) {
     for (const [kind, l] of Object.entries(r.latency)) {
       const st = l.stepsP50 ?? {};
-      lines.push(`  ${fmt(r.size)} ${kind}: auth ${fmt(st.auth, 1)}, charge ${fmt(st.charge, 1)}, lookup ${fmt(st.lookup, 1)} (sql ${fmt(l.sql.p50, 1)}), outside the Worker ${fmt(l.e2e.p50 - (st.auth ?? 0) - Math.max(st.charge ?? 0, st.lookup ?? 0), 1)}`);
+      lines.push(`  ${fmt(r.size)} ${kind}: auth ${fmt(st.auth, 1)}, charge ${fmt(st.charge, 1)}, lookup ${fmt(st.lookup, 1)} ` +
+        `(D1 calls ${fmt(st.d1, 1)}, of which sql ${fmt(l.sql.p50, 1)}), outside the Worker ${fmt(l.e2e.p50 - (st.auth ?? 0) - Math.max(st.charge ?? 0, st.lookup ?? 0), 1)}`);
     }
   }
   console.log(lines.join("\n"));

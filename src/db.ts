@@ -36,10 +36,11 @@ function hexChunks(hex: HexDigits, indices: number[]): { indices: number[]; json
   return chunks;
 }
 
-/** What a lookup found, and the time its statements took inside D1 (summed over shards). */
+/** What a lookup found, the time its statements took inside D1 (summed over shards), and the wall time of its D1 calls. */
 export interface Found<Row> {
   rows: Row[];
   sqlMs: number;
+  d1Ms: number;
 }
 
 /**
@@ -68,14 +69,17 @@ async function lookUp<Row extends { i: number }>(shards: Shards, ids: Uint8Array
   const work = groupByShard(ids, shards.length, probeOrder(ids)).flatMap((indices, shard) =>
     indices.length === 0 ? [] : hexChunks(hex, indices).map((chunk) => ({ shard, chunk })),
   );
+  const sent = performance.now();
   const results = await mapLimit(work, MAX_CONNECTIONS, async ({ shard, chunk }) => {
     const { results: rows, meta } = await shards[shard]!.prepare(sql).bind(chunk.json, ...params).all<Row>();
     for (const row of rows) row.i = chunk.indices[row.i]!;
     return { rows, sqlMs: meta.duration };
   });
+  const d1Ms = performance.now() - sent;
   return {
     rows: results.flatMap((r) => r.rows).sort((a, b) => a.i - b.i),
     sqlMs: results.reduce((sum, r) => sum + r.sqlMs, 0),
+    d1Ms,
   };
 }
 

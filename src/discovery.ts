@@ -80,7 +80,7 @@ export async function discover(
   }
   // For operators (Server-Timing): where the time of an answered sync went, inside the Worker.
   // charge and lookup overlap: both are counted from the end of authentication.
-  answer.timings = { auth: authenticated - started, charge: chargedAt - authenticated, lookup: answeredAt - authenticated };
+  answer.timings = { auth: authenticated - started, charge: chargedAt - authenticated, lookup: answeredAt - authenticated, ...answer.timings };
   const matches = (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
   const sync = { user: req.user, bucketEpoch: account.bucketEpoch, kind, identifiers: ids, matches, edge: charged.edge, flagged: charged.flagged };
   inBackground(waitUntil, () => observeSync(env, shards, config, sync, now));
@@ -105,13 +105,14 @@ function rememberRefusal(key: string, now: number): void {
 
 async function lookUp(shards: db.Shards, kind: BucketKind, ids: Uint8Array[], since: number): Promise<Outcome> {
   if (kind === "full") {
-    const { rows, sqlMs } = await db.findRegistered(shards, ids);
-    return outcome(Result.SUCCESS, { added: rows.map((r) => ids[r.i]!), sqlMs });
+    const { rows, sqlMs, d1Ms } = await db.findRegistered(shards, ids);
+    return outcome(Result.SUCCESS, { added: rows.map((r) => ids[r.i]!), sqlMs, timings: { d1: d1Ms } });
   }
-  const { rows, sqlMs } = await db.findChanges(shards, ids, since);
+  const { rows, sqlMs, d1Ms } = await db.findChanges(shards, ids, since);
   return outcome(Result.SUCCESS, {
     added: rows.filter((r) => r.registered === 1).map((r) => ids[r.i]!),
     removed: rows.filter((r) => r.registered === 0).map((r) => ids[r.i]!),
     sqlMs,
+    timings: { d1: d1Ms },
   });
 }
