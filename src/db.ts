@@ -178,22 +178,6 @@ export async function resetDirectory(shards: Shards): Promise<void> {
   );
 }
 
-/**
- * Registers users whose identifiers are packed back to back, `idBytes` each, in `packed`, with random
- * tokens: their tokens are never revealed, so a random value stands for each token's hash. SQLite
- * unpacks and sorts them, so the B-tree fills in key order.
- */
-export async function createPackedUsers(db: D1Database, packed: Uint8Array, idBytes: number, now: number): Promise<void> {
-  await db
-    .prepare(
-      `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?2)
-       INSERT OR IGNORE INTO users (id, token_hash, added_at, removed_at)
-       SELECT substr(?1, i * ?3 + 1, ?3) AS id, randomblob(32), ?4, NULL FROM seq ORDER BY id`,
-    )
-    .bind(packed, packed.length / idBytes, idBytes, now)
-    .run();
-}
-
 /** Registers every identifier not registered now, with a random token; returns how many were new. */
 export async function addUsers(shards: Shards, ids: Uint8Array[], now: number): Promise<number> {
   const hex = hexDigits(ids);
