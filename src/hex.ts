@@ -17,29 +17,17 @@ export interface HexDigits {
   start: Uint32Array;
 }
 
-/** Two hex digits per byte value, as one little-endian 16-bit word: written two characters at a time. */
+/** Two hex digits per byte value, as one 16-bit word in the byte order of Workers (little-endian). */
 const BYTE_DIGITS = Uint16Array.from({ length: 256 }, (_, byte) => DIGITS[byte >> 4]! | (DIGITS[byte & 15]! << 8));
-const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
-/** Writes the hex digits of all identifiers in one pass, in request order (sequential memory access). */
+/** Writes the hex digits of all identifiers in one pass, in request order, two characters at a time. */
 export function hexDigits(ids: Uint8Array[]): HexDigits {
   const start = new Uint32Array(ids.length + 1);
   for (let i = 0; i < ids.length; i++) start[i + 1] = start[i]! + 2 * ids[i]!.length;
-  const digits = new Uint8Array(start[ids.length]!);
-  if (LITTLE_ENDIAN) {
-    const words = new Uint16Array(digits.buffer);
-    let at = 0;
-    for (const id of ids) for (let j = 0; j < id.length; j++) words[at++] = BYTE_DIGITS[id[j]!]!;
-  } else {
-    let at = 0;
-    for (const id of ids) {
-      for (let j = 0; j < id.length; j++) {
-        digits[at++] = DIGITS[id[j]! >> 4]!;
-        digits[at++] = DIGITS[id[j]! & 15]!;
-      }
-    }
-  }
-  return { digits, start };
+  const words = new Uint16Array(start[ids.length]! / 2);
+  let at = 0;
+  for (const id of ids) for (let j = 0; j < id.length; j++) words[at++] = BYTE_DIGITS[id[j]!]!;
+  return { digits: new Uint8Array(words.buffer), start };
 }
 
 /** Characters that identifier i adds to a JSON list of hex strings: its digits, two quotes, a comma. */
