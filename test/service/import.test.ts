@@ -7,11 +7,10 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, expect, it } from "vitest";
-import { type Service, adminToken, callIcd, startService } from "./service";
+import { expect, it } from "vitest";
+import { adminToken, callIcd, scratchServices } from "./service";
 
 const USERS = 40_000;
 const BATCH = 1_000;
@@ -19,13 +18,7 @@ const BATCH = 1_000;
 const KILL_AFTER = 10_000;
 
 const root = path.join(import.meta.dirname, "../..");
-const dir = mkdtempSync(path.join(tmpdir(), "icd-import-"));
-const services: Service[] = [];
-
-afterAll(async () => {
-  for (const service of services) await service.stop();
-  rmSync(dir, { recursive: true, force: true });
-}, 30_000);
+const scratch = scratchServices("icd-import-");
 
 interface User {
   id: Buffer;
@@ -33,11 +26,10 @@ interface User {
 }
 
 it("resumes a killed import without losing or duplicating a user", async () => {
-  const service = await startService(path.join(dir, "state"));
-  services.push(service);
+  const service = await scratch.start(path.join(scratch.dir, "state"));
 
   const users: User[] = Array.from({ length: USERS }, () => ({ id: randomBytes(32), token: randomBytes(16) }));
-  const file = path.join(dir, "users.csv");
+  const file = path.join(scratch.dir, "users.csv");
   const lines = users.map((u) => `${u.id.toString("hex")},${createHash("sha256").update(u.token).digest("hex")}`);
   writeFileSync(file, `id,token_hash\n${lines.join("\n")}\n`);
   const progressFile = `${file}.import-progress`;

@@ -8,12 +8,9 @@
 //
 // Runs in Node (the "service" project of test/vitest.config.ts), not in the Workers pool.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { ICD } from "../../src/proto/icd.js";
-import { type Service, adminToken, callIcd, startService } from "./service";
+import { adminToken, callIcd, scratchServices } from "./service";
 
 const CLIENTS = 64;
 const SYNCS_PER_ACCOUNT = 3;
@@ -34,17 +31,10 @@ interface Account {
 
 type Kind = "register" | "full";
 
-const stateDir = mkdtempSync(path.join(tmpdir(), "icd-restart-"));
-const services: Service[] = [];
-
-afterAll(async () => {
-  for (const service of services) await service.stop();
-  rmSync(stateDir, { recursive: true, force: true });
-}, 30_000);
+const scratch = scratchServices("icd-restart-");
 
 it("loses no registration and no charge it answered when killed hard under load", async () => {
-  const first = await startService(stateDir);
-  services.push(first);
+  const first = await scratch.start();
   const { maxContacts, s2DeltaSeconds } = (await adminJson(first.base, "/detection")).budgets as { maxContacts: number; s2DeltaSeconds: number };
   const msPerContact = (s2DeltaSeconds * 1000) / maxContacts; // how fast a full bucket drains
 
@@ -119,8 +109,7 @@ it("loses no registration and no charge it answered when killed hard under load"
 
   // --- the restart, on the same state directory and port ---
 
-  const second = await startService(stateDir, first.port);
-  services.push(second);
+  const second = await scratch.start(scratch.dir, first.port);
 
   // Every answered registration is there, and its bucket holds every answered charge.
   const lost: string[] = [];

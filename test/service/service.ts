@@ -5,9 +5,11 @@
 // Node only: the tests of this folder (the "service" project of test/vitest.config.ts) use it.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { afterAll } from "vitest";
 import { ICD } from "../../src/proto/icd.js";
 
 const root = path.join(import.meta.dirname, "../..");
@@ -74,6 +76,25 @@ export async function startService(stateDir: string, port?: number): Promise<Ser
     throw error;
   }
   return service;
+}
+
+/**
+ * A scratch directory for one test file, and a `start` that runs services in it: after the file,
+ * every service started is stopped and the directory removed.
+ */
+export function scratchServices(prefix: string): { dir: string; start: (stateDir?: string, port?: number) => Promise<Service> } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const started: Service[] = [];
+  afterAll(async () => {
+    for (const service of started) await service.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+  const start = async (stateDir = dir, port?: number) => {
+    const service = await startService(stateDir, port);
+    started.push(service);
+    return service;
+  };
+  return { dir, start };
 }
 
 /** The admin API's token: start.mjs creates .dev.vars from .dev.vars.example when it is missing. */
