@@ -13,8 +13,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { unstable_readConfig } from "wrangler";
-import { type BucketKind, type BucketPolicy, bucketPolicy, chargeBucket, largestFit, refundBucket } from "../src/bucket";
-import { type Config, parseConfig } from "../src/config";
+import { type BucketKind, type BucketPolicy, bucketPolicy, chargeBucket, largestFit, refundBucket } from "../src/core/bucket";
+import { type Config, parseConfig } from "../src/core/config";
 import {
   type Answered,
   type ChargeDecision,
@@ -29,9 +29,9 @@ import {
   largestAllowed,
   observeAnswer,
   recordRefusal,
-} from "../src/detection";
-import { type NormSample, type NormState, type NormView, addSample, emptyNorm, normOf, removeSamples } from "../src/hit-ratio-norm";
-import { estimateDistinct, sketchOf } from "../src/hyperloglog";
+} from "../src/core/detection";
+import { type NormSample, type NormState, type NormView, addSample, emptyNorm, normOf, removeSamples } from "../src/core/hit-ratio-norm";
+import { estimateDistinct, sketchOf } from "../src/core/hyperloglog";
 
 const started = performance.now();
 /** The command as typed, without where its output went. */

@@ -1,19 +1,20 @@
 // Wiring only: the hono app, its routes, the scheduled purge and the Durable Object classes.
 
 import { Hono } from "hono";
-import type { AppEnv } from "./app-env";
-import { configOf, shardsOf } from "./config";
-import { onError } from "./errors";
-import { scheduled } from "./purge";
-import { networkGuard } from "./routes/guard";
-import { adminRoutes } from "./routes/admin";
-import { discoveryRoutes } from "./routes/discovery";
-import { testHookRoutes } from "./routes/test-hooks";
-import { userRoutes } from "./routes/user";
+import type { AppEnv } from "./http/app-env";
+import { configOf } from "./core/config";
+import { shardsOf } from "./db/shards";
+import { onError } from "./http/errors";
+import { scheduled } from "./domain/purge";
+import { networkGuard } from "./http/guard";
+import { adminRoutes } from "./http/routes/admin";
+import { discoveryRoutes } from "./http/routes/discovery";
+import { testHookRoutes } from "./http/routes/test-hooks";
+import { userRoutes } from "./http/routes/user";
 
-export { ClientBuckets } from "./client-buckets";
-export { Monitor } from "./monitor";
-export { NetworkGuard } from "./network-guard";
+export { ClientBuckets } from "./objects/client-buckets";
+export { Monitor } from "./objects/monitor";
+export { NetworkGuard } from "./objects/network-guard";
 
 const app = new Hono<AppEnv>();
 

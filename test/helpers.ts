@@ -2,8 +2,8 @@
 
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { shardsOf } from "../src/config";
-import { shardFor } from "../src/db";
+import { shardsOf } from "../src/db/shards";
+import { shardFor } from "../src/db/shards";
 import { ICD } from "../src/proto/icd.js";
 
 export const Result = ICD.Response.Result;

@@ -4,8 +4,8 @@
 import { env } from "cloudflare:workers";
 import { SELF } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
-import { toHex } from "../../src/hex";
-import { keyedHash } from "../../src/token";
+import { toHex } from "../../src/core/hex";
+import { keyedHash } from "../../src/core/token";
 import { type Client, admin, encodeRequest, newClient, randomIds } from "../helpers";
 
 let ipCounter = 1;

@@ -1,7 +1,7 @@
 // Runs against `[env.production]`: REGISTRATION = "admin", so only the admin API registers users.
 
 import { describe, expect, it } from "vitest";
-import { toHex } from "../../src/hex";
+import { toHex } from "../../src/core/hex";
 import { Result, admin, newClient, post, randomIds } from "../helpers";
 
 describe("registration in production", () => {

@@ -3,7 +3,7 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { toHex } from "../../src/hex";
+import { toHex } from "../../src/core/hex";
 import { admin, countRows, encodeRequest, newClient, post, randomIds } from "../helpers";
 
 const userCount = () => countRows("SELECT count(*) AS n FROM users");

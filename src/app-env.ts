@@ -1,9 +1,0 @@
-// The hono environment every route module shares: the bindings, and the config parsed once.
-
-import type { Config } from "./config";
-import type { Shards } from "./db";
-
-export interface AppEnv {
-  Bindings: Env;
-  Variables: { config: Config; shards: Shards };
-}

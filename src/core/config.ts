@@ -1,0 +1,140 @@
+// Service configuration from wrangler.toml vars, parsed and validated once per environment.
+
+
+export interface DetectionConfig {
+  /** Distinct identifiers ever checked above which a client is no address book. */
+  maxDistinct: number;
+  /** Identifiers checked in full syncs before the hit ratio is judged. */
+  minVolume: number;
+  /** A client whose full-sync hit ratio is below norm x this factor is flagged. */
+  hitRatioFactor: number;
+  /** Full syncs needed before "always at the bucket's edge" is judged. */
+  edgeSyncs: number;
+  /** The most a client's full syncs may hold until its hit ratio has been judged (minVolume checked). */
+  probationLimit: number;
+}
+
+export interface Config {
+  /** Bucket capacity, and the most identifiers one request may carry. */
+  maxContacts: number;
+  /** Milliseconds in which a full incremental bucket drains. */
+  s2PeriodMs: number;
+  /** Milliseconds a change stays in S2; a full "full-sync" bucket drains in this time. */
+  s2DeltaMs: number;
+  /** Whether the unauthenticated local-development hooks (/reset, /test/...) exist. */
+  testHooks: boolean;
+  /** The bearer token of the admin API (a secret); without it the admin API refuses everything. */
+  adminToken: string | undefined;
+  /** "open": clients register themselves; "admin": only the operator, through the admin API. */
+  registration: "open" | "admin";
+  /** Whether the per-network guard runs (src/http/guard.ts). */
+  guard: boolean;
+  /** Registrations one network (IPv4 address or IPv6 /64) may make per hour, in bursts up to this many. */
+  guardRegistrationsPerHour: number;
+  /** Thresholds of the per-client enumeration rules (src/core/detection.ts). */
+  detection: DetectionConfig;
+  /** The share of the full-sync budget a flagged client keeps: 0 refuses its full syncs, 1 only flags. */
+  quarantineBudget: number;
+  /** New accounts per day from one network (IPv4 address or IPv6 /64) before it is throttled and alerted on. */
+  networkAccountsPerDay: number;
+  /** The same for one autonomous system (ASN). */
+  asnAccountsPerDay: number;
+  /** Where alerts are POSTed as JSON (a new flag, a global rate off its baseline, a network throttled). */
+  alertWebhookUrl: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+// Bounds keep the bucket arithmetic exact in doubles (capacity * drain ms < 2^53) and the largest
+// request body (capacity * 66 bytes) within what a Worker can read comfortably.
+const MAX_CONTACTS_LIMIT = 100_000;
+const PERIOD_LIMIT_SECONDS = 365 * 24 * 3600;
+
+function integerVar(vars: Record<string, unknown>, name: string, min: number, max: number): number {
+  const raw = vars[name];
+  const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function fractionVar(vars: Record<string, unknown>, name: string, fallback: number): number {
+  const raw = vars[name] ?? fallback;
+  const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new ConfigError(`${name} must be a number from 0 to 1, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+const optionalInteger = (vars: Record<string, unknown>, name: string, fallback: number, min: number, max: number) =>
+  vars[name] === undefined ? fallback : integerVar(vars, name, min, max);
+
+function urlVar(vars: Record<string, unknown>, name: string): string | undefined {
+  const raw = vars[name];
+  if (raw === undefined || raw === "") return undefined;
+  try {
+    if (typeof raw === "string" && /^https?:$/.test(new URL(raw).protocol)) return raw;
+  } catch {}
+  throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
+}
+
+function booleanVar(vars: Record<string, unknown>, name: string): boolean {
+  const raw = vars[name];
+  if (raw === undefined || raw === false || raw === "false") return false;
+  if (raw === true || raw === "true") return true;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+function choiceVar<T extends string>(vars: Record<string, unknown>, name: string, choices: readonly T[], fallback: T): T {
+  const raw = vars[name] ?? fallback;
+  if (!choices.includes(raw as T)) throw new ConfigError(`${name} must be one of ${choices.map((c) => `"${c}"`).join(", ")}, got ${JSON.stringify(raw)}`);
+  return raw as T;
+}
+
+function secretVar(vars: Record<string, unknown>, name: string, minLength: number): string | undefined {
+  const raw = vars[name];
+  if (raw === undefined || raw === "") return undefined;
+  if (typeof raw !== "string" || raw.length < minLength) throw new ConfigError(`${name} must be a string of at least ${minLength} characters`);
+  return raw;
+}
+
+export function parseConfig(vars: Record<string, unknown>): Config {
+  const maxContacts = integerVar(vars, "MAX_CONTACTS", 1, MAX_CONTACTS_LIMIT);
+  return {
+    maxContacts,
+    s2PeriodMs: integerVar(vars, "S2_PERIOD", 1, PERIOD_LIMIT_SECONDS) * 1000,
+    s2DeltaMs: integerVar(vars, "S2_DELTA", 1, PERIOD_LIMIT_SECONDS) * 1000,
+    testHooks: booleanVar(vars, "TEST_HOOKS"),
+    adminToken: secretVar(vars, "ADMIN_TOKEN", 16),
+    registration: choiceVar(vars, "REGISTRATION", ["open", "admin"] as const, "open"),
+    guard: booleanVar(vars, "GUARD"),
+    guardRegistrationsPerHour: optionalInteger(vars, "GUARD_REGISTRATIONS_PER_HOUR", 10, 1, 1_000_000),
+    detection: {
+      maxDistinct: optionalInteger(vars, "DETECT_MAX_DISTINCT", 30_000, 1, 1_000_000_000),
+      minVolume: optionalInteger(vars, "DETECT_MIN_VOLUME", 2_000, 1, 1_000_000_000),
+      hitRatioFactor: fractionVar(vars, "DETECT_HIT_RATIO_FACTOR", 0.25),
+      edgeSyncs: optionalInteger(vars, "DETECT_EDGE_SYNCS", 7, 1, 1_000_000),
+      probationLimit: optionalInteger(vars, "DETECT_PROBATION_LIMIT", maxContacts, 1, maxContacts),
+    },
+    quarantineBudget: fractionVar(vars, "QUARANTINE_BUDGET", 0),
+    networkAccountsPerDay: optionalInteger(vars, "DETECT_NETWORK_ACCOUNTS_PER_DAY", 20, 1, 1_000_000_000),
+    asnAccountsPerDay: optionalInteger(vars, "DETECT_ASN_ACCOUNTS_PER_DAY", 2_000, 1, 1_000_000_000),
+    alertWebhookUrl: urlVar(vars, "ALERT_WEBHOOK_URL"),
+  };
+}
+
+/** Parses once per environment object (one per isolate), then answers from memory. */
+export function cached<T>(parse: (env: Record<string, unknown>) => T): (env: object) => T {
+  const memo = new WeakMap<object, T>();
+  return (env) => {
+    if (!memo.has(env)) memo.set(env, parse(env as Record<string, unknown>));
+    return memo.get(env)!;
+  };
+}
+
+/** The config of this environment, parsed on first use; a bad value throws a ConfigError naming it. */
+export const configOf = cached(parseConfig);

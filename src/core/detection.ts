@@ -1,0 +1,207 @@
+// Enumeration detection for one client: the signals its Durable Object keeps, and the rules that
+// flag it. Pure: no storage, `now` passed in, so the service and `npm run simulate` run the same code.
+//
+// Signals never hold a contact: counters, and a HyperLogLog sketch of the identifiers checked.
+
+import { type BucketKind, bucketLevel, bucketPolicy, chargeBucket, largestFit } from "./bucket";
+import type { Config, DetectionConfig } from "./config";
+import type { NormSample } from "./hit-ratio-norm";
+import { emptySketch, estimateDistinct, mergeSketch } from "./hyperloglog";
+
+/** Signals of a client outlive its last request by this long (unless it is flagged), then go. */
+export const SIGNALS_RETENTION_MS = 30 * 24 * 3600 * 1000;
+/** A client remembers its latest norm samples, to take them out of the norm if it is flagged. */
+export const MAX_SAMPLES = 32;
+
+/** A full sync that leaves less than this share of the bucket free was sized to the bucket, not to an address book. */
+export const EDGE_MARGIN = 0.05;
+/** The share of a client's full syncs that must be at the edge for the edge rule to fire. */
+export const EDGE_SHARE = 0.75;
+
+export interface Signals {
+  firstAt: number;
+  lastAt: number;
+  requests: Record<BucketKind, number>;
+  identifiers: Record<BucketKind, number>;
+  matches: Record<BucketKind, number>;
+  /** Requests refused for the budget (rate limit or quarantine). */
+  refusals: number;
+  /** Full syncs that took the bucket to within EDGE_MARGIN of its limit. */
+  edgeFullSyncs: number;
+}
+
+export type Rule = "distinct" | "hit-ratio" | "edge";
+
+export interface Reason {
+  rule: Rule;
+  message: string;
+  value: number;
+  threshold: number;
+}
+
+export interface Flag {
+  at: number;
+  reasons: Reason[];
+}
+
+export const emptySignals = (now: number): Signals => ({
+  firstAt: now,
+  lastAt: now,
+  requests: { full: 0, incremental: 0 },
+  identifiers: { full: 0, incremental: 0 },
+  matches: { full: 0, incremental: 0 },
+  refusals: 0,
+  edgeFullSyncs: 0,
+});
+
+/** Whether a charge of a full sync left the bucket at its edge. */
+export const atEdge = (leftAfterCharge: number, capacity: number) => leftAfterCharge < EDGE_MARGIN * capacity;
+
+export interface Answered {
+  kind: BucketKind;
+  identifiers: number;
+  matches: number;
+  edge: boolean;
+}
+
+/** The signals after an answered sync. */
+export function recordAnswer(signals: Signals, answered: Answered, now: number): Signals {
+  const { kind } = answered;
+  return {
+    ...signals,
+    lastAt: now,
+    requests: { ...signals.requests, [kind]: signals.requests[kind] + 1 },
+    identifiers: { ...signals.identifiers, [kind]: signals.identifiers[kind] + answered.identifiers },
+    matches: { ...signals.matches, [kind]: signals.matches[kind] + answered.matches },
+    edgeFullSyncs: signals.edgeFullSyncs + (kind === "full" && answered.edge ? 1 : 0),
+  };
+}
+
+/** The signals after a request refused for its budget. */
+export const recordRefusal = (signals: Signals, now: number): Signals => ({ ...signals, lastAt: now, refusals: signals.refusals + 1 });
+
+const percent = (x: number) => `${(100 * x).toFixed(x < 0.01 ? 2 : 1)}%`;
+
+/**
+ * The rules a client's signals break. `distinct` is the sketch's estimate; `normHitRatio` is what
+ * honest full syncs see in this directory (null while unknown, which keeps the hit-ratio rule quiet).
+ */
+export function evaluateRules(signals: Signals, distinct: number, normHitRatio: number | null, config: DetectionConfig): Reason[] {
+  const reasons: Reason[] = [];
+  if (distinct > config.maxDistinct) {
+    reasons.push({
+      rule: "distinct",
+      value: distinct,
+      threshold: config.maxDistinct,
+      message: `checked about ${distinct} distinct identifiers, more than any address book (limit ${config.maxDistinct})`,
+    });
+  }
+  const checked = signals.identifiers.full;
+  if (normHitRatio !== null && checked >= config.minVolume) {
+    const ratio = signals.matches.full / checked;
+    const threshold = normHitRatio * config.hitRatioFactor;
+    if (ratio < threshold) {
+      reasons.push({
+        rule: "hit-ratio",
+        value: ratio,
+        threshold,
+        message: `${percent(ratio)} of ${checked} identifiers in full syncs were registered; honest clients here see ${percent(normHitRatio)} (flagged below ${percent(threshold)})`,
+      });
+    }
+  }
+  const fullSyncs = signals.requests.full;
+  if (fullSyncs >= config.edgeSyncs && signals.edgeFullSyncs >= EDGE_SHARE * fullSyncs) {
+    reasons.push({
+      rule: "edge",
+      value: signals.edgeFullSyncs / fullSyncs,
+      threshold: EDGE_SHARE,
+      message: `${signals.edgeFullSyncs} of ${fullSyncs} full syncs filled the bucket to within ${percent(EDGE_MARGIN)} of its limit`,
+    });
+  }
+  return reasons;
+}
+
+/**
+ * The full-sync limit of a client: the bucket's capacity; a fraction of it while the client is
+ * flagged (QUARANTINE_BUDGET; 0 refuses its full syncs outright); at most the probation limit until
+ * enough of its full syncs were seen to judge its hit ratio, so that a fresh account (of a Sybil
+ * crowd, say) cannot take a whole bucket before the rules have looked at it.
+ */
+export function fullSyncLimit(
+  capacity: number,
+  { flagged, vouched, signals }: Omit<ClientState, "emptyAt">,
+  config: Pick<Config, "quarantineBudget" | "detection">,
+): number {
+  if (flagged) return Math.floor(capacity * config.quarantineBudget);
+  const judged = vouched || (signals?.identifiers.full ?? 0) >= config.detection.minVolume;
+  return judged ? capacity : Math.min(capacity, config.detection.probationLimit);
+}
+
+export interface ClientState {
+  emptyAt: Record<BucketKind, number>;
+  flagged: boolean;
+  /** An operator cleared a flag of this client: it is judged, whatever its fresh signals say. */
+  vouched: boolean;
+  signals: Signals | undefined;
+}
+
+export type ChargeDecision =
+  | { ok: true; emptyAt: number; edge: boolean; flagged: boolean; fresh: boolean }
+  | { ok: false; retryAfterSeconds: number }
+  /** Over the client's limit (quarantine or probation): waiting does not help, a smaller request or an operator may. */
+  | { ok: false; capped: true };
+
+/** The largest request of `kind` that decideCharge() would allow now. */
+export function largestAllowed(config: Config, state: ClientState, kind: BucketKind, now: number): number {
+  const policy = bucketPolicy(config, kind);
+  const limit = kind === "full" ? fullSyncLimit(policy.capacity, state, config) : policy.capacity;
+  return Math.max(0, Math.floor(limit - bucketLevel(policy, state.emptyAt[kind], now) + 1e-9));
+}
+
+/** What ClientBuckets.charge() decides for a client in `state`; the caller stores the new emptyAt. */
+export function decideCharge(config: Config, state: ClientState, kind: BucketKind, n: number, now: number): ChargeDecision {
+  const policy = bucketPolicy(config, kind);
+  const limit = kind === "full" ? fullSyncLimit(policy.capacity, state, config) : policy.capacity;
+  if (limit < n) return { ok: false, capped: true };
+  const outcome = chargeBucket(policy, state.emptyAt[kind], n, now, limit);
+  if (!outcome.ok) return outcome;
+  // `fresh`: the client has no signals yet, so this is its first request (within the signals' retention).
+  const edge = atEdge(largestFit(policy, outcome.emptyAt, now), policy.capacity);
+  return { ok: true, emptyAt: outcome.emptyAt, edge, flagged: state.flagged, fresh: state.signals === undefined };
+}
+
+/** What a client's object keeps as evidence: the signals, their sketch, its norm samples, its flag. */
+export interface Evidence {
+  signals?: Signals | undefined;
+  sketch?: Uint8Array | undefined;
+  samples?: NormSample[] | undefined;
+  flag?: Flag | undefined;
+}
+
+/**
+ * The evidence after an answered sync (its counts, the sketch of its identifiers, its norm sample),
+ * and the flag it raises now, if the client was not flagged already and breaks a rule.
+ */
+export function observeAnswer(
+  evidence: Evidence,
+  answered: Answered,
+  sketch: Uint8Array,
+  sample: NormSample | null,
+  normHitRatio: number | null,
+  config: DetectionConfig,
+  now: number,
+): { signals: Signals; sketch: Uint8Array; samples: NormSample[]; newFlag: Flag | null } {
+  const signals = recordAnswer(evidence.signals ?? emptySignals(now), answered, now);
+  const merged = mergeSketch(evidence.sketch ?? emptySketch(), sketch);
+  const samples = [...(evidence.samples ?? []), ...(sample ? [sample] : [])].slice(-MAX_SAMPLES);
+  let newFlag: Flag | null = null;
+  if (evidence.flag === undefined) {
+    const reasons = evaluateRules(signals, estimateDistinct(merged), normHitRatio, config);
+    if (reasons.length > 0) newFlag = { at: now, reasons };
+  }
+  return { signals, sketch: merged, samples, newFlag };
+}
+
+/** When the last thing worth keeping of a client expires: its later bucket's empty time, or its signals' retention. */
+export const keepUntil = (emptyAt: Record<BucketKind, number>, signals: Signals | undefined) =>
+  Math.max(emptyAt.full, emptyAt.incremental, signals ? signals.lastAt + SIGNALS_RETENTION_MS : 0);

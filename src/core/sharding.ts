@@ -1,0 +1,70 @@
+// Which shard (D1 database) holds an identifier. Pure.
+//
+// FNV-1a spreads any identifier (hash or not) over 32 bits; jump consistent hashing (Lamping and
+// Veach, 2014) maps that to one of n shards so that growing from n to n + 1 shards moves only the
+// 1 / (n + 1) of users that belong on the new shard, and nobody between old shards.
+
+function fnv1a(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  return hash >>> 0;
+}
+
+/** The shard of an identifier among n shards, 0 <= shard < n. */
+export function shardOf(id: Uint8Array, n: number): number {
+  if (n === 1) return 0;
+  // Jump hash: a pseudo-random walk seeded by the key; each step lands on a higher bucket with
+  // probability 1 / (bucket + 1). mulberry32 stands in for the paper's 64-bit LCG.
+  let seed = fnv1a(id);
+  let bucket = -1;
+  let jump = 0;
+  while (jump < n) {
+    bucket = jump;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    const unit = (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967296; // uniform in (0, 1]
+    jump = Math.floor((bucket + 1) / unit);
+  }
+  return bucket;
+}
+
+/** The request indices of the identifiers that fall on each shard, each in the order of `order`. */
+export function groupByShard(ids: Uint8Array[], n: number, order?: readonly number[]): number[][] {
+  const groups: number[][] = Array.from({ length: n }, () => []);
+  const shard = new Uint32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) shard[i] = shardOf(ids[i]!, n);
+  if (!order) for (let i = 0; i < ids.length; i++) groups[shard[i]!]!.push(i);
+  else for (let k = 0; k < order.length; k++) groups[shard[order[k]!]!]!.push(order[k]!);
+  return groups;
+}
+
+/** Runs fn over items with at most `limit` running at once (D1 allows 6 connections per invocation). */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/**
+ * The request indices in the order of the identifiers' first three bytes (ties in request order).
+ * Probing in (nearly) key order lets consecutive probes share B-tree pages; one typed-array sort
+ * here costs less than SQLite sorting the list inside D1.
+ */
+export function probeOrder(ids: Uint8Array[]): number[] {
+  const INDEX_RANGE = 2 ** 29; // prefix * 2^29 + index stays below 2^53: exact in a double
+  const keys = new Float64Array(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    keys[i] = (((id[0] ?? 0) << 16) | ((id[1] ?? 0) << 8) | (id[2] ?? 0)) * INDEX_RANGE + i;
+  }
+  keys.sort();
+  return Array.from(keys, (key) => (key % INDEX_RANGE) | 0); // small integers, not doubles: cheap to index with
+}

@@ -1,0 +1,31 @@
+// A client's first sync is admitted by the guard objects of its network and of its ASN (when the
+// guard is on); a network that goes over its allowance here is alerted on and audited, once.
+
+import { configOf } from "../core/config";
+import { networkOf } from "../core/network";
+import { writeAudit } from "../db/audit";
+import { shardsOf } from "../db/shards";
+import { monitorOf } from "../objects/monitor";
+import { type Admission, guardOf } from "../objects/network-guard";
+
+export interface Origin {
+  ip: string | undefined;
+  asn: number | undefined;
+}
+
+
+export async function admitNewClient(env: Env, origin: Origin, now: number): Promise<Admission> {
+  const config = configOf(env);
+  if (!config.guard) return { ok: true };
+  const keys: [string, number][] = [[networkOf(origin.ip), config.networkAccountsPerDay]];
+  if (origin.asn !== undefined) keys.push([`asn:${origin.asn}`, config.asnAccountsPerDay]);
+  const verdicts = await Promise.all(keys.map(([key, perDay]) => guardOf(env, key).admitNewClient(perDay, now)));
+  for (const [i, verdict] of verdicts.entries()) {
+    if (!verdict.ok && verdict.throttledNow) {
+      const [network, limit] = keys[i]!;
+      const detail = { network, accounts: verdict.throttledNow.accounts, limit };
+      await Promise.all([monitorOf(env).networkThrottled(detail, now), writeAudit(shardsOf(env), now, "throttle-network", null, detail)]);
+    }
+  }
+  return verdicts.find((v) => !v.ok) ?? { ok: true };
+}

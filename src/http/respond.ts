@@ -1,0 +1,27 @@
+// What an outcome becomes in HTTP: its status, `Retry-After` when waiting can help, and
+// `Server-Timing` with the steps of an answered sync.
+
+import { type Outcome, Result, encodeResponse } from "../core/wire";
+
+export function httpStatus(o: Outcome): number {
+  if (o.status) return o.status;
+  switch (o.result) {
+    case Result.SUCCESS:
+      return 200;
+    case Result.AUTHENTICATION_INVALID:
+      return 401;
+    case Result.RATE_LIMIT_EXCEEDED:
+      return 429;
+    default:
+      return 400;
+  }
+}
+
+/** The HTTP response of an outcome, with `Retry-After` when waiting can help. */
+export function toHttpResponse(o: Outcome): Response {
+  const headers: Record<string, string> = { "Content-Type": "application/x-protobuf" };
+  if (o.retryAfterSeconds !== undefined) headers["Retry-After"] = String(o.retryAfterSeconds);
+  const timings = { ...o.timings, ...(o.sqlMs !== undefined ? { sql: o.sqlMs } : {}) };
+  if (Object.keys(timings).length > 0) headers["Server-Timing"] = Object.entries(timings).map(([step, ms]) => `${step};dur=${ms.toFixed(2)}`).join(", ");
+  return new Response(encodeResponse(o), { status: httpStatus(o), headers });
+}

@@ -1,0 +1,76 @@
+// One Durable Object per client network (IPv4 address, IPv6 /64, or autonomous system "asn:N"):
+// - an exact leaky bucket of registrations, so that one network cannot mint accounts faster than
+//   GUARD_REGISTRATIONS_PER_HOUR (every other request is counted by the cheaper rate-limiting
+//   binding, see src/routes/guard.ts);
+// - the network rule of enumeration detection: new clients (a client's first sync) per day. Past
+//   DETECT_NETWORK_ACCOUNTS_PER_DAY (DETECT_ASN_ACCOUNTS_PER_DAY for an ASN) the network is
+//   throttled for a day: no registrations and no new clients from it; clients it already had are
+//   untouched, since they have done nothing suspicious themselves.
+// What the guard's verdicts lead to (alerts, audit) is src/domain/admission.ts.
+
+import { DurableObject } from "cloudflare:workers";
+import { type ChargeOutcome, chargeBucket } from "../core/bucket";
+import { configOf } from "../core/config";
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+export type Admission = { ok: true } | { ok: false; retryAfterSeconds: number };
+
+export class NetworkGuard extends DurableObject<Env> {
+  /** Takes one registration from this network's hourly allowance, or refuses with the honest wait. */
+  async register(now: number = Date.now()): Promise<ChargeOutcome> {
+    const throttled = this.throttled(now);
+    if (throttled) return throttled;
+    const capacity = configOf(this.env).guardRegistrationsPerHour;
+    const outcome = chargeBucket({ capacity, drainMs: HOUR_MS }, this.ctx.storage.kv.get<number>("registrations") ?? 0, 1, now);
+    if (outcome.ok) {
+      this.ctx.storage.kv.put("registrations", outcome.emptyAt);
+      await this.scheduleSweep();
+    }
+    return outcome;
+  }
+
+  /**
+   * Counts a new client of this network against its daily allowance. Refuses while the network is
+   * throttled; the client that goes over the allowance throttles it, and `throttledNow` says so once.
+   */
+  async admitNewClient(perDay: number, now: number = Date.now()): Promise<Admission & { throttledNow?: { accounts: number } }> {
+    const throttled = this.throttled(now);
+    if (throttled) return throttled;
+    const emptyAt = this.ctx.storage.kv.get<number>("newClients") ?? 0;
+    const outcome = chargeBucket({ capacity: perDay, drainMs: DAY_MS }, emptyAt, 1, now);
+    if (outcome.ok) {
+      this.ctx.storage.kv.put("newClients", outcome.emptyAt);
+      await this.scheduleSweep();
+      return { ok: true };
+    }
+    this.ctx.storage.kv.put("throttledUntil", now + DAY_MS);
+    await this.scheduleSweep();
+    return { ok: false, retryAfterSeconds: DAY_MS / 1000, throttledNow: { accounts: perDay + 1 } };
+  }
+
+  private throttled(now: number): { ok: false; retryAfterSeconds: number } | null {
+    const until = this.ctx.storage.kv.get<number>("throttledUntil") ?? 0;
+    return until > now ? { ok: false, retryAfterSeconds: Math.ceil((until - now) / 1000) } : null;
+  }
+
+  /** When the last of this network's allowances and throttle runs out. */
+  private latest(): number {
+    return Math.max(...["registrations", "newClients", "throttledUntil"].map((key) => this.ctx.storage.kv.get<number>(key) ?? 0));
+  }
+
+  private async scheduleSweep(): Promise<void> {
+    const latest = this.latest();
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current < latest) await this.ctx.storage.setAlarm(latest);
+  }
+
+  override async alarm(): Promise<void> {
+    const latest = this.latest();
+    if (latest <= Date.now()) await this.ctx.storage.deleteAll();
+    else await this.ctx.storage.setAlarm(latest);
+  }
+}
+
+export const guardOf = (env: Env, key: string) => env.NETWORK_GUARD.get(env.NETWORK_GUARD.idFromName(key));

@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../src/core/config";
+
+const good = { MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000, TEST_HOOKS: true };
+
+describe("configuration", () => {
+  it("reads the vars of wrangler.toml, as numbers or strings", () => {
+    expect(parseConfig(good)).toEqual({
+      maxContacts: 20000,
+      s2PeriodMs: 86_400_000,
+      s2DeltaMs: 864_000_000,
+      testHooks: true,
+      adminToken: undefined,
+      registration: "open",
+      guard: false,
+      guardRegistrationsPerHour: 10,
+      detection: { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 7, probationLimit: 20_000 },
+      quarantineBudget: 0,
+      networkAccountsPerDay: 20,
+      asnAccountsPerDay: 2_000,
+      alertWebhookUrl: undefined,
+    });
+    expect(parseConfig({ MAX_CONTACTS: "5", S2_PERIOD: "60", S2_DELTA: "600", TEST_HOOKS: "false" })).toEqual({
+      maxContacts: 5,
+      s2PeriodMs: 60_000,
+      s2DeltaMs: 600_000,
+      testHooks: false,
+      adminToken: undefined,
+      registration: "open",
+      guard: false,
+      guardRegistrationsPerHour: 10,
+      detection: { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 7, probationLimit: 5 },
+      quarantineBudget: 0,
+      networkAccountsPerDay: 20,
+      asnAccountsPerDay: 2_000,
+      alertWebhookUrl: undefined,
+    });
+    expect(parseConfig({ ...good, GUARD: true, GUARD_REGISTRATIONS_PER_HOUR: "3" })).toMatchObject({ guard: true, guardRegistrationsPerHour: 3 });
+    expect(parseConfig({ ...good, REGISTRATION: "admin" }).registration).toBe("admin");
+    expect(parseConfig({ ...good, ADMIN_TOKEN: "a-long-enough-secret" }).adminToken).toBe("a-long-enough-secret");
+  });
+
+  it("reads the detection thresholds, the quarantine share and the alert webhook", () => {
+    const vars = {
+      ...good,
+      DETECT_MAX_DISTINCT: "50000",
+      DETECT_MIN_VOLUME: 500,
+      DETECT_HIT_RATIO_FACTOR: "0.1",
+      DETECT_EDGE_SYNCS: 5,
+      DETECT_PROBATION_LIMIT: "4000",
+      QUARANTINE_BUDGET: 0.5,
+      DETECT_NETWORK_ACCOUNTS_PER_DAY: 7,
+      DETECT_ASN_ACCOUNTS_PER_DAY: 70,
+      ALERT_WEBHOOK_URL: "https://hooks.example.com/icd",
+    };
+    expect(parseConfig(vars)).toMatchObject({
+      detection: { maxDistinct: 50_000, minVolume: 500, hitRatioFactor: 0.1, edgeSyncs: 5, probationLimit: 4_000 },
+      quarantineBudget: 0.5,
+      networkAccountsPerDay: 7,
+      asnAccountsPerDay: 70,
+      alertWebhookUrl: "https://hooks.example.com/icd",
+    });
+  });
+
+  it("leaves the test hooks off unless asked", () => {
+    const { TEST_HOOKS: _, ...withoutHooks } = good;
+    expect(parseConfig(withoutHooks).testHooks).toBe(false);
+  });
+
+  it.each([
+    ["MAX_CONTACTS", "abc"],
+    ["MAX_CONTACTS", 0],
+    ["MAX_CONTACTS", 1.5],
+    ["MAX_CONTACTS", 100_001],
+    ["MAX_CONTACTS", undefined],
+    ["S2_PERIOD", -1],
+    ["S2_PERIOD", ""],
+    ["S2_DELTA", "10 days"],
+    ["S2_DELTA", 400 * 24 * 3600],
+    ["TEST_HOOKS", "yes"],
+    ["ADMIN_TOKEN", "short"],
+    ["REGISTRATION", "closed"],
+    ["GUARD", "on"],
+    ["GUARD_REGISTRATIONS_PER_HOUR", 0],
+    ["ADMIN_TOKEN", 12345678901234567],
+    ["DETECT_MAX_DISTINCT", 0],
+    ["DETECT_MIN_VOLUME", "many"],
+    ["DETECT_HIT_RATIO_FACTOR", 1.5],
+    ["DETECT_HIT_RATIO_FACTOR", "low"],
+    ["DETECT_EDGE_SYNCS", 2.5],
+    ["DETECT_PROBATION_LIMIT", 20_001],
+    ["QUARANTINE_BUDGET", -0.1],
+    ["DETECT_NETWORK_ACCOUNTS_PER_DAY", 0],
+    ["DETECT_ASN_ACCOUNTS_PER_DAY", "lots"],
+    ["ALERT_WEBHOOK_URL", "ftp://hooks.example.com"],
+    ["ALERT_WEBHOOK_URL", "not a url"],
+  ])("refuses %s = %j with an error naming it", (name, value) => {
+    const parse = () => parseConfig({ ...good, [name]: value });
+    expect(parse).toThrow(ConfigError);
+    expect(parse).toThrow(new RegExp(`^${name} must be`));
+  });
+});

@@ -1,0 +1,84 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/core/config";
+import { parseShards } from "../../src/db/shards";
+import { groupByShard, mapLimit, shardOf } from "../../src/core/sharding";
+import { randomIds } from "../helpers";
+
+describe("shardOf", () => {
+  const ids = randomIds(40000, 16);
+
+  it("is 0 for one shard and always within range", () => {
+    expect(ids.every((id) => shardOf(id, 1) === 0)).toBe(true);
+    expect(ids.every((id) => shardOf(id, 7) >= 0 && shardOf(id, 7) < 7)).toBe(true);
+  });
+
+  it("spreads identifiers evenly, hashed or not", () => {
+    const phoneNumbers = Array.from({ length: 40000 }, (_, i) => new TextEncoder().encode(`+4915100${String(i).padStart(6, "0")}`));
+    for (const list of [ids, phoneNumbers]) {
+      const sizes = groupByShard(list, 4).map((g) => g.length);
+      for (const size of sizes) expect(Math.abs(size - 10000)).toBeLessThan(500);
+    }
+  });
+
+  it("moves only the keys of the new shard when one is added", () => {
+    for (let n = 1; n < 8; n++) {
+      const moved = ids.filter((id) => shardOf(id, n) !== shardOf(id, n + 1));
+      expect(moved.every((id) => shardOf(id, n + 1) === n)).toBe(true);
+      expect(Math.abs(moved.length / ids.length - 1 / (n + 1))).toBeLessThan(0.02);
+    }
+  });
+
+  it("is stable: the same identifier always lands on the same shard", () => {
+    const id = new Uint8Array([1, 2, 3, 4]);
+    expect(shardOf(id, 4)).toBe(shardOf(new Uint8Array([1, 2, 3, 4]), 4));
+  });
+
+  it("groups request indices by shard, in request order", () => {
+    const groups = groupByShard(ids.slice(0, 100), 4);
+    expect(groups.flat().sort((a, b) => a - b)).toEqual([...Array(100).keys()]);
+    for (const group of groups) expect(group).toEqual([...group].sort((a, b) => a - b));
+  });
+
+  it("groups in a given order, keeping that order within each shard", () => {
+    const order = [...Array(100).keys()].reverse();
+    const groups = groupByShard(ids.slice(0, 100), 4, order);
+    expect(groups.map((g) => g.length)).toEqual(groupByShard(ids.slice(0, 100), 4).map((g) => g.length));
+    for (const [shard, group] of groups.entries()) {
+      expect(group).toEqual([...group].sort((a, b) => b - a));
+      expect(group.every((i) => shardOf(ids[i]!, 4) === shard)).toBe(true);
+    }
+  });
+});
+
+describe("mapLimit", () => {
+  it("keeps order and never runs more than the limit at once", async () => {
+    let running = 0;
+    let peak = 0;
+    const results = await mapLimit([...Array(20).keys()], 6, async (x) => {
+      peak = Math.max(peak, ++running);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      running--;
+      return x * 2;
+    });
+    expect(results).toEqual([...Array(20).keys()].map((x) => x * 2));
+    expect(peak).toBe(6);
+  });
+});
+
+describe("parseShards", () => {
+  const db = () => (env as unknown as Record<string, D1Database>).USERS_0;
+
+  it("takes USERS_0 ... USERS_{N-1} in order", () => {
+    expect(parseShards({ USERS_0: db(), USERS_1: db() })).toHaveLength(2);
+  });
+
+  it.each([
+    ["no shard", () => ({}), /^USERS_0 must be a D1 binding/],
+    ["a shard that is not a database", () => ({ USERS_0: "not a database" }), /^USERS_0 must be a D1 binding/],
+    ["a gap", () => ({ USERS_0: db(), USERS_2: db() }), /^USERS_2 is not usable: USERS_1 is missing/],
+  ])("refuses %s, naming the binding", (_, bindings, message) => {
+    expect(() => parseShards(bindings())).toThrow(ConfigError);
+    expect(() => parseShards(bindings())).toThrow(message);
+  });
+});

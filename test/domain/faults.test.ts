@@ -1,0 +1,53 @@
+// Faults lose nothing: a shard or a bucket object failing mid-request gives 503 with Retry-After,
+// takes no quota and writes no user. The failures are real: BROKEN_SHARD is a D1 database without
+// the schema, and the "broken" bucket namespace is a Durable Object class without a charge method.
+
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { bucketsOf } from "../../src/objects/client-buckets";
+import { configOf } from "../../src/core/config";
+import * as db from "../../src/db/users";
+import { shardFor } from "../../src/db/shards";
+import { discover } from "../../src/domain/discovery";
+import { hashToken } from "../../src/core/token";
+import { Result, newClient, randomId, randomIds } from "../helpers";
+
+const good = () => env.USERS_0;
+/** Two shards, the second one down. */
+const halfBroken = () => [good(), env.BROKEN_SHARD] as const;
+
+/** A client on the working shard, and identifiers of which some fall on the broken one. */
+async function clientOnWorkingShard() {
+  let client = newClient();
+  while (shardFor(halfBroken(), client.user) !== good()) client = newClient();
+  await db.registerUser(halfBroken(), client.user, await hashToken(client.authToken), Date.now());
+  return client;
+}
+
+describe("faults", () => {
+  it("gives the charge back when a shard fails during the lookup, and answers 503 with Retry-After", async () => {
+    const client = await clientOnWorkingShard();
+    const ids = randomIds(100);
+    expect(ids.some((id) => shardFor(halfBroken(), id) === env.BROKEN_SHARD)).toBe(true);
+    for (const kind of ["full", "incremental"] as const) {
+      const answer = await discover(env, halfBroken(), configOf(env), kind, { ...client, identifiers: ids }, { now: Date.now(), waitUntil: () => {}, origin: { ip: undefined, asn: undefined } });
+      expect(answer).toMatchObject({ result: Result.RATE_LIMIT_EXCEEDED, status: 503, retryAfterSeconds: 1 });
+      expect((await bucketsOf(env, client.user, 0).inspect())[kind].level).toBe(0);
+    }
+  });
+
+  it("answers 503 without charging when the bucket object fails", async () => {
+    const client = await clientOnWorkingShard();
+    const broken = { ...env, CLIENT_BUCKETS: env.NETWORK_GUARD } as unknown as Env;
+    const answer = await discover(broken, [good()], configOf(env), "full", { ...client, identifiers: randomIds(10) }, { now: Date.now(), waitUntil: () => {}, origin: { ip: undefined, asn: undefined } });
+    expect(answer).toMatchObject({ status: 503, retryAfterSeconds: 1 });
+    expect((await bucketsOf(env, client.user, 0).inspect()).full.level).toBe(0);
+  });
+
+  it("writes no half user when the shard of a registration is down", async () => {
+    let id = randomId(16);
+    while (shardFor(halfBroken(), id) !== env.BROKEN_SHARD) id = randomId(16);
+    await expect(db.registerUser(halfBroken(), id, await hashToken(id), Date.now())).rejects.toThrow();
+    expect(await good().prepare("SELECT count(*) AS n FROM users WHERE id = ?1").bind(id).first("n")).toBe(0);
+  });
+});
