@@ -179,8 +179,11 @@ dt code { font-size: 12px; color: var(--text); }
 const SCRIPT = `
 "use strict";
 (() => {
-  // The JSON endpoints sit beside the page, whether it was opened as /admin or /admin/.
-  const BASE = location.pathname.endsWith("/") ? location.pathname : location.pathname + "/";
+  // The JSON endpoints sit beside the page, whether it was opened as /admin or /admin/. Absolute, on
+  // the origin: opened as http://admin:<token>@host/admin/, the document keeps the credentials in its
+  // URL, and fetch refuses any URL that resolves to one with credentials. The browser still
+  // authenticates these requests: it caches the credentials the page was opened with.
+  const BASE = location.origin + (location.pathname.endsWith("/") ? location.pathname : location.pathname + "/");
   const REFRESH_MS = 30000;
   const MINUTE = 60000;
   // Each window is split into about a hundred bars at most: minutes are summed into bins here.
