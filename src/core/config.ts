@@ -39,6 +39,10 @@ export interface Config {
   networkAccountsPerDay: number;
   /** The same for one autonomous system (ASN). */
   asnAccountsPerDay: number;
+  /** Monitor objects the series, totals, norm, flags and alerts are spread over (MONITOR_SHARDS). */
+  monitorShards: number;
+  /** How long an isolate tallies syncs before it hands them to a monitor object (MONITOR_FLUSH_SECONDS). */
+  monitorFlushMs: number;
   /** Where alerts are POSTed as JSON (a new flag, a global rate off its baseline, a network throttled). */
   alertWebhookUrl: string | undefined;
 }
@@ -123,6 +127,8 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     quarantineBudget: fractionVar(vars, "QUARANTINE_BUDGET", 0),
     networkAccountsPerDay: optionalInteger(vars, "DETECT_NETWORK_ACCOUNTS_PER_DAY", 20, 1, 1_000_000_000),
     asnAccountsPerDay: optionalInteger(vars, "DETECT_ASN_ACCOUNTS_PER_DAY", 2_000, 1, 1_000_000_000),
+    monitorShards: optionalInteger(vars, "MONITOR_SHARDS", 1, 1, 1000),
+    monitorFlushMs: optionalInteger(vars, "MONITOR_FLUSH_SECONDS", 1, 1, 60) * 1000,
     alertWebhookUrl: urlVar(vars, "ALERT_WEBHOOK_URL"),
   };
 }

@@ -32,18 +32,15 @@ export function findChanges(shards: Shards, ids: Uint8Array[], since: number): P
   return probeShards(shards, ids, LOOKUP_SQL.changes, since);
 }
 
-/** The token hash of a registered user, and the current bucket epoch; null if not registered. */
-export async function findCredentials(shards: Shards, user: Uint8Array): Promise<{ tokenHash: Uint8Array; bucketEpoch: number } | null> {
+/** The token hash of a registered user and when this registration began; null if not registered. */
+export async function findCredentials(shards: Shards, user: Uint8Array): Promise<{ tokenHash: Uint8Array; addedAt: number } | null> {
   const rows = await shardFor(shards, user)
-    .prepare(
-      `SELECT token_hash, (SELECT value FROM meta WHERE key = 'bucket_epoch') FROM users
-       WHERE id = ?1 AND removed_at IS NULL`,
-    )
+    .prepare(`SELECT token_hash, added_at FROM users WHERE id = ?1 AND removed_at IS NULL`)
     .bind(user)
-    .raw<[ArrayBuffer | number[], number | null]>();
+    .raw<[ArrayBuffer | number[], number]>();
   if (rows.length === 0) return null;
-  const [tokenHash, epoch] = rows[0]!;
-  return { tokenHash: new Uint8Array(tokenHash), bucketEpoch: epoch ?? 0 };
+  const [tokenHash, addedAt] = rows[0]!;
+  return { tokenHash: new Uint8Array(tokenHash), addedAt };
 }
 
 /**

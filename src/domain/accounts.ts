@@ -1,27 +1,48 @@
 // Registration, deletion and authentication of users (docs/protocol.md, "Registration").
+//
+// D1 holds the users; each client's Durable Object holds a copy of its credential, so that a sync
+// is authenticated by the one object call it makes anyway. Every change of a credential reaches the
+// object before its answer: a registration sets the copy, and a deletion revokes it *before* D1
+// forgets the user, so a deleted token stops working at once, wherever the next request lands.
 
-import * as db from "../db/users";
-import type { Shards } from "../db/shards";
 import { sameHash, hashToken } from "../core/token";
 import { type Outcome, type ParsedRequest, Result, outcome } from "../core/wire";
+import type { Config } from "../core/config";
+import type { Shards } from "../db/shards";
+import * as db from "../db/users";
+import { type ClientBuckets, bucketsOf } from "../objects/client-buckets";
 
-export interface Account {
-  bucketEpoch: number;
+/**
+ * The bucket epoch: 0 in production. The local /reset hook bumps it in D1 to forget every bucket
+ * object at once; it is read once per isolate and updated by the reset itself, so a sync never
+ * reads it. Locally the service is one isolate, so this copy is never stale.
+ */
+let epoch: number | undefined;
+
+export async function bucketEpoch(shards: Shards, config: Config): Promise<number> {
+  if (!config.testHooks) return 0;
+  epoch ??= await db.findBucketEpoch(shards);
+  return epoch;
 }
 
-/** The account of a registered user whose token matches, or null. */
-export async function authenticate(shards: Shards, user: Uint8Array, authToken: Uint8Array): Promise<Account | null> {
-  const [credentials, tokenHash] = await Promise.all([db.findCredentials(shards, user), hashToken(authToken)]);
-  if (!credentials || !sameHash(credentials.tokenHash, tokenHash)) return null;
-  return { bucketEpoch: credentials.bucketEpoch };
+/** The local /reset hook: forgets every user and, through a new epoch, every bucket. */
+export async function resetAccounts(shards: Shards): Promise<void> {
+  await db.resetDirectory(shards);
+  epoch = await db.findBucketEpoch(shards);
+}
+
+/** The client object of a user in the current epoch. */
+export async function clientOf(env: Env, shards: Shards, config: Config, user: Uint8Array): Promise<DurableObjectStub<ClientBuckets>> {
+  return bucketsOf(env, user, await bucketEpoch(shards, config));
 }
 
 /**
  * Registers a new (or deleted) user. Registering again with the same token changes nothing; with a
  * different token it is refused, so nobody can take over an account by registering over it.
  */
-export async function register(shards: Shards, req: ParsedRequest, now: number): Promise<Outcome> {
-  const registered = await registerWithHash(shards, req.user, await hashToken(req.authToken), now);
+export async function register(env: Env, shards: Shards, config: Config, req: ParsedRequest, now: number): Promise<Outcome> {
+  const tokenHash = await hashToken(req.authToken);
+  const registered = await registerWithHash(env, shards, config, req.user, tokenHash, now);
   return outcome(registered === "taken" ? Result.AUTHENTICATION_INVALID : Result.SUCCESS);
 }
 
@@ -30,18 +51,32 @@ export async function register(shards: Shards, req: ParsedRequest, now: number):
  * registered the user, "repeat" if they were registered with this token already (a harmless
  * repeat), "taken" if registered with another token (a take-over attempt, refused).
  */
-export async function registerWithHash(shards: Shards, user: Uint8Array, tokenHash: Uint8Array, now: number): Promise<"created" | "repeat" | "taken"> {
-  if (await db.registerUser(shards, user, tokenHash, now)) return "created";
+export async function registerWithHash(env: Env, shards: Shards, config: Config, user: Uint8Array, tokenHash: Uint8Array, now: number): Promise<"created" | "repeat" | "taken"> {
+  if (await db.registerUser(shards, user, tokenHash, now)) {
+    // Only a shortcut for the first sync: without it, that sync learns the credential from D1.
+    await (await clientOf(env, shards, config, user))
+      .setCredential({ tokenHash, addedAt: now }, now)
+      .catch((error: Error) => console.error(`credential copy failed: ${error.message}`));
+    return "created";
+  }
   const credentials = await db.findCredentials(shards, user);
   return credentials && sameHash(credentials.tokenHash, tokenHash) ? "repeat" : "taken";
 }
 
 /** Unregisters an authenticated user: they leave S1 and enter S2 as removed. */
-export async function unregister(shards: Shards, req: ParsedRequest, now: number): Promise<Outcome> {
+export async function unregister(env: Env, shards: Shards, config: Config, req: ParsedRequest, now: number): Promise<Outcome> {
   const tokenHash = await hashToken(req.authToken);
   const credentials = await db.findCredentials(shards, req.user);
   if (!credentials || !sameHash(credentials.tokenHash, tokenHash)) return outcome(Result.AUTHENTICATION_INVALID);
+  // Revoked in the client's object first: if that fails, nothing is deleted and the client retries.
+  await (await clientOf(env, shards, config, req.user)).revokeCredential(tokenHash, now);
   // The token hash is matched again in SQL so a concurrent re-registration is never undone.
   const removed = await db.removeUser(shards, req.user, tokenHash, now);
   return outcome(removed ? Result.SUCCESS : Result.AUTHENTICATION_INVALID);
+}
+
+/** The operator's delete, whatever the token: revoked in the client's object first, then in D1. */
+export async function removeByOperator(env: Env, shards: Shards, config: Config, user: Uint8Array, now: number): Promise<boolean> {
+  await (await clientOf(env, shards, config, user)).revokeCredential(null, now);
+  return db.removeUserByOperator(shards, user, now);
 }

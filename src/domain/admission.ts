@@ -5,14 +5,13 @@ import { configOf } from "../core/config";
 import { networkOf } from "../core/network";
 import { writeAudit } from "../db/audit";
 import { shardsOf } from "../db/shards";
-import { monitorOf } from "../objects/monitor";
 import { type Admission, guardOf } from "../objects/network-guard";
+import { raiseAlert } from "./monitoring";
 
 export interface Origin {
   ip: string | undefined;
   asn: number | undefined;
 }
-
 
 export async function admitNewClient(env: Env, origin: Origin, now: number): Promise<Admission> {
   const config = configOf(env);
@@ -24,7 +23,7 @@ export async function admitNewClient(env: Env, origin: Origin, now: number): Pro
     if (!verdict.ok && verdict.throttledNow) {
       const [network, limit] = keys[i]!;
       const detail = { network, accounts: verdict.throttledNow.accounts, limit };
-      await Promise.all([monitorOf(env).networkThrottled(detail, now), writeAudit(shardsOf(env), now, "throttle-network", null, detail)]);
+      await Promise.all([raiseAlert(env, config, network, { at: now, type: "network", detail }), writeAudit(shardsOf(env), now, "throttle-network", null, detail)]);
     }
   }
   return verdicts.find((v) => !v.ok) ?? { ok: true };

@@ -1,21 +1,27 @@
-// Full and incremental discovery, in the order of docs/protocol.md: authenticate, refuse what can never
-// fit, charge the bucket (all or nothing), then answer the lookup. Results keep request order.
+// Full and incremental discovery, in the order of docs/protocol.md: authenticate, refuse what can
+// never fit, charge the bucket (all or nothing), then answer the lookup. Results keep request order.
 //
-// The lookup runs while the bucket is being charged (a client's object is usually cold, and its
-// first write costs as much as a lookup): its rows are only answered once the charge succeeded, so a
-// refused request still learns nothing and pays nothing. A refusal costs that lookup, though; so a
-// client refused in this isolate is served in strict order (charge, then look up) for a while.
+// Round trips of a sync: one call to the client's object, which authenticates (it holds a copy of
+// the credential) and charges in one go, and the D1 lookup. Only a client whose object does not
+// know its credential yet (an imported user, an object swept after a month idle) costs one D1 read
+// more, once. The observation goes after the answer (ctx.waitUntil) and calls no shared object.
+//
+// The lookup runs while the object is called, for a client this isolate has authenticated lately:
+// its rows are only answered once the charge succeeded, so a refused request still learns nothing
+// and pays nothing. Anyone else (a first request here, a client refused lately, a stranger with a
+// made-up token) is served in strict order, so a bad request never costs a lookup.
 
-import { authenticate } from "./accounts";
 import type { BucketKind } from "../core/bucket";
-import { type ChargeResult, bucketsOf } from "../objects/client-buckets";
 import type { Config } from "../core/config";
-import * as db from "../db/users";
-import type { Shards } from "../db/shards";
 import { toHex } from "../core/hex";
+import { hashToken, sameHash } from "../core/token";
+import { type Outcome, type ParsedRequest, Result, outcome } from "../core/wire";
+import type { Shards } from "../db/shards";
+import * as db from "../db/users";
+import { type ChargeResult, type SyncVerdict, bucketsOf } from "../objects/client-buckets";
+import { bucketEpoch } from "./accounts";
 import { type Origin, admitNewClient } from "./admission";
 import { inBackground, observeRefusal, observeSync } from "./observation";
-import { type Outcome, type ParsedRequest, Result, outcome } from "../core/wire";
 
 export async function discover(
   env: Env,
@@ -26,37 +32,52 @@ export async function discover(
   { now, waitUntil, origin }: { now: number; waitUntil: (p: Promise<unknown>) => void; origin: Origin },
 ): Promise<Outcome> {
   const started = performance.now();
-  const account = await authenticate(shards, req.user, req.authToken);
-  const authenticated = performance.now();
-  if (!account) return outcome(Result.AUTHENTICATION_INVALID);
-
   const ids = req.identifiers;
-  // More than a full bucket can never fit: no Retry-After, nothing charged.
-  if (ids.length > config.maxContacts) return outcome(Result.RATE_LIMIT_EXCEEDED);
-  if (ids.length === 0) return outcome(Result.SUCCESS);
-
-  const buckets = bucketsOf(env, req.user, account.bucketEpoch);
-  const refusalKey = `${kind}:${toHex(req.user)}`;
-  const look = () => answerLookup(shards, kind, ids, now - config.s2DeltaMs).then((answer) => ({ answer, at: performance.now() }));
-  const early = wasRefusedRecently(refusalKey, now) ? null : look();
-  early?.catch(() => {}); // awaited below only if the charge succeeds
-  let charged: ChargeResult;
+  const tokenHash = await hashToken(req.authToken);
+  let epoch: number;
   try {
-    charged = await buckets.charge(kind, ids.length, now);
+    epoch = await bucketEpoch(shards, config);
   } catch (error) {
-    // The bucket could not be reached, so nothing was charged: the client may simply retry.
+    console.error(`bucket epoch unreadable: ${(error as Error).message}`);
+    return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
+  }
+  const buckets = bucketsOf(env, req.user, epoch);
+  const key = `${epoch}:${toHex(req.user)}`;
+  const look = () => answerLookup(shards, kind, ids, now - config.s2DeltaMs).then((answer) => ({ answer, at: performance.now() }));
+  const worthALookup = ids.length > 0 && ids.length <= config.maxContacts;
+  const early = worthALookup && isTrusted(key, kind, now) ? look() : null;
+  early?.catch(() => {}); // awaited below only if the charge succeeds
+
+  const syncRequest = { kind, n: ids.length, maxContacts: config.maxContacts, tokenHash };
+  let verdict: SyncVerdict;
+  try {
+    verdict = await buckets.sync(syncRequest, now);
+    if (verdict.auth === "unknown") {
+      // The object has no copy of the credential: D1 has the truth, and the object keeps it.
+      const credentials = await db.findCredentials(shards, req.user);
+      if (!credentials || !sameHash(credentials.tokenHash, tokenHash)) return outcome(Result.AUTHENTICATION_INVALID);
+      verdict = await buckets.sync({ ...syncRequest, learned: credentials }, now);
+    }
+  } catch (error) {
+    // The object (or D1, for a credential) could not be reached, so nothing was charged: the client may simply retry.
     console.error(`bucket charge failed: ${(error as Error).message}`);
     return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
   }
-  if (!charged.ok && "blocked" in charged) return outcome(Result.AUTHENTICATION_INVALID);
+  const authenticated = performance.now();
+  if (verdict.auth !== "ok") return outcome(Result.AUTHENTICATION_INVALID);
+  const charged: ChargeResult | null = verdict.charged;
+  if (charged && !charged.ok && "blocked" in charged) return outcome(Result.AUTHENTICATION_INVALID);
+  // More than a full bucket can never fit: no Retry-After, nothing charged.
+  if (ids.length > config.maxContacts) return outcome(Result.RATE_LIMIT_EXCEEDED);
+  if (!charged) return outcome(Result.SUCCESS); // no identifiers
   if (!charged.ok) {
-    rememberRefusal(refusalKey, now);
-    inBackground(waitUntil, () => observeRefusal(env, now));
+    forget(key, kind);
+    observeRefusal(env, config, now, waitUntil);
     // Over a quarantined or probation limit, no wait helps: a smaller request or an operator's clear may.
     return outcome(Result.RATE_LIMIT_EXCEEDED, "retryAfterSeconds" in charged ? { retryAfterSeconds: charged.retryAfterSeconds } : {});
   }
+  trust(key, kind, now);
 
-  const chargedAt = performance.now();
   if (charged.fresh) {
     // A client's first sync counts against its network's daily allowance of new clients.
     const admitted = await admitNewClient(env, origin, now).catch((error: Error) => {
@@ -80,29 +101,31 @@ export async function discover(
     return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
   }
   // For operators (Server-Timing): where the time of an answered sync went, inside the Worker.
-  // charge and lookup overlap: both are counted from the end of authentication.
-  answer.timings = { auth: authenticated - started, charge: chargedAt - authenticated, lookup: answeredAt - authenticated, ...answer.timings };
+  // `charge` is the client object's call (authentication included); the lookup counts from the
+  // start, as it may have run alongside.
+  answer.timings = { charge: authenticated - started, lookup: answeredAt - started, ...answer.timings };
   const matches = (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
-  const sync = { user: req.user, bucketEpoch: account.bucketEpoch, kind, identifiers: ids, matches, edge: charged.edge, flagged: charged.flagged };
-  inBackground(waitUntil, () => observeSync(env, shards, config, sync, now));
+  const sync = { user: req.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: charged.edge, flagged: charged.flagged };
+  inBackground(waitUntil, () => observeSync(env, shards, config, sync, now, waitUntil));
   return answer;
 }
 
-/** Clients refused lately in this isolate, by kind and identifier: until when to charge before looking up. */
-const refusedUntil = new Map<string, number>();
-const REFUSAL_MEMORY_MS = 60_000;
-const REFUSAL_MEMORY_ENTRIES = 10_000;
+/** Clients this isolate authenticated and charged lately, by kind: until when a lookup may run alongside the charge. */
+const trustedUntil = new Map<string, number>();
+const TRUST_MS = 10 * 60_000;
+const TRUST_ENTRIES = 10_000;
 
-function wasRefusedRecently(key: string, now: number): boolean {
-  const until = refusedUntil.get(key);
-  if (until !== undefined && until <= now) refusedUntil.delete(key);
+function isTrusted(key: string, kind: BucketKind, now: number): boolean {
+  const until = trustedUntil.get(`${kind}:${key}`);
   return until !== undefined && until > now;
 }
 
-function rememberRefusal(key: string, now: number): void {
-  if (refusedUntil.size >= REFUSAL_MEMORY_ENTRIES) refusedUntil.clear(); // bounded; forgetting only costs a lookup
-  refusedUntil.set(key, now + REFUSAL_MEMORY_MS);
+function trust(key: string, kind: BucketKind, now: number): void {
+  if (trustedUntil.size >= TRUST_ENTRIES) trustedUntil.clear(); // bounded; forgetting only costs a little latency
+  trustedUntil.set(`${kind}:${key}`, now + TRUST_MS);
 }
+
+const forget = (key: string, kind: BucketKind) => trustedUntil.delete(`${kind}:${key}`);
 
 /** The answer of a sync: S1 for a full one, S2 since `since` for an incremental one. */
 async function answerLookup(shards: Shards, kind: BucketKind, ids: Uint8Array[], since: number): Promise<Outcome> {

@@ -1,19 +1,20 @@
-// What happens after a sync is answered, off the client's latency (ctx.waitUntil): the monitor
-// counts it and learns the norm from it, the client's object adds it to its signals and runs the
-// rules, and a new flag is listed, audited and alerted on.
+// What happens after a sync is answered, off the client's latency (ctx.waitUntil): the isolate's
+// tally counts it (no call), the client's object adds it to its signals and runs the rules with the
+// norm this isolate knows, and a new flag is listed, audited and alerted on. Nothing here waits on
+// a shared object before the client's own rules have run: if the monitoring is down, the client is
+// still judged, flagged and quarantined.
 
 import type { BucketKind } from "../core/bucket";
-import { bucketsOf } from "../objects/client-buckets";
 import type { Config } from "../core/config";
-import { writeAudit } from "../db/audit";
-import * as db from "../db/users";
-import type { Shards } from "../db/shards";
 import type { Flag } from "../core/detection";
 import { toHex } from "../core/hex";
 import type { NormSample } from "../core/hit-ratio-norm";
 import { sketchOf } from "../core/hyperloglog";
-import { monitorOf } from "../objects/monitor";
 import { keyedHash } from "../core/token";
+import { writeAudit } from "../db/audit";
+import type { Shards } from "../db/shards";
+import { bucketsOf } from "../objects/client-buckets";
+import { announceFlag, currentNorm, noteRefusal, noteSync } from "./monitoring";
 
 export interface AnsweredSync {
   user: Uint8Array;
@@ -26,32 +27,36 @@ export interface AnsweredSync {
   flagged: boolean;
 }
 
-export async function observeSync(env: Env, shards: Shards, config: Config, sync: AnsweredSync, now: number): Promise<void> {
-  const monitor = monitorOf(env);
+type WaitUntil = (p: Promise<unknown>) => void;
+
+export async function observeSync(env: Env, shards: Shards, config: Config, sync: AnsweredSync, now: number, waitUntil: WaitUntil): Promise<void> {
   const n = sync.identifiers.length;
-  const { norm, sample } = await monitor.recordSync({ kind: sync.kind, identifiers: n, matches: sync.matches, flagged: sync.flagged }, now);
+  const sample = noteSync(env, config, { kind: sync.kind, identifiers: n, matches: sync.matches, flagged: sync.flagged }, now, waitUntil);
+  const normHitRatio = currentNorm(env, config, now, waitUntil);
   const buckets = bucketsOf(env, sync.user, sync.bucketEpoch);
   const answered = { kind: sync.kind, identifiers: n, matches: sync.matches, edge: sync.edge };
-  const { newFlag, samples } = await buckets.observe(answered, sketchOf(sync.identifiers), sample, norm.hitRatio, now);
-  if (newFlag) await announceFlag(env, shards, config, sync.user, newFlag, samples);
+  const { newFlag, samples } = await buckets.observe(answered, sketchOf(sync.identifiers), sample, normHitRatio, now);
+  if (newFlag) await announce(env, shards, config, sync.user, newFlag, samples);
 }
 
-async function announceFlag(env: Env, shards: Shards, config: Config, user: Uint8Array, flag: Flag, samples: NormSample[]) {
+/** The flag is already in force in the client's object; the list, the audit and the alert follow, each on its own. */
+async function announce(env: Env, shards: Shards, config: Config, user: Uint8Array, flag: Flag, samples: NormSample[]) {
   const subject = await subjectOf(config, user);
-  await Promise.all([
-    monitorOf(env).flag({ id: toHex(user), subject, flaggedAt: flag.at, reasons: flag.reasons, samples }, flag.at),
+  const results = await Promise.allSettled([
+    announceFlag(env, config, { id: toHex(user), subject, flaggedAt: flag.at, reasons: flag.reasons, samples }, flag.at),
     writeAudit(shards, flag.at, "flag", subject, { reasons: flag.reasons.map((r) => ({ rule: r.rule, message: r.message })) }),
   ]);
+  for (const r of results) if (r.status === "rejected") console.error(`flag announcement failed: ${(r.reason as Error).message}`);
 }
 
 /** Identifiers in the audit log and in alerts are keyed hashes; without an admin token nobody reads them, so none is written. */
 export const subjectOf = (config: Config, id: Uint8Array) => (config.adminToken ? keyedHash(config.adminToken, id) : Promise.resolve(null));
 
-export async function observeRefusal(env: Env, now: number): Promise<void> {
-  await monitorOf(env).recordRefusal(now);
+export function observeRefusal(env: Env, config: Config, now: number, waitUntil: WaitUntil): void {
+  noteRefusal(env, config, now, waitUntil);
 }
 
 /** Runs work after the response without letting its failure reach the client. */
-export function inBackground(waitUntil: (p: Promise<unknown>) => void, work: () => Promise<void>): void {
+export function inBackground(waitUntil: WaitUntil, work: () => Promise<void>): void {
   waitUntil(work().catch((error: Error) => console.error(`observation failed: ${error.message}`)));
 }

@@ -1,6 +1,10 @@
-// One Durable Object per client holds its two leaky buckets and its enumeration signals. A Durable
-// Object runs one call at a time and charge() does not await between reading and writing, so
-// concurrent requests of one client can never spend more than the bucket holds.
+// One Durable Object per client holds its two leaky buckets, its enumeration signals and a copy of
+// its credential (the token's SHA-256), so that a sync is authenticated and charged in one call to
+// it, without a D1 round trip. D1 stays the source of truth: a copy missing here (an imported user,
+// a swept object) is learned from D1 once. A deletion leaves a tombstone, so that a stale D1 read in
+// flight cannot bring a deleted token back. A Durable Object runs one call at a time and charge()
+// does not await between reading and writing, so concurrent requests of one client can never spend
+// more than the bucket holds.
 
 import { DurableObject } from "cloudflare:workers";
 import { type BucketKind, bucketLevel, bucketPolicy, largestFit, refundBucket } from "../core/bucket";
@@ -18,7 +22,8 @@ import {
   recordRefusal,
 } from "../core/detection";
 import { toHex } from "../core/hex";
-import type { NormSample } from "../core/hit-ratio-norm";
+import { sameHash } from "../core/token";
+import { type NormSample, PRIOR_HIT_RATIO } from "../core/hit-ratio-norm";
 import { emptySketch, estimateDistinct } from "../core/hyperloglog";
 
 const KINDS: readonly BucketKind[] = ["full", "incremental"];
@@ -29,8 +34,39 @@ const SIGNALS = "signals";
 const SKETCH = "sketch";
 const SAMPLES = "samples";
 const VOUCHED = "vouched";
+const CREDENTIAL = "credential";
+const REVOKED = "revoked";
+const NORM = "norm";
+/** A tombstone outlives any D1 read that could have started before the deletion. */
+const TOMBSTONE_MS = 24 * 3600 * 1000;
 
 export type ChargeResult = ChargeDecision | { ok: false; blocked: true };
+
+/** A user's credential as D1 holds it: the token's SHA-256 and when this registration began. */
+export interface Credential {
+  tokenHash: Uint8Array;
+  addedAt: number;
+}
+
+/** A deletion: the credential it revoked (null: whatever was registered), and when. */
+interface Tombstone {
+  tokenHash: Uint8Array | null;
+  at: number;
+}
+
+export interface SyncRequest {
+  kind: BucketKind;
+  /** Identifiers in the request; 0 or more than `maxContacts` is answered without a charge. */
+  n: number;
+  maxContacts: number;
+  /** SHA-256 of the token the client presented. */
+  tokenHash: Uint8Array;
+  /** The credential read from D1, when the object did not know it (answered "unknown"). */
+  learned?: Credential;
+}
+
+/** "unknown": this object holds no credential; read it from D1 and call again with `learned`. */
+export type SyncVerdict = { auth: "unknown" } | { auth: "invalid" } | { auth: "ok"; charged: ChargeResult | null };
 
 export interface ClientView {
   blocked: boolean;
@@ -69,6 +105,52 @@ export class ClientBuckets extends DurableObject<Env> {
   }
 
   /**
+   * A sync's one call on the request path: authenticates the token hash against the credential held
+   * here (or the one learned from D1), then charges as charge() does. Nothing is charged for a
+   * request of no identifiers or of more than `maxContacts`: the caller answers those itself.
+   */
+  async sync(req: SyncRequest, now: number = Date.now()): Promise<SyncVerdict> {
+    let credential = this.ctx.storage.kv.get<Credential>(CREDENTIAL);
+    if (!credential && req.learned) {
+      if (this.revokes(req.learned)) return { auth: "invalid" };
+      this.ctx.storage.kv.put(CREDENTIAL, req.learned);
+      credential = req.learned;
+    }
+    if (!credential) return { auth: "unknown" };
+    if (!sameHash(new Uint8Array(credential.tokenHash), new Uint8Array(req.tokenHash))) return { auth: "invalid" };
+    if (req.n === 0 || req.n > req.maxContacts) {
+      return { auth: "ok", charged: this.ctx.storage.kv.get(BLOCKED) ? { ok: false, blocked: true } : null };
+    }
+    return { auth: "ok", charged: await this.charge(req.kind, req.n, now) };
+  }
+
+  /** A registration (or re-registration) in D1 made `credential` the user's: it replaces any copy or tombstone. */
+  async setCredential(credential: Credential, now: number = Date.now()): Promise<void> {
+    this.ctx.storage.kv.put(CREDENTIAL, credential);
+    this.ctx.storage.kv.delete(REVOKED);
+    await this.scheduleSweep(now);
+  }
+
+  /**
+   * Called before a deletion reaches D1: the credential (the one with `tokenHash`, or any when null)
+   * stops working here at once, and a tombstone refuses any copy of it that a D1 read started
+   * earlier might bring back. A registration newer than the tombstone is learned as usual.
+   */
+  async revokeCredential(tokenHash: Uint8Array | null, now: number = Date.now()): Promise<void> {
+    const stored = this.ctx.storage.kv.get<Credential>(CREDENTIAL);
+    if (!stored || tokenHash === null || sameHash(new Uint8Array(stored.tokenHash), new Uint8Array(tokenHash))) this.ctx.storage.kv.delete(CREDENTIAL);
+    this.ctx.storage.kv.put(REVOKED, { tokenHash, at: now } satisfies Tombstone);
+    await this.scheduleSweep(now);
+  }
+
+  /** Whether a deletion here is newer than the registration `learned` was read from. */
+  private revokes(learned: Credential): boolean {
+    const tombstone = this.ctx.storage.kv.get<Tombstone>(REVOKED);
+    if (!tombstone || learned.addedAt > tombstone.at) return false;
+    return tombstone.tokenHash === null || sameHash(new Uint8Array(tombstone.tokenHash), new Uint8Array(learned.tokenHash));
+  }
+
+  /**
    * Charges n contacts to the bucket of `kind`, or refuses (blocked, over the client's limit, or too
    * full) and leaves the buckets as they were; a refusal for the budget is counted among the signals.
    */
@@ -88,6 +170,10 @@ export class ClientBuckets extends DurableObject<Env> {
    */
   async observe(answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number = Date.now()): Promise<Observed> {
     const kv = this.ctx.storage.kv;
+    // The client is judged with what it holds: the norm it was last given when none comes now (the
+    // shared monitoring is down or not yet heard from), and the prior before it was ever given one.
+    if (normHitRatio !== null) kv.put(NORM, normHitRatio);
+    else normHitRatio = kv.get<number>(NORM) ?? PRIOR_HIT_RATIO;
     const evidence = { signals: kv.get<Signals>(SIGNALS), sketch: kv.get<Uint8Array>(SKETCH), samples: kv.get<NormSample[]>(SAMPLES), flag: this.flag };
     const observed = observeAnswer(evidence, answered, sketch, sample, normHitRatio, configOf(this.env).detection, now);
     kv.put(SIGNALS, observed.signals);
@@ -182,7 +268,10 @@ export class ClientBuckets extends DurableObject<Env> {
 
   private keepUntil(): number {
     const { emptyAt, signals } = this.state();
-    return keepUntil(emptyAt, signals);
+    const tombstone = this.ctx.storage.kv.get<Tombstone>(REVOKED);
+    const credential = this.ctx.storage.kv.get<Credential>(CREDENTIAL);
+    // A fresh registration's copy is kept a while for its first sync; after that, as long as the rest.
+    return Math.max(keepUntil(emptyAt, signals), tombstone ? tombstone.at + TOMBSTONE_MS : 0, credential ? credential.addedAt + TOMBSTONE_MS : 0);
   }
 
   /**
@@ -195,8 +284,8 @@ export class ClientBuckets extends DurableObject<Env> {
     if (latest > now) {
       await this.ctx.storage.setAlarm(latest);
     } else if (this.ctx.storage.kv.get(BLOCKED) || this.flag) {
-      for (const kind of KINDS) this.ctx.storage.kv.delete(kind);
-      if (!this.flag) for (const key of [SIGNALS, SKETCH, SAMPLES, VOUCHED]) this.ctx.storage.kv.delete(key);
+      for (const kind of [...KINDS, REVOKED]) this.ctx.storage.kv.delete(kind);
+      if (!this.flag) for (const key of [SIGNALS, SKETCH, SAMPLES, VOUCHED, NORM]) this.ctx.storage.kv.delete(key);
     } else {
       await this.ctx.storage.deleteAll();
     }
@@ -206,8 +295,8 @@ export class ClientBuckets extends DurableObject<Env> {
     await this.sweep();
   }
 
-  private async scheduleSweep(): Promise<void> {
-    const latest = this.keepUntil();
+  private async scheduleSweep(now: number = Date.now()): Promise<void> {
+    const latest = Math.max(this.keepUntil(), now);
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current < latest) await this.ctx.storage.setAlarm(latest);
   }

@@ -1,24 +1,21 @@
-// The global monitor: one Durable Object for the whole service. It keeps per-minute series of what
-// the service did (syncs, identifiers checked, matches, refusals, flags) for SERIES_DAYS, running
-// totals for Prometheus, the list of flagged clients, the learned hit-ratio norm, and sends alerts to
+// The monitor: N Durable Objects (MONITOR_SHARDS) that together keep per-minute series of what the
+// service did (syncs, identifiers checked, matches, refusals, flags) for SERIES_DAYS, running
+// totals for Prometheus, the list of flagged clients, the learned hit-ratio norm, and send alerts to
 // ALERT_WEBHOOK_URL: a new flag, a network throttled, or a global rate leaving its baseline.
 //
-// Every sync reaches it once, after the client has its answer (ctx.waitUntil), so it never adds to
-// a client's latency. One object takes about a thousand calls a second: docs/scaling.md says what to
-// do beyond that.
+// No sync calls them: each isolate hands over a tally of its syncs about once a second, to one of
+// the N objects at random (src/domain/monitoring.ts), and the operator's reads merge all N. A
+// client's own rules never wait on them (src/objects/client-buckets.ts). Object 0 also watches the
+// baseline of the merged series.
 
 import { DurableObject } from "cloudflare:workers";
-import type { BucketKind } from "../core/bucket";
 import { configOf } from "../core/config";
 import type { Reason } from "../core/detection";
-import { type NormSample, type NormState, type NormView, addSample, emptyNorm, normOf, removeSamples } from "../core/hit-ratio-norm";
+import { type NormSample, type NormState, emptyNorm } from "../core/hit-ratio-norm";
+import { type Counts, MINUTE_MS, type Minute, SERIES, type SeriesName, type Tally, addToNorm, mergeSeries, samplesOut, zeros } from "../core/telemetry";
 
-const MINUTE_MS = 60_000;
 /** Minutes are kept this long (the issue asks for at least 30 days). */
 export const SERIES_DAYS = 31;
-export const SERIES = ["syncs", "full", "incremental", "identifiers", "matches", "refusals", "flags"] as const;
-export type SeriesName = (typeof SERIES)[number];
-export type Minute = { at: number } & Record<SeriesName, number>;
 
 /**
  * A completed minute is off its baseline when it exceeds BASELINE_FACTOR times the mean of the
@@ -30,14 +27,6 @@ export const BASELINE_FLOOR: Partial<Record<SeriesName, number>> = { identifiers
 /** Minutes of history needed before a baseline is trusted. */
 const BASELINE_MIN_HISTORY = 30;
 
-export interface SyncRecord {
-  kind: BucketKind;
-  identifiers: number;
-  matches: number;
-  /** The client was already flagged: its syncs do not teach the norm. */
-  flagged: boolean;
-}
-
 export interface FlaggedClient {
   id: string;
   flaggedAt: number;
@@ -46,8 +35,14 @@ export interface FlaggedClient {
 
 export interface Alert {
   at: number;
-  type: "flag" | "rate" | "network";
+  type: "flag" | "rate" | "network" | "egress";
   detail: Record<string, unknown>;
+}
+
+/** Which of the N objects this is, and N: object 0 watches the merged baseline. */
+export interface Shard {
+  index: number;
+  of: number;
 }
 
 export class Monitor extends DurableObject<Env> {
@@ -71,33 +66,31 @@ export class Monitor extends DurableObject<Env> {
     `);
   }
 
-  /** Counts an answered sync, teaches the norm, and answers the norm and this sync's sample. */
-  async recordSync(record: SyncRecord, now: number = Date.now()): Promise<{ norm: NormView; sample: NormSample | null }> {
-    await this.count(now, { syncs: 1, [record.kind]: 1, identifiers: record.identifiers, matches: record.matches });
-    let sample: NormSample | null = null;
-    let norm = this.normState(now);
-    if (record.kind === "full" && !record.flagged) {
-      ({ state: norm, sample } = addSample(norm, record.identifiers, record.matches, now));
-      this.ctx.storage.kv.put("norm", norm);
-    }
-    return { norm: normOf(norm, now), sample };
+  /** Adds an isolate's tally: its minutes to the series and totals, its samples to the norm. */
+  async absorb(tally: Tally, shard: Shard, now: number = Date.now()): Promise<void> {
+    const minutes = Object.keys(tally.minutes).map(Number).sort((a, b) => a - b);
+    for (const minute of minutes) await this.count(minute, tally.minutes[minute]!, shard);
+    this.ctx.storage.kv.put("norm", addToNorm(this.normState(now), tally.norm.bins, tally.norm.at));
+    const absorbed = this.absorbed();
+    this.ctx.storage.kv.put("absorbed", { tallies: absorbed.tallies + 1, syncs: absorbed.syncs + tally.syncs });
   }
 
-  /** Counts a sync refused for its budget. */
-  async recordRefusal(now: number = Date.now()): Promise<void> {
-    await this.count(now, { refusals: 1 });
+  /** How many tallies this object took and how many syncs they held: the monitoring's calls per sync. */
+  absorbed(): { tallies: number; syncs: number } {
+    return this.ctx.storage.kv.get<{ tallies: number; syncs: number }>("absorbed") ?? { tallies: 0, syncs: 0 };
   }
 
   /** A client was just flagged: list it, take its samples out of the norm, alert. */
-  async flag(client: FlaggedClient & { subject: string | null; samples: NormSample[] }, now: number = Date.now()): Promise<void> {
+  async flag(client: FlaggedClient & { subject: string | null; samples: NormSample[] }, shard: Shard, now: number = Date.now()): Promise<void> {
     this.sql.exec(
       "INSERT INTO flagged (id, flagged_at, reasons) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET flagged_at = excluded.flagged_at, reasons = excluded.reasons",
       client.id,
       client.flaggedAt,
       JSON.stringify(client.reasons),
     );
-    this.ctx.storage.kv.put("norm", removeSamples(this.normState(now), client.samples, now));
-    await this.count(now, { flags: 1 });
+    // The samples may have gone to any of the N objects: taken out here, the merged norm loses them.
+    this.ctx.storage.kv.put("norm", addToNorm(this.normState(now), samplesOut(client.samples, now), now));
+    await this.count(Math.floor(now / MINUTE_MS), { ...zeros(), flags: 1 }, shard);
     // The webhook gets the keyed hash, never the identifier: it leaves the service.
     await this.alert({ at: now, type: "flag", detail: { subject: client.subject, reasons: client.reasons } });
   }
@@ -107,9 +100,9 @@ export class Monitor extends DurableObject<Env> {
     this.sql.exec("DELETE FROM flagged WHERE id = ?", id);
   }
 
-  /** A network made more new accounts than its daily allowance and is now throttled. */
-  async networkThrottled(detail: { network: string; accounts: number; limit: number }, now: number = Date.now()): Promise<void> {
-    await this.alert({ at: now, type: "network", detail });
+  /** An alert a domain step raises: a network throttled, an egress episode starting or ending. */
+  async raise(alert: Alert): Promise<void> {
+    await this.alert(alert);
   }
 
   flaggedClients(): FlaggedClient[] {
@@ -132,8 +125,9 @@ export class Monitor extends DurableObject<Env> {
     return { ...zeros(), ...this.ctx.storage.kv.get<Record<SeriesName, number>>("totals") };
   }
 
-  norm(now: number = Date.now()): NormView {
-    return normOf(this.normState(now), now);
+  /** This object's share of the norm (bins may be below 0 where samples were taken out): merge before use. */
+  normState(now: number = Date.now()): NormState {
+    return this.ctx.storage.kv.get<NormState>("norm") ?? emptyNorm(now);
   }
 
   alerts(limit: number): Alert[] {
@@ -156,33 +150,37 @@ export class Monitor extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(Date.now() + 24 * 3600 * 1000);
   }
 
-  private normState(now: number): NormState {
-    return this.ctx.storage.kv.get<NormState>("norm") ?? emptyNorm(now);
-  }
-
-  private async count(now: number, add: Partial<Record<SeriesName, number>>): Promise<void> {
-    const minute = Math.floor(now / MINUTE_MS);
+  private async count(minute: number, add: Counts, shard: Shard): Promise<void> {
     const last = this.ctx.storage.kv.get<number>("lastMinute");
-    if (last !== undefined && minute > last) await this.checkBaseline(last);
+    if (last !== undefined && minute > last && shard.index === 0) await this.checkBaseline(last, shard);
     if (last === undefined || minute > last) this.ctx.storage.kv.put("lastMinute", minute);
-    if (last === undefined && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(now + 24 * 3600 * 1000);
-    const names = Object.keys(add) as SeriesName[];
+    if (last === undefined && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(minute * MINUTE_MS + 24 * 3600 * 1000);
     this.sql.exec(
-      `INSERT INTO series (minute, ${names.join(", ")}) VALUES (?, ${names.map(() => "?").join(", ")})
-       ON CONFLICT (minute) DO UPDATE SET ${names.map((n) => `${n} = ${n} + excluded.${n}`).join(", ")}`,
+      `INSERT INTO series (minute, ${SERIES.join(", ")}) VALUES (?, ${SERIES.map(() => "?").join(", ")})
+       ON CONFLICT (minute) DO UPDATE SET ${SERIES.map((n) => `${n} = ${n} + excluded.${n}`).join(", ")}`,
       minute,
-      ...names.map((n) => add[n]!),
+      ...SERIES.map((n) => add[n]),
     );
     const totals = this.totals();
-    for (const n of names) totals[n] += add[n]!;
+    for (const n of SERIES) totals[n] += add[n];
     this.ctx.storage.kv.put("totals", totals);
   }
 
-  /** Alerts once when a completed minute leaves its baseline, and again only after it came back. */
-  private async checkBaseline(minute: number): Promise<void> {
-    const [current] = this.series(minute * MINUTE_MS, (minute + 1) * MINUTE_MS);
-    const history = this.series((minute - BASELINE_MINUTES) * MINUTE_MS, minute * MINUTE_MS);
-    const firstMinute = this.sql.exec<{ m: number | null }>("SELECT min(minute) AS m FROM series").one().m ?? minute;
+  /**
+   * Alerts once when a completed minute of the merged series (all N objects) leaves its baseline,
+   * and again only after it came back. Object 0 does this, reading the others' last hour.
+   */
+  private async checkBaseline(minute: number, shard: Shard): Promise<void> {
+    const from = (minute - BASELINE_MINUTES) * MINUTE_MS;
+    const to = (minute + 1) * MINUTE_MS;
+    const others = await Promise.all(
+      Array.from({ length: shard.of - 1 }, (_, k) => monitorShard(this.env, k + 1).series(from, to).catch(() => [] as Minute[])),
+    );
+    const merged = mergeSeries([this.series(from, to), ...others]);
+    const current = merged.find((m) => m.at === minute * MINUTE_MS);
+    const history = merged.filter((m) => m.at < minute * MINUTE_MS);
+    const first = this.ctx.storage.kv.get<number>("firstMinute") ?? minute;
+    if (!this.ctx.storage.kv.get("firstMinute")) this.ctx.storage.kv.put("firstMinute", first);
     const out = this.ctx.storage.kv.get<SeriesName[]>("offBaseline") ?? [];
     const stillOut: SeriesName[] = [];
     for (const [name, floor] of Object.entries(BASELINE_FLOOR) as [SeriesName, number][]) {
@@ -191,7 +189,7 @@ export class Monitor extends DurableObject<Env> {
       const limit = Math.max(floor, BASELINE_FACTOR * mean);
       if (value <= limit) continue;
       stillOut.push(name);
-      if (!out.includes(name) && minute - firstMinute >= BASELINE_MIN_HISTORY) {
+      if (!out.includes(name) && minute - first >= BASELINE_MIN_HISTORY) {
         await this.alert({ at: (minute + 1) * MINUTE_MS, type: "rate", detail: { series: name, minute: minute * MINUTE_MS, value, baseline: mean, limit } });
       }
     }
@@ -210,7 +208,5 @@ export class Monitor extends DurableObject<Env> {
   }
 }
 
-const zeros = () => Object.fromEntries(SERIES.map((s) => [s, 0])) as Record<SeriesName, number>;
-
-/** The one monitor of the service. */
-export const monitorOf = (env: Env): DurableObjectStub<Monitor> => env.MONITOR.get(env.MONITOR.idFromName("global"));
+/** Monitor object k of N. Object 0 keeps the name the single monitor always had. */
+export const monitorShard = (env: Env, k: number): DurableObjectStub<Monitor> => env.MONITOR.get(env.MONITOR.idFromName(k === 0 ? "global" : `global:${k}`));

@@ -18,6 +18,8 @@ describe("configuration", () => {
       quarantineBudget: 0,
       networkAccountsPerDay: 20,
       asnAccountsPerDay: 2_000,
+      monitorShards: 1,
+      monitorFlushMs: 1_000,
       alertWebhookUrl: undefined,
     });
     expect(parseConfig({ MAX_CONTACTS: "5", S2_PERIOD: "60", S2_DELTA: "600", TEST_HOOKS: "false" })).toEqual({
@@ -33,6 +35,8 @@ describe("configuration", () => {
       quarantineBudget: 0,
       networkAccountsPerDay: 20,
       asnAccountsPerDay: 2_000,
+      monitorShards: 1,
+      monitorFlushMs: 1_000,
       alertWebhookUrl: undefined,
     });
     expect(parseConfig({ ...good, GUARD: true, GUARD_REGISTRATIONS_PER_HOUR: "3" })).toMatchObject({ guard: true, guardRegistrationsPerHour: 3 });

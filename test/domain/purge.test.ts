@@ -21,7 +21,7 @@ async function cronAt(ms: number) {
 const rowCount = () => countRows("SELECT count(*) AS n FROM users");
 
 describe("scheduled purge", () => {
-  it("deletes removals older than S2_DELTA on each cron run, a bounded number at a time", async () => {
+  it("deletes removals older than S2_DELTA on each cron run, a bounded number at a time", { timeout: 60_000 }, async () => {
     const token = await hashToken(new Uint8Array([1]));
     const perRun = PURGE_BATCH * PURGE_MAX_BATCHES;
     const ids = randomIdsOnFirstShard(perRun + 500); // the bound is per shard

@@ -75,4 +75,56 @@ describe("ClientBuckets", () => {
     expect((await bucketsOf(env, id, 1).inspect(T0)).full.level).toBe(0);
     expect((await bucketsOf(env, id, 0).inspect(T0)).full.level).toBe(20000);
   });
+
+  describe("the credential copy", () => {
+    const hash = (byte: number) => new Uint8Array(32).fill(byte);
+    const request = (tokenHash: Uint8Array, n = 10) => ({ kind: "full" as const, n, maxContacts: 20_000, tokenHash });
+
+    it("authenticates and charges in one call once it holds the credential, and refuses another token", async () => {
+      const buckets = fresh();
+      expect(await buckets.sync(request(hash(1)), T0)).toEqual({ auth: "unknown" });
+      await buckets.setCredential({ tokenHash: hash(1), addedAt: T0 }, T0);
+      expect(await buckets.sync(request(hash(1)), T0)).toMatchObject({ auth: "ok", charged: { ok: true, fresh: true } });
+      expect(await buckets.sync(request(hash(2)), T0)).toEqual({ auth: "invalid" });
+      expect((await buckets.inspect(T0)).full.level).toBe(10); // the wrong token charged nothing
+    });
+
+    it("learns the credential from D1 when it has none, and keeps it", async () => {
+      const buckets = fresh();
+      const learned = { tokenHash: hash(3), addedAt: 0 };
+      expect(await buckets.sync({ ...request(hash(3)), learned }, T0)).toMatchObject({ auth: "ok", charged: { ok: true } });
+      expect(await buckets.sync(request(hash(3)), T0)).toMatchObject({ auth: "ok" });
+    });
+
+    it("charges nothing for no identifiers or more than a bucket, and still refuses a blocked client", async () => {
+      const buckets = fresh();
+      await buckets.setCredential({ tokenHash: hash(4), addedAt: T0 }, T0);
+      expect(await buckets.sync(request(hash(4), 0), T0)).toEqual({ auth: "ok", charged: null });
+      expect(await buckets.sync(request(hash(4), 20_001), T0)).toEqual({ auth: "ok", charged: null });
+      expect((await buckets.inspect(T0)).full.level).toBe(0);
+      await buckets.block();
+      expect(await buckets.sync(request(hash(4), 0), T0)).toEqual({ auth: "ok", charged: { ok: false, blocked: true } });
+    });
+
+    it("stops a revoked token at once, and refuses a copy of it from a D1 read that began before the deletion", async () => {
+      const buckets = fresh();
+      await buckets.setCredential({ tokenHash: hash(5), addedAt: T0 }, T0);
+      await buckets.revokeCredential(hash(5), T0 + 1000);
+      expect(await buckets.sync(request(hash(5)), T0 + 1001)).toEqual({ auth: "unknown" });
+      // A stale read of the old registration (added at T0) must not bring the token back.
+      expect(await buckets.sync({ ...request(hash(5)), learned: { tokenHash: hash(5), addedAt: T0 } }, T0 + 1002)).toEqual({ auth: "invalid" });
+      // A registration after the deletion is learned as usual, even with the same token.
+      expect(await buckets.sync({ ...request(hash(5)), learned: { tokenHash: hash(5), addedAt: T0 + 2000 } }, T0 + 2001)).toMatchObject({ auth: "ok" });
+    });
+
+    it("lets a new registration replace a tombstone, and the operator's delete revoke any token", async () => {
+      const buckets = fresh();
+      await buckets.revokeCredential(null, T0);
+      expect(await buckets.sync({ ...request(hash(6)), learned: { tokenHash: hash(6), addedAt: T0 - 1 } }, T0 + 1)).toEqual({ auth: "invalid" });
+      await buckets.setCredential({ tokenHash: hash(7), addedAt: T0 + 5 }, T0 + 5);
+      expect(await buckets.sync(request(hash(7)), T0 + 6)).toMatchObject({ auth: "ok" });
+      await buckets.revokeCredential(null, T0 + 7);
+      expect(await buckets.sync(request(hash(7)), T0 + 8)).toEqual({ auth: "unknown" });
+    });
+  });
 });

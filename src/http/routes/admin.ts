@@ -9,12 +9,13 @@ import { readAudit, writeAudit } from "../../db/audit";
 import * as db from "../../db/users";
 import { fromHex, toHex } from "../../core/hex";
 import { EDGE_MARGIN, EDGE_SHARE } from "../../core/detection";
-import { SERIES_DAYS, monitorOf } from "../../objects/monitor";
+import { SERIES_DAYS } from "../../objects/monitor";
+import { announceUnflag, readAlerts, readCallsPerSync, readFlagged, readNorm, readSeries, readTotals } from "../../domain/monitoring";
 import { subjectOf } from "../../domain/observation";
 import { dashboardRoutes } from "./dashboard";
 import { prometheusText } from "../prometheus";
 import { hashToken, sameHash } from "../../core/token";
-import { registerWithHash } from "../../domain/accounts";
+import { clientOf, registerWithHash, removeByOperator } from "../../domain/accounts";
 import { MAX_IDENTIFIER_BYTES, MAX_TOKEN_BYTES, TOKEN_HASH_BYTES, identifierFromHex, isToken } from "../../core/wire";
 
 export const adminRoutes = new Hono<AppEnv>();
@@ -89,9 +90,7 @@ async function audit(c: Context<AppEnv>, action: string, id: Uint8Array | null, 
 const pathId = (c: Context<AppEnv>): Uint8Array | null => identifierFromHex(c.req.param("id"));
 const badId = (c: Context<AppEnv>) => c.json({ error: `the identifier must be 1 to ${MAX_IDENTIFIER_BYTES} bytes in hex` }, 400);
 
-async function clientBuckets(c: Context<AppEnv>, id: Uint8Array) {
-  return bucketsOf(c.env, id, await db.findBucketEpoch(c.get("shards")));
-}
+const clientBuckets = (c: Context<AppEnv>, id: Uint8Array) => clientOf(c.env, c.get("shards"), c.get("config"), id);
 
 /** GET /admin/clients/{hex id}: registration, block, and both buckets (level, when empty, largest request that fits). */
 adminRoutes.get("/clients/:id", async (c) => {
@@ -109,20 +108,20 @@ adminRoutes.post("/clients/:id/clear", async (c) => {
   const id = pathId(c);
   if (!id) return badId(c);
   const wasFlagged = await (await clientBuckets(c, id)).clearFlag();
-  await monitorOf(c.env).unflag(toHex(id));
+  await announceUnflag(c.env, c.get("config"), toHex(id));
   await audit(c, "clear-flag", id, { wasFlagged });
   return c.json({ flagged: false, wasFlagged });
 });
 
 /** GET /admin/flagged: every client flagged and not yet cleared, newest first, with the rules' reasons. */
-adminRoutes.get("/flagged", async (c) => c.json({ clients: await monitorOf(c.env).flaggedClients() }));
+adminRoutes.get("/flagged", async (c) => c.json({ clients: await readFlagged(c.env, c.get("config")) }));
 
 /** GET /admin/series?minutes=N (default a day, at most SERIES_DAYS): the per-minute series, minutes with data only. */
 adminRoutes.get("/series", async (c) => {
   const minutes = Math.min(Math.max(Math.floor(Number(c.req.query("minutes") ?? 1440)) || 1440, 1), SERIES_DAYS * 1440);
   const to = Date.now();
   const from = to - minutes * 60_000;
-  return c.json({ from, to, minutes: await monitorOf(c.env).series(from, to) });
+  return c.json({ from, to, minutes: await readSeries(c.env, c.get("config"), from, to) });
 });
 
 /** GET /admin/detection: the budgets and rules in force, and the hit-ratio norm learned so far. */
@@ -133,7 +132,7 @@ adminRoutes.get("/detection", async (c) => {
     quarantineBudget: config.quarantineBudget,
     rules: { ...config.detection, edgeMargin: EDGE_MARGIN, edgeShare: EDGE_SHARE },
     network: { guard: config.guard, accountsPerDay: config.networkAccountsPerDay, asnAccountsPerDay: config.asnAccountsPerDay },
-    norm: await monitorOf(c.env).norm(),
+    norm: await readNorm(c.env, c.get("config"), Date.now()),
     webhook: config.alertWebhookUrl !== undefined,
   });
 });
@@ -141,14 +140,14 @@ adminRoutes.get("/detection", async (c) => {
 /** GET /admin/alerts?limit=N: the newest alerts (also sent to ALERT_WEBHOOK_URL when set). */
 adminRoutes.get("/alerts", async (c) => {
   const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 100) || 100, 1), 1000);
-  return c.json({ alerts: await monitorOf(c.env).alerts(limit) });
+  return c.json({ alerts: await readAlerts(c.env, c.get("config"), limit) });
 });
 
 /** GET /admin/metrics: Prometheus text exposition. */
 adminRoutes.get("/metrics", async (c) => {
-  const monitor = monitorOf(c.env);
-  const [totals, flagged, norm] = await Promise.all([monitor.totals(), monitor.flaggedClients(), monitor.norm()]);
-  return c.text(prometheusText(totals, flagged.length, norm.hitRatio, c.get("shards").length), 200, {
+  const [env, config] = [c.env, c.get("config")];
+  const [totals, flagged, norm, calls] = await Promise.all([readTotals(env, config), readFlagged(env, config), readNorm(env, config, Date.now()), readCallsPerSync(env, config)]);
+  return c.text(prometheusText(totals, flagged.length, norm.hitRatio, c.get("shards").length, calls), 200, {
     "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
   });
 });
@@ -186,7 +185,7 @@ adminRoutes.post("/users", async (c) => {
   if (token && isToken(token)) tokenHash = await hashToken(token);
   else if (given && given.length === TOKEN_HASH_BYTES) tokenHash = given;
   else return c.json({ error: `give token (1 to ${MAX_TOKEN_BYTES} bytes in hex) or token_hash (${TOKEN_HASH_BYTES} bytes in hex)` }, 400);
-  const registered = await registerWithHash(c.get("shards"), id, tokenHash, Date.now());
+  const registered = await registerWithHash(c.env, c.get("shards"), c.get("config"), id, tokenHash, Date.now());
   if (registered === "taken") return c.json({ error: "registered with another token" }, 409);
   const created = registered === "created";
   await audit(c, "register", id, { created });
@@ -196,7 +195,7 @@ adminRoutes.post("/users", async (c) => {
 adminRoutes.delete("/users/:id", async (c) => {
   const id = pathId(c);
   if (!id) return badId(c);
-  const removed = await db.removeUserByOperator(c.get("shards"), id, Date.now());
+  const removed = await removeByOperator(c.env, c.get("shards"), c.get("config"), id, Date.now());
   await audit(c, "delete", id, { removed });
   return removed ? c.json({ removed: true }) : c.json({ error: "not registered" }, 404);
 });

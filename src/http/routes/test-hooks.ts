@@ -4,7 +4,8 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
 import * as db from "../../db/users";
-import { monitorOf } from "../../objects/monitor";
+import { resetAccounts } from "../../domain/accounts";
+import { resetMonitoring } from "../../domain/monitoring";
 import { createRandomUsers } from "../../domain/random-users";
 import { Result, isOutcome, outcome, parseRequest } from "../../core/wire";
 import { toHttpResponse } from "../respond";
@@ -19,7 +20,7 @@ testHookRoutes.use("/reset", onlyWithHooks);
 testHookRoutes.use("/test/*", onlyWithHooks);
 
 testHookRoutes.get("/reset", async (c) => {
-  await Promise.all([db.resetDirectory(c.get("shards")), monitorOf(c.env).reset()]);
+  await Promise.all([resetAccounts(c.get("shards")), resetMonitoring(c.env, c.get("config"))]);
   return c.text("Success");
 });
 

@@ -19,10 +19,10 @@ userRoutes.use(async (c, next) =>
 
 userRoutes.post("/register", async (c) => {
   const req = parseRequest(await readBody(c), { identifiers: false, credentials: true });
-  return toHttpResponse(isOutcome(req) ? req : await register(c.get("shards"), req, Date.now()));
+  return toHttpResponse(isOutcome(req) ? req : await register(c.env, c.get("shards"), c.get("config"), req, Date.now()));
 });
 
 userRoutes.post("/delete", async (c) => {
   const req = parseRequest(await readBody(c), { identifiers: false, credentials: true });
-  return toHttpResponse(isOutcome(req) ? req : await unregister(c.get("shards"), req, Date.now()));
+  return toHttpResponse(isOutcome(req) ? req : await unregister(c.env, c.get("shards"), c.get("config"), req, Date.now()));
 });

@@ -1,0 +1,113 @@
+// What the monitoring counts, as a mergeable tally. Pure.
+//
+// Each isolate adds its syncs to a tally in memory and hands it to one of the monitor objects now and
+// then (src/domain/monitoring.ts), so that no object takes a call per sync; the objects add tallies
+// to their series, totals and norm, and the operator's reads merge the objects again.
+
+import type { BucketKind } from "./bucket";
+import { BINS, HALF_LIFE_MS, MIN_SAMPLE_IDENTIFIERS, type NormSample, type NormState, binOf, emptyNorm } from "./hit-ratio-norm";
+
+export const MINUTE_MS = 60_000;
+export const SERIES = ["syncs", "full", "incremental", "identifiers", "matches", "refusals", "flags"] as const;
+export type SeriesName = (typeof SERIES)[number];
+export type Counts = Record<SeriesName, number>;
+export type Minute = { at: number } & Counts;
+
+export const zeros = (): Counts => Object.fromEntries(SERIES.map((s) => [s, 0])) as Counts;
+
+export interface SyncRecord {
+  kind: BucketKind;
+  identifiers: number;
+  matches: number;
+  /** The client was already flagged: its syncs do not teach the norm. */
+  flagged: boolean;
+}
+
+export interface Tally {
+  /** Counts per minute (ms since the epoch / MINUTE_MS). */
+  minutes: Record<number, Counts>;
+  /** Norm samples, as weights per bin decayed to `at`. */
+  norm: NormState;
+  /** Syncs answered in this tally: calls per sync = tallies handed over / syncs in them. */
+  syncs: number;
+}
+
+export const emptyTally = (now: number): Tally => ({ minutes: {}, norm: emptyNorm(now), syncs: 0 });
+
+function countInto(tally: Tally, now: number, add: Partial<Counts>): void {
+  const minute = Math.floor(now / MINUTE_MS);
+  const counts = (tally.minutes[minute] ??= zeros());
+  for (const [name, value] of Object.entries(add) as [SeriesName, number][]) counts[name] += value;
+}
+
+/** The norm sample of an answered sync, or null: full syncs of at least MIN_SAMPLE_IDENTIFIERS from a client not flagged. */
+export function sampleOf(record: SyncRecord, now: number): NormSample | null {
+  if (record.kind !== "full" || record.flagged || record.identifiers < MIN_SAMPLE_IDENTIFIERS) return null;
+  return { bin: binOf(record.matches / record.identifiers), at: now };
+}
+
+/** Adds weighted samples (negative weights take samples out) to a norm state, decayed to the later time. */
+export function addToNorm(state: NormState, bins: readonly number[], at: number): NormState {
+  const to = Math.max(state.at, at);
+  const base = 2 ** (-(to - state.at) / HALF_LIFE_MS);
+  const added = 2 ** (-(to - at) / HALF_LIFE_MS);
+  return { bins: Array.from({ length: BINS }, (_, i) => (state.bins[i] ?? 0) * base + (bins[i] ?? 0) * added), at: to };
+}
+
+/** Counts an answered sync, and its norm sample; returns the sample (the client keeps it). */
+export function tallySync(tally: Tally, record: SyncRecord, now: number): NormSample | null {
+  countInto(tally, now, { syncs: 1, [record.kind]: 1, identifiers: record.identifiers, matches: record.matches });
+  tally.syncs += 1;
+  const sample = sampleOf(record, now);
+  if (sample) {
+    const bins = Array<number>(BINS).fill(0);
+    bins[sample.bin] = 1;
+    tally.norm = addToNorm(tally.norm, bins, now);
+  }
+  return sample;
+}
+
+export const tallyRefusal = (tally: Tally, now: number): void => countInto(tally, now, { refusals: 1 });
+
+/** One tally of two (for a hand-over that failed and is tried again with the next). */
+export function mergeTallies(a: Tally, b: Tally): Tally {
+  const minutes: Record<number, Counts> = { ...a.minutes };
+  for (const [minute, counts] of Object.entries(b.minutes)) {
+    const into = (minutes[Number(minute)] = { ...(minutes[Number(minute)] ?? zeros()) });
+    for (const name of SERIES) into[name] += counts[name];
+  }
+  return { minutes, norm: addToNorm(a.norm, b.norm.bins, b.norm.at), syncs: a.syncs + b.syncs };
+}
+
+/** Per-minute series of several monitor objects, summed minute by minute, oldest first. */
+export function mergeSeries(lists: Minute[][]): Minute[] {
+  const byMinute = new Map<number, Minute>();
+  for (const list of lists) {
+    for (const m of list) {
+      const into = byMinute.get(m.at) ?? { at: m.at, ...zeros() };
+      for (const name of SERIES) into[name] += m[name];
+      byMinute.set(m.at, into);
+    }
+  }
+  return [...byMinute.values()].sort((x, y) => x.at - y.at);
+}
+
+/** Norm states of several monitor objects as one; a bin is never below 0 (samples taken out elsewhere). */
+export function mergeNorms(states: NormState[], now: number): NormState {
+  const merged = states.reduce((sum, s) => addToNorm(sum, s.bins, s.at), emptyNorm(now));
+  return { bins: merged.bins.map((w) => Math.max(0, w)), at: merged.at };
+}
+
+/** The bins that take a flagged client's samples out again (negative weights, as of `now`). */
+export function samplesOut(samples: NormSample[], now: number): number[] {
+  const bins = Array<number>(BINS).fill(0);
+  for (const { bin, at } of samples) if (bin >= 0 && bin < BINS) bins[bin]! -= 2 ** (-(now - at) / HALF_LIFE_MS);
+  return bins;
+}
+
+/** Which of `n` objects keeps the record of `key` (a client, a network): the same one every time. */
+export function objectFor(key: string, n: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % n;
+}
