@@ -9,11 +9,16 @@
 //   core/     pure logic        core only: no cloudflare:*, no bindings (src/core/tsconfig.json
 //                               compiles it without the Workers types)
 //   proto/    generated code    anyone
+//
+// And client/ (the library and the CLI) shares src/core and src/proto only: no cloudflare:*, and
+// no node:* in the library (index.ts, src/), which runs in browsers; cli.ts and file-store.ts are Node's.
 
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 
-const src = path.join(import.meta.dirname, "..", "src");
+const root = path.join(import.meta.dirname, "..");
+const src = path.join(root, "src");
+const client = path.join(root, "client");
 const allowed = {
   http: ["http", "domain", "objects", "db", "core", "proto"],
   domain: ["domain", "objects", "db", "core", "proto"],
@@ -26,11 +31,13 @@ const layerOf = (file) => path.relative(src, file).split(path.sep)[0];
 const problems = [];
 const walk = (dir) =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
-for (const file of walk(src).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith(".d.ts"))) {
+const sources = (dir) => walk(dir).filter((f) => /\.(ts|js|mjs)$/.test(f) && !f.endsWith(".d.ts"));
+const importsOf = (file) => [...readFileSync(file, "utf8").matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)].map((m) => m[1]);
+
+for (const file of sources(src)) {
   const layer = layerOf(file);
   if (!(layer in allowed)) continue; // index.ts, proto/
-  const text = readFileSync(file, "utf8");
-  for (const [, spec] of text.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)) {
+  for (const spec of importsOf(file)) {
     const where = path.relative(process.cwd(), file);
     if (spec.startsWith("cloudflare:") && layer !== "objects" && layer !== "domain" && layer !== "http") {
       problems.push(`${where}: ${layer}/ may not import ${spec}`);
@@ -40,6 +47,21 @@ for (const file of walk(src).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith("
     if (!allowed[layer].includes(target)) problems.push(`${where}: ${layer}/ may not import ${target}/ (${spec})`);
   }
 }
+for (const file of sources(client)) {
+  const where = path.relative(process.cwd(), file);
+  const name = path.relative(client, file);
+  const library = !["cli.ts", "file-store.ts", "icd.mjs"].includes(name);
+  for (const spec of importsOf(file)) {
+    if (spec.startsWith("cloudflare:")) problems.push(`${where}: client/ may not import ${spec}`);
+    if (library && spec.startsWith("node:")) problems.push(`${where}: the client library may not import ${spec} (it runs in browsers)`);
+    if (!spec.startsWith(".")) continue;
+    const target = path.relative(root, path.resolve(path.dirname(file), spec)).split(path.sep);
+    const shim = name === "icd.mjs" && target.join("/") === "scripts/run-ts.mjs"; // the bin runs the CLI with it
+    const ok = shim || target[0] === "client" || (target[0] === "src" && ["core", "proto"].includes(target[1] ?? ""));
+    if (!ok) problems.push(`${where}: client/ may import src/core and src/proto only, not ${target.slice(0, 2).join("/")} (${spec})`);
+  }
+}
+
 if (problems.length > 0) {
   console.error(`Imports against the layers (scripts/check-layers.mjs):\n  ${problems.join("\n  ")}`);
   process.exit(1);

@@ -39,6 +39,16 @@ export function largestFit(policy: BucketPolicy, emptyAt: number, now: number): 
 }
 
 /**
+ * What still fits now of a charge of n that was refused with Retry-After retryAfterSeconds, as a
+ * client that knows only the answer works it out: the excess is what drains in that wait (the
+ * level of a bucket that empties then), rounded up. Never more than what does fit, since the wait
+ * is rounded up too (test/core/bucket.test.ts); may be 0 or less, when nothing fits.
+ */
+export function fitAfterRefusal(policy: BucketPolicy, n: number, retryAfterSeconds: number): number {
+  return n - Math.ceil(bucketLevel(policy, retryAfterSeconds * 1000, 0));
+}
+
+/**
  * Charges n contacts (1 <= n <= limit). Refused: the state is unchanged and retryAfterSeconds is
  * the smallest whole number of seconds after which the same charge fits. `limit` (the capacity
  * unless a quarantine cuts it) is the level a charge may fill the bucket to; the drain stays the same.

@@ -47,6 +47,12 @@ export interface Config {
   alertWebhookUrl: string | undefined;
 }
 
+/**
+ * The service's defaults: the top-level vars of wrangler.toml (test/core/config.test.ts checks that
+ * they agree), for the client, which cannot read them. Seconds, as in wrangler.toml.
+ */
+export const DEFAULTS = Object.freeze({ maxContacts: 20_000, s2PeriodSeconds: 86_400, s2DeltaSeconds: 864_000 });
+
 export class ConfigError extends Error {
   override name = "ConfigError";
 }

@@ -1,7 +1,7 @@
-// Address-book files: CSV and vCard parsing of the client library (client/src/contacts.js).
+// Address-book files: CSV and vCard parsing of the client library (client/src/contacts.ts).
 
 import { describe, expect, it } from "vitest";
-import { normaliseAll, parseContacts, parseCsv, parseVCard } from "../../client/index.js";
+import { normaliseAll, parseContacts, parseCsv, parseVCard } from "../../client/index";
 
 const phones = (text: string) => parseContacts(text).contacts.map((c) => c.phone);
 

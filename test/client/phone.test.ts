@@ -1,7 +1,7 @@
-// Phone normalisation and identifier derivation of the client library (client/src/phone.js, identifier.js).
+// Phone normalisation and identifier derivation of the client library (client/src/phone.ts, identifier.ts).
 
 import { describe, expect, it } from "vitest";
-import { IDENTIFIER_BYTES, fromHex, identifierOf, newToken, normaliseAll, normalisePhone, regionOf, toHex } from "../../client/index.js";
+import { IDENTIFIER_BYTES, fromHex, identifierOf, newToken, normaliseAll, normalisePhone, regionOf, toHex } from "../../client/index";
 
 describe("normalisePhone", () => {
   it.each([

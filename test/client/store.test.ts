@@ -1,7 +1,7 @@
-// State stores of the client library (client/src/store.js): the JSON document every store keeps.
+// State stores of the client library (client/src/store.ts): the JSON document every store keeps.
 
 import { describe, expect, it } from "vitest";
-import { type State, KeyValueStore, MemoryStore, emptyState, parseState, serializeState } from "../../client/index.js";
+import { type State, KeyValueStore, MemoryStore, emptyState, parseState, serializeState } from "../../client/index";
 
 const sample = (): State => ({
   version: 1,

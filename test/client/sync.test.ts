@@ -4,7 +4,7 @@
 
 import { SELF } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type ClientOptions, type SyncResult, IcdClient, IcdError, MemoryStore, fromHex, identifierOf } from "../../client/index.js";
+import { type ClientOptions, type SyncResult, IcdClient, IcdError, MemoryStore, fromHex, identifierOf } from "../../client/index";
 import { ICD } from "../../src/proto/icd.js";
 import { randomIds } from "../helpers";
 

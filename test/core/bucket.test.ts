@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { bucketLevel, bucketPolicy, chargeBucket, largestFit, refundBucket } from "../../src/core/bucket";
+import { bucketLevel, bucketPolicy, chargeBucket, fitAfterRefusal, largestFit, refundBucket } from "../../src/core/bucket";
 import { parseConfig } from "../../src/core/config";
 
 const config = parseConfig({ MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000, TEST_HOOKS: false });
@@ -70,6 +71,36 @@ describe("leaky bucket arithmetic", () => {
     expect(refundBucket(full, after, 3000, T0 + 10)).toBe(before);
     expect(refundBucket(full, before, 4999, T0)).toBe(T0 + 43_200);
     expect(refundBucket(full, before, 5000, T0 + 10)).toBe(0);
+  });
+
+  it("lets a client that knows only a refusal's Retry-After send what fits, and leave at most a second's drain unused", () => {
+    // The client's side of a 429 (client/src/client.ts): the whole bucket state is the service's.
+    const DAY_S = 86_400;
+    const state = fc.record({
+      capacity: fc.integer({ min: 1, max: 100_000 }),
+      drainSeconds: fc.integer({ min: 1, max: 365 * DAY_S }),
+      filled: fc.double({ min: 0, max: 1, noNaN: true }),
+      elapsedMs: fc.integer({ min: 0, max: 365 * DAY_S * 1000 }),
+      limitShare: fc.double({ min: 0, max: 1, noNaN: true }),
+      n: fc.integer({ min: 1, max: 100_000 }),
+    });
+    fc.assert(
+      fc.property(state, ({ capacity, drainSeconds, filled, elapsedMs, limitShare, n }) => {
+        const policy = { capacity, drainMs: drainSeconds * 1000 };
+        const limit = Math.floor(limitShare * capacity);
+        const emptyAt = charged(chargeBucket(policy, 0, Math.floor(filled * capacity), T0));
+        const now = T0 + Math.min(elapsedMs, policy.drainMs);
+        const refused = chargeBucket(policy, emptyAt, Math.min(n, capacity), now, limit);
+        if (refused.ok) return;
+        const fit = fitAfterRefusal(policy, Math.min(n, capacity), refused.retryAfterSeconds);
+        if (fit >= 1) expect(chargeBucket(policy, emptyAt, fit, now, limit).ok).toBe(true);
+        const trueFit = Math.max(0, Math.floor(limit - bucketLevel(policy, emptyAt, now) + 1e-9));
+        expect(trueFit - Math.max(fit, 0)).toBeLessThanOrEqual(Math.ceil((1000 * capacity) / policy.drainMs) + 1);
+      }),
+      { numRuns: 2000 },
+    );
+    // The defaults: 432 s after a full-sync refusal is 10 contacts too many (43.2 s each).
+    expect(fitAfterRefusal(full, 25, 432)).toBe(15);
   });
 
   it("works with other configurations (capacities that do not divide the period)", () => {

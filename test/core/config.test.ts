@@ -1,5 +1,6 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../src/core/config";
+import { ConfigError, DEFAULTS, configOf, parseConfig } from "../../src/core/config";
 
 const good = { MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000, TEST_HOOKS: true };
 
@@ -64,6 +65,11 @@ describe("configuration", () => {
       asnAccountsPerDay: 70,
       alertWebhookUrl: "https://hooks.example.com/icd",
     });
+  });
+
+  it("has DEFAULTS (what the client assumes) equal to the vars of wrangler.toml", () => {
+    const config = configOf(env);
+    expect({ maxContacts: config.maxContacts, s2PeriodSeconds: config.s2PeriodMs / 1000, s2DeltaSeconds: config.s2DeltaMs / 1000 }).toEqual(DEFAULTS);
   });
 
   it("leaves the test hooks off unless asked", () => {

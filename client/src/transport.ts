@@ -1,19 +1,31 @@
 // HTTP transport: one ICD.Request POSTed, one ICD.Response decoded. The fetch is injectable (tests
 // pass the Worker's own), so nothing here depends on a platform beyond fetch.
 
+import { Result } from "../../src/core/wire";
 import { ICD } from "../../src/proto/icd.js";
 
-export const Result = ICD.Response.Result;
+export { Result };
 
-/** @typedef {(input: string, init: RequestInit) => Promise<Response>} FetchLike */
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+/** What the service answered, whatever the status. */
+export interface Answer {
+  status: number;
+  result: number;
+  added: Uint8Array[];
+  removed: Uint8Array[];
+  /** Seconds from Retry-After, null without one. */
+  retryAfter: number | null;
+}
 
 /** An answer the client cannot use: a refusal, an unexpected status, or a body that is no Response. */
 export class IcdError extends Error {
-  /**
-   * @param {string} message
-   * @param {{ status?: number; result?: number; retryAfter?: number | null }} [details]
-   */
-  constructor(message, details = {}) {
+  /** HTTP status, 0 when there was no answer. */
+  readonly status: number;
+  readonly result: number | null;
+  readonly retryAfter: number | null;
+
+  constructor(message: string, details: { status?: number; result?: number; retryAfter?: number | null } = {}) {
     super(message);
     this.name = "IcdError";
     this.status = details.status ?? 0;
@@ -22,13 +34,8 @@ export class IcdError extends Error {
   }
 }
 
-/**
- * Seconds to wait from a Retry-After header: a number of seconds or an HTTP date; null without one.
- * @param {string | null} header
- * @param {number} now
- * @returns {number | null}
- */
-export function parseRetryAfter(header, now) {
+/** Seconds to wait from a Retry-After header: a number of seconds or an HTTP date; null without one. */
+export function parseRetryAfter(header: string | null, now: number): number | null {
   if (header === null || header.trim() === "") return null;
   if (/^\d+$/.test(header.trim())) return Number(header.trim());
   const at = Date.parse(header);
@@ -36,28 +43,23 @@ export function parseRetryAfter(header, now) {
 }
 
 export class Transport {
-  /**
-   * @param {{ server?: string; fetch?: FetchLike; now?: () => number }} [options]
-   */
-  constructor(options = {}) {
+  readonly server: string;
+  private readonly fetch: FetchLike;
+  private readonly now: () => number;
+
+  constructor(options: { server?: string; fetch?: FetchLike; now?: () => number } = {}) {
     this.server = (options.server ?? "http://localhost:8787").replace(/\/+$/, "");
-    /** @type {FetchLike} */
     this.fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.now = options.now ?? (() => Date.now());
   }
 
-  /**
-   * POSTs a Request to `path` and decodes the Response, whatever the status.
-   * @param {string} path
-   * @param {{ user: Uint8Array; authToken: Uint8Array; identifiers?: Uint8Array[] }} request
-   * @returns {Promise<import("../index.js").Answer>}
-   */
-  async call(path, request) {
+  /** POSTs a Request to `path` and decodes the Response, whatever the status. */
+  async call(path: string, request: { user: Uint8Array; authToken: Uint8Array; identifiers?: Uint8Array[] }): Promise<Answer> {
     const body = ICD.Request.encode({ user: request.user, authToken: request.authToken, identifiers: request.identifiers ?? [] }).finish();
     const send = this.fetch;
     const response = await send(`${this.server}${path}`, {
       method: "POST",
-      body: /** @type {BodyInit} */ (/** @type {unknown} */ (body)),
+      body: body as Uint8Array<ArrayBuffer>,
       headers: { "Content-Type": "application/x-protobuf" },
     });
     const bytes = new Uint8Array(await response.arrayBuffer());

@@ -1,7 +1,10 @@
 // Address-book files to phone numbers: CSV (a column of numbers, with or without other columns
-// and a header) or vCard (TEL properties). Pure text in, raw numbers out; normalisation is phone.js.
+// and a header) or vCard (TEL properties). Pure text in, raw numbers out; normalisation is phone.ts.
 
-/** @typedef {{ phone: string; name?: string }} Contact */
+export interface Contact {
+  phone: string;
+  name?: string;
+}
 
 /** Header names of phone columns (English, German, French, Spanish, common exports). */
 const PHONE_HEADER = /phone|tel|mobil|cell|handy|number|nummer|num[eé]ro|fon|whatsapp/i;
@@ -10,19 +13,16 @@ const NAME_HEADER = /name|nom|nombre/i;
 /**
  * Whether a cell looks like a phone number: only digits, spaces and + ( ) - . / and at least six
  * digits (so that indexes, years and postcodes are not taken for numbers).
- * @param {string} cell
  */
-export function looksLikePhone(cell) {
+export function looksLikePhone(cell: string): boolean {
   const text = cell.trim().replace(/^tel:/i, "");
   return /^\+?[\d\s()\-./]+$/.test(text) && (text.match(/\d/g)?.length ?? 0) >= 6;
 }
 
 /**
  * Parses an address book, CSV or vCard (recognised by BEGIN:VCARD).
- * @param {string} text
- * @returns {{ format: "csv" | "vcard"; contacts: Contact[] }}
  */
-export function parseContacts(text) {
+export function parseContacts(text: string): { format: "csv" | "vcard"; contacts: Contact[] } {
   const clean = text.replace(/^\uFEFF/, "");
   if (/^[ \t]*BEGIN:VCARD[ \t]*$/im.test(clean)) return { format: "vcard", contacts: parseVCard(clean) };
   return { format: "csv", contacts: parseCsvContacts(clean) };
@@ -31,15 +31,10 @@ export function parseContacts(text) {
 /**
  * RFC 4180 CSV: quoted fields (with "" for a quote, and line breaks inside quotes), CRLF or LF.
  * The delimiter is the most frequent of , ; and tab in the first line, outside quotes.
- * @param {string} text
- * @param {string} [delimiter]
- * @returns {string[][]}
  */
-export function parseCsv(text, delimiter = detectDelimiter(text)) {
-  /** @type {string[][]} */
-  const rows = [];
-  /** @type {string[]} */
-  let row = [];
+export function parseCsv(text: string, delimiter: string = detectDelimiter(text)): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
   let field = "";
   let quoted = false;
   for (let i = 0; i < text.length; i++) {
@@ -64,16 +59,15 @@ export function parseCsv(text, delimiter = detectDelimiter(text)) {
   return rows;
 }
 
-/** @param {string} text */
-function detectDelimiter(text) {
+function detectDelimiter(text: string): string {
   const counts = { ",": 0, ";": 0, "\t": 0 };
   let quoted = false;
   for (const c of text) {
     if (c === '"') quoted = !quoted;
     else if (!quoted && (c === "\n" || c === "\r")) break;
-    else if (!quoted && c in counts) counts[/** @type {keyof typeof counts} */ (c)]++;
+    else if (!quoted && c in counts) counts[c as keyof typeof counts]++;
   }
-  const best = /** @type {[string, number][]} */ (Object.entries(counts)).sort((a, b) => b[1] - a[1])[0];
+  const best = Object.entries(counts).sort((a, b) => b[1] - a[1])[0];
   return best && best[1] > 0 ? best[0] : ",";
 }
 
@@ -82,15 +76,13 @@ function detectDelimiter(text) {
  * "Mobile", "Telefon", "Phone 1 - Value"...; several such columns are all read), else the column
  * with the most cells that look like phone numbers; a first row that is not a number there is a
  * header. A cell may hold several numbers separated by ":::" (Google Contacts exports).
- * @param {string} text
- * @returns {Contact[]}
  */
-export function parseCsvContacts(text) {
+export function parseCsvContacts(text: string): Contact[] {
   const rows = parseCsv(text);
   if (rows.length === 0) return [];
   const width = Math.max(...rows.map((r) => r.length));
   const header = rows[0] ?? [];
-  const phoneLike = (/** @type {number} */ col) => rows.slice(1).filter((r) => looksLikePhone(cellsOf(r[col])[0] ?? "")).length;
+  const phoneLike = (col: number) => rows.slice(1).filter((r) => looksLikePhone(cellsOf(r[col])[0] ?? "")).length;
   let phoneColumns = header
     .map((cell, col) => (PHONE_HEADER.test(cell) && !looksLikePhone(cell) && phoneLike(col) > 0 ? col : -1))
     .filter((col) => col >= 0);
@@ -107,8 +99,7 @@ export function parseCsvContacts(text) {
     hasHeader = !looksLikePhone(cellsOf(header[best])[0] ?? "");
   }
   const nameColumn = hasHeader ? header.findIndex((cell, col) => NAME_HEADER.test(cell) && !phoneColumns.includes(col)) : -1;
-  /** @type {Contact[]} */
-  const contacts = [];
+  const contacts: Contact[] = [];
   for (const row of hasHeader ? rows.slice(1) : rows) {
     const name = nameColumn >= 0 ? row[nameColumn]?.trim() : undefined;
     for (const col of phoneColumns) {
@@ -118,8 +109,7 @@ export function parseCsvContacts(text) {
   return contacts;
 }
 
-/** @param {string | undefined} cell */
-const cellsOf = (cell) =>
+const cellsOf = (cell: string | undefined) =>
   (cell ?? "")
     .split(":::")
     .map((s) => s.trim())
@@ -129,15 +119,11 @@ const cellsOf = (cell) =>
  * The contacts of a vCard file (2.1, 3.0 or 4.0): every TEL property of every card, with the
  * card's FN (or N) as name. Folded lines are unfolded; group prefixes (item1.TEL), parameters
  * (TEL;TYPE=CELL) and tel: URIs (TEL;VALUE=uri:tel:+49...;ext=1) are understood.
- * @param {string} text
- * @returns {Contact[]}
  */
-export function parseVCard(text) {
+export function parseVCard(text: string): Contact[] {
   const lines = text.replace(/\r?\n[ \t]/g, "").split(/\r?\n|\r/);
-  /** @type {Contact[]} */
-  const contacts = [];
-  /** @type {string[]} */
-  let phones = [];
+  const contacts: Contact[] = [];
+  let phones: string[] = [];
   let name = "";
   for (const line of lines) {
     const colon = propertyEnd(line);
@@ -159,7 +145,7 @@ export function parseVCard(text) {
 }
 
 /** The index of the colon that ends a content line's name and parameters (not one inside quotes). */
-function propertyEnd(/** @type {string} */ line) {
+function propertyEnd(line: string): number {
   let quoted = false;
   for (let i = 0; i < line.length; i++) {
     if (line[i] === '"') quoted = !quoted;
@@ -168,4 +154,4 @@ function propertyEnd(/** @type {string} */ line) {
   return -1;
 }
 
-const unescapeValue = (/** @type {string} */ v) => v.replace(/\\([,;\\nN])/g, (_, c) => (c === "n" || c === "N" ? " " : c)).trim();
+const unescapeValue = (v: string) => v.replace(/\\([,;\\nN])/g, (_, c) => (c === "n" || c === "N" ? " " : c)).trim();

@@ -1,13 +1,13 @@
-#!/usr/bin/env node
 // icd: the command-line client of the ICD service. `icd --help`; see README, "Client library and CLI".
+// Node runs it through client/icd.mjs (package.json "bin"), which bundles it on the fly.
 
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import { isSupportedCountry } from "libphonenumber-js";
-import { FileStore } from "./file-store.js";
-import { IcdClient, normalisePhone, parseContacts, regionOf } from "./index.js";
+import { FileStore } from "./file-store";
+import { IcdClient, type SyncProgress, normalisePhone, parseContacts, regionOf } from "./index";
 
 const defaultState = () => join(process.env.XDG_CONFIG_HOME || join(homedir(), ".config"), "icd", "state.json");
 
@@ -18,9 +18,17 @@ const program = new Command("icd")
   .option("--json", "machine-readable output on stdout")
   .showHelpAfterError();
 
-/** @param {import("commander").Command} command */
-function setup(command) {
-  const opts = command.optsWithGlobals();
+/** The options of every command, global ones included. */
+interface Options {
+  server: string;
+  state: string;
+  json?: boolean;
+  region?: string;
+  phone?: string;
+}
+
+function setup(command: Command) {
+  const opts = command.optsWithGlobals<Options>();
   if (opts.region !== undefined && !isSupportedCountry(opts.region.toUpperCase())) fail(`unknown region ${JSON.stringify(opts.region)} (use a country code such as DE or US)`);
   const client = new IcdClient({ server: opts.server, store: new FileStore(opts.state) });
   return { opts, client };
@@ -31,9 +39,9 @@ program
   .description("register the user of a phone number, with a fresh secret token kept in the state file")
   .requiredOption("--phone <number>", "your phone number (international, or national with --region)")
   .option("--region <CC>", "country of a number in national format, e.g. DE")
-  .action(async (_options, command) => {
+  .action(async (_options, command: Command) => {
     const { opts, client } = setup(command);
-    const { phone } = await client.register({ phone: opts.phone, region: opts.region });
+    const { phone } = await client.register({ phone: opts.phone!, region: opts.region });
     if (opts.json) print({ phone, registered: true });
     else console.log(`registered ${phone} (state: ${opts.state})`);
   });
@@ -43,19 +51,17 @@ program
   .description("check which contacts are registered: full the first time, incremental afterwards")
   .argument("[contacts]", "CSV (a column of numbers) or vCard file; omitted: the address book of the last sync")
   .option("--region <CC>", "country of numbers in national format (default: that of your own number)")
-  .action(async (file, _options, command) => {
+  .action(async (file: string | undefined, _options, command: Command) => {
     const { opts, client } = setup(command);
     const state = await client.load();
     if (!state.user) fail(`no registered user in ${opts.state}: run \`icd register --phone <number>\` first`);
     const region = opts.region?.toUpperCase() ?? regionOf(state.user.phone);
 
-    /** @type {string[] | undefined} */
-    let numbers;
-    /** @type {Map<string, string>} */
-    const names = new Map();
+    let numbers: string[] | undefined;
+    const names = new Map<string, string>();
     if (file !== undefined) {
       const { contacts } = parseContacts(await readText(file));
-      const invalid = [];
+      const invalid: string[] = [];
       numbers = [];
       for (const { phone, name } of contacts) {
         const e164 = normalisePhone(phone, region);
@@ -83,8 +89,7 @@ program
       warn(`${result.pending} contacts not checked yet (rate limit): run \`icd sync\` again ${when}`);
     }
     if (opts.json) {
-      /** @type {Record<string, unknown>} */
-      const out = { mode: result.mode, registered: result.registered, added: result.added, removed: result.removed };
+      const out: Record<string, unknown> = { mode: result.mode, registered: result.registered, added: result.added, removed: result.removed };
       if (result.pending > 0) Object.assign(out, { pending: result.pending, retryAfter: result.retryAfter });
       print(out);
       return;
@@ -105,10 +110,10 @@ program
 program
   .command("status")
   .description("show the user, the last syncs and what the next sync will do")
-  .action(async (_options, command) => {
+  .action(async (_options, command: Command) => {
     const { opts, client } = setup(command);
     const s = await client.status();
-    const iso = (/** @type {number | null} */ t) => (t === null ? null : new Date(t).toISOString());
+    const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
     if (opts.json) {
       print({ ...s, lastSync: iso(s.lastSync), lastFullSync: iso(s.lastFullSync), server: opts.server, state: opts.state });
       return;
@@ -134,60 +139,49 @@ program
 program
   .command("unregister")
   .description("unregister your number from the service and forget its token")
-  .action(async (_options, command) => {
+  .action(async (_options, command: Command) => {
     const { opts, client } = setup(command);
     const { phone } = await client.unregister();
     if (opts.json) print({ phone, registered: false });
     else console.log(`unregistered ${phone}`);
   });
 
-/** @param {string} file */
-async function readText(file) {
+async function readText(file: string): Promise<string> {
   let bytes;
   try {
     bytes = await readFile(file);
   } catch (error) {
-    fail(`cannot read ${file}: ${/** @type {Error} */ (error).message}`);
+    fail(`cannot read ${file}: ${(error as Error).message}`);
   }
   const utf16 = bytes[0] === 0xff && bytes[1] === 0xfe;
   return new TextDecoder(utf16 ? "utf-16le" : "utf-8").decode(bytes);
 }
 
-/** @param {unknown} value */
-const print = (value) => process.stdout.write(`${JSON.stringify(value)}\n`);
-/** @param {string} message */
-const warn = (message) => process.stderr.write(`icd: ${message}\n`);
-/** @param {string} message @returns {never} */
-function fail(message) {
+const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+const warn = (message: string) => process.stderr.write(`icd: ${message}\n`);
+function fail(message: string): never {
   warn(message);
   process.exit(1);
 }
 
-/** @param {number} seconds */
-function duration(seconds) {
+function duration(seconds: number): string {
   if (seconds < 120) return `${seconds} s`;
   if (seconds < 7200) return `${Math.ceil(seconds / 60)} min`;
   if (seconds < 172800) return `${Math.ceil(seconds / 3600)} h`;
   return `${Math.ceil(seconds / 86400)} days`;
 }
 
-/**
- * @param {string[]} header
- * @param {string[][]} rows
- * @param {boolean} [withHeader]
- */
-function table(header, rows, withHeader = true) {
+function table(header: string[], rows: string[][], withHeader = true): string {
   const all = withHeader ? [header, ...rows] : rows;
   const widths = header.map((_, col) => Math.max(...all.map((r) => (r[col] ?? "").length)));
   return all.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col] ?? 0))).join("  ")).join("\n");
 }
 
 /** A progress bar on stderr for syncs of at least 1,000 contacts, when stderr is a terminal. */
-function progressBar(enabled) {
+function progressBar(enabled: boolean) {
   let shown = false;
   return {
-    /** @param {{ done: number; total: number; kind: string }} p */
-    update: (p) => {
+    update: (p: SyncProgress) => {
       if (!enabled || p.total < 1000) return;
       const width = 30;
       const filled = Math.round((p.done / p.total) * width);
@@ -204,7 +198,7 @@ try {
   await program.parseAsync();
 } catch (error) {
   if (error instanceof Error) {
-    const cause = /** @type {{ cause?: { code?: string; message?: string } }} */ (error).cause;
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     if (error.message === "fetch failed") fail(`cannot reach ${program.opts().server}: ${cause?.code ?? cause?.message ?? "network error"}`);
     fail(error.message);
   }
