@@ -8,10 +8,9 @@
 // do beyond that.
 
 import { DurableObject } from "cloudflare:workers";
-import type { BucketKind } from "../core/bucket";
 import { configOf } from "../core/config";
 import type { Reason } from "../core/detection";
-import { type NormSample, type NormState, type NormView, addSample, emptyNorm, normOf, removeSamples } from "../core/hit-ratio-norm";
+import { type NormSample, type NormState, type NormView, type SyncRecord, emptyNorm, learnFromSync, normOf, removeSamples } from "../core/hit-ratio-norm";
 
 const MINUTE_MS = 60_000;
 /** Minutes are kept this long (the issue asks for at least 30 days). */
@@ -30,13 +29,7 @@ export const BASELINE_FLOOR: Partial<Record<SeriesName, number>> = { identifiers
 /** Minutes of history needed before a baseline is trusted. */
 const BASELINE_MIN_HISTORY = 30;
 
-export interface SyncRecord {
-  kind: BucketKind;
-  identifiers: number;
-  matches: number;
-  /** The client was already flagged: its syncs do not teach the norm. */
-  flagged: boolean;
-}
+export type { SyncRecord } from "../core/hit-ratio-norm";
 
 export interface FlaggedClient {
   id: string;
@@ -74,13 +67,9 @@ export class Monitor extends DurableObject<Env> {
   /** Counts an answered sync, teaches the norm, and answers the norm and this sync's sample. */
   async recordSync(record: SyncRecord, now: number = Date.now()): Promise<{ norm: NormView; sample: NormSample | null }> {
     await this.count(now, { syncs: 1, [record.kind]: 1, identifiers: record.identifiers, matches: record.matches });
-    let sample: NormSample | null = null;
-    let norm = this.normState(now);
-    if (record.kind === "full" && !record.flagged) {
-      ({ state: norm, sample } = addSample(norm, record.identifiers, record.matches, now));
-      this.ctx.storage.kv.put("norm", norm);
-    }
-    return { norm: normOf(norm, now), sample };
+    const { state, taught, norm, sample } = learnFromSync(this.normState(now), record, now);
+    if (taught) this.ctx.storage.kv.put("norm", state);
+    return { norm, sample };
   }
 
   /** Counts a sync refused for its budget. */
