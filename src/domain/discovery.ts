@@ -10,6 +10,7 @@ import { authenticate } from "./accounts";
 import type { BucketKind } from "../core/bucket";
 import { type ChargeResult, bucketsOf } from "../objects/client-buckets";
 import type { Config } from "../core/config";
+import { afterAdmission, afterCharge, beforeCharge } from "../core/discovery-steps";
 import * as db from "../db/users";
 import type { Shards } from "../db/shards";
 import { toHex } from "../core/hex";
@@ -31,9 +32,10 @@ export async function discover(
   if (!account) return outcome(Result.AUTHENTICATION_INVALID);
 
   const ids = req.identifiers;
-  // More than a full bucket can never fit: no Retry-After, nothing charged.
-  if (ids.length > config.maxContacts) return outcome(Result.RATE_LIMIT_EXCEEDED);
-  if (ids.length === 0) return outcome(Result.SUCCESS);
+  // The order of the steps and what each outcome leads to: src/core/discovery-steps.ts.
+  const screened = beforeCharge(ids.length, config.maxContacts);
+  if (screened.step === "refuse") return refused(screened);
+  if (screened.step === "answer-empty") return outcome(Result.SUCCESS);
 
   const buckets = bucketsOf(env, req.user, account.bucketEpoch);
   const refusalKey = `${kind}:${toHex(req.user)}`;
@@ -48,25 +50,28 @@ export async function discover(
     console.error(`bucket charge failed: ${(error as Error).message}`);
     return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
   }
-  if (!charged.ok && "blocked" in charged) return outcome(Result.AUTHENTICATION_INVALID);
-  if (!charged.ok) {
+  if ("blocked" in charged) return outcome(Result.AUTHENTICATION_INVALID);
+  let next = afterCharge(charged);
+  if (next.step === "refuse") {
     rememberRefusal(refusalKey, now);
     inBackground(waitUntil, () => observeRefusal(env, now));
     // Over a quarantined or probation limit, no wait helps: a smaller request or an operator's clear may.
-    return outcome(Result.RATE_LIMIT_EXCEEDED, "retryAfterSeconds" in charged ? { retryAfterSeconds: charged.retryAfterSeconds } : {});
+    return refused(next);
   }
 
   const chargedAt = performance.now();
-  if (charged.fresh) {
+  if (next.step === "admit") {
     // A client's first sync counts against its network's daily allowance of new clients.
     const admitted = await admitNewClient(env, origin, now).catch((error: Error) => {
       console.error(`network admission failed: ${error.message}`);
       return { ok: true } as const; // the guard failing open costs less than every new client refused
     });
-    if (!admitted.ok) {
-      await buckets.refund(kind, ids.length, now).catch((e: Error) => console.error(`refund failed: ${e.message}`));
-      return outcome(Result.RATE_LIMIT_EXCEEDED, { retryAfterSeconds: admitted.retryAfterSeconds });
+    const admission = afterAdmission(next.charged, admitted);
+    if (admission.step === "refuse") {
+      if (admission.refund) await buckets.refund(kind, ids.length, now).catch((e: Error) => console.error(`refund failed: ${e.message}`));
+      return refused(admission);
     }
+    next = admission;
   }
 
   let answer: Outcome;
@@ -83,10 +88,14 @@ export async function discover(
   // charge and lookup overlap: both are counted from the end of authentication.
   answer.timings = { auth: authenticated - started, charge: chargedAt - authenticated, lookup: answeredAt - authenticated, ...answer.timings };
   const matches = (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
-  const sync = { user: req.user, bucketEpoch: account.bucketEpoch, kind, identifiers: ids, matches, edge: charged.edge, flagged: charged.flagged };
+  const sync = { user: req.user, bucketEpoch: account.bucketEpoch, kind, identifiers: ids, matches, edge: next.charged.edge, flagged: next.charged.flagged };
   inBackground(waitUntil, () => observeSync(env, shards, config, sync, now));
   return answer;
 }
+
+/** A refusal for the budget or by the network, with its Retry-After when waiting helps. */
+const refused = ({ retryAfterSeconds }: { retryAfterSeconds: number | null }): Outcome =>
+  outcome(Result.RATE_LIMIT_EXCEEDED, retryAfterSeconds === null ? {} : { retryAfterSeconds });
 
 /** Clients refused lately in this isolate, by kind and identifier: until when to charge before looking up. */
 const refusedUntil = new Map<string, number>();
