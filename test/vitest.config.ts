@@ -37,8 +37,8 @@ export default defineConfig(async () => {
     test: {
       projects: [
         project("local", undefined, ["test/**/*.test.ts"], ["test/production/**", "test/service/**"]),
-        // The slow fuzzing and timing tests do not depend on the shard count: run them once.
-        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/http/abuse.test.ts"]),
+        // The slow fuzzing and timing tests and the simulation do not depend on the shard count: run them once.
+        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/http/abuse.test.ts", "test/simulate/**"]),
         // Alerts go to a webhook there, answered by test/production/webhook-sink.ts.
         project("production", "production", ["test/production/**/*.test.ts"], [], { ALERT_WEBHOOK_URL }, ["test/production/webhook-sink.ts"]),
         {

@@ -8,6 +8,8 @@
 // weak prior (PRIOR_WEIGHT requests' worth at PRIOR_HIT_RATIO) stands in; real samples outweigh it
 // after a few dozen syncs.
 
+import type { BucketKind } from "./bucket";
+
 export const BINS = 50;
 export const MIN_SAMPLE_IDENTIFIERS = 20;
 export const HALF_LIFE_MS = 7 * 24 * 3600 * 1000;
@@ -83,4 +85,24 @@ export function normOf(state: NormState, now: number): NormView {
   }
   const samples = bins.reduce((a, b) => a + b, 0);
   return { hitRatio: median, samples, prior: samples < PRIOR_WEIGHT };
+}
+
+/** An answered sync, as the monitor learns from it. */
+export interface SyncRecord {
+  kind: BucketKind;
+  identifiers: number;
+  matches: number;
+  /** The client was already flagged: its syncs do not teach the norm. */
+  flagged: boolean;
+}
+
+/**
+ * The monitor's step for one answered sync: only an unflagged client's full syncs teach the norm.
+ * Returns the state to keep (`taught`: it changed), the norm this sync is judged against, and the
+ * sample its client keeps (to be taken out with removeSamples if the client is flagged).
+ */
+export function learnFromSync(state: NormState, sync: SyncRecord, now: number): { state: NormState; taught: boolean; norm: NormView; sample: NormSample | null } {
+  const taught = sync.kind === "full" && !sync.flagged;
+  const { state: next, sample } = taught ? addSample(state, sync.identifiers, sync.matches, now) : { state, sample: null };
+  return { state: next, taught, norm: normOf(next, now), sample };
 }

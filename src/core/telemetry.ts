@@ -4,8 +4,7 @@
 // then (src/domain/monitoring.ts), so that no object takes a call per sync; the objects add tallies
 // to their series, totals and norm, and the operator's reads merge the objects again.
 
-import type { BucketKind } from "./bucket";
-import { BINS, HALF_LIFE_MS, MIN_SAMPLE_IDENTIFIERS, type NormSample, type NormState, binOf, emptyNorm } from "./hit-ratio-norm";
+import { BINS, HALF_LIFE_MS, type NormSample, type NormState, type SyncRecord, emptyNorm, learnFromSync } from "./hit-ratio-norm";
 
 export const MINUTE_MS = 60_000;
 export const SERIES = ["syncs", "full", "incremental", "identifiers", "matches", "refusals", "flags"] as const;
@@ -14,14 +13,6 @@ export type Counts = Record<SeriesName, number>;
 export type Minute = { at: number } & Counts;
 
 export const zeros = (): Counts => Object.fromEntries(SERIES.map((s) => [s, 0])) as Counts;
-
-export interface SyncRecord {
-  kind: BucketKind;
-  identifiers: number;
-  matches: number;
-  /** The client was already flagged: its syncs do not teach the norm. */
-  flagged: boolean;
-}
 
 export interface Tally {
   /** Counts per minute (ms since the epoch / MINUTE_MS). */
@@ -40,12 +31,6 @@ function countInto(tally: Tally, now: number, add: Partial<Counts>): void {
   for (const [name, value] of Object.entries(add) as [SeriesName, number][]) counts[name] += value;
 }
 
-/** The norm sample of an answered sync, or null: full syncs of at least MIN_SAMPLE_IDENTIFIERS from a client not flagged. */
-export function sampleOf(record: SyncRecord, now: number): NormSample | null {
-  if (record.kind !== "full" || record.flagged || record.identifiers < MIN_SAMPLE_IDENTIFIERS) return null;
-  return { bin: binOf(record.matches / record.identifiers), at: now };
-}
-
 /** Adds weighted samples (negative weights take samples out) to a norm state, decayed to the later time. */
 export function addToNorm(state: NormState, bins: readonly number[], at: number): NormState {
   const to = Math.max(state.at, at);
@@ -58,12 +43,9 @@ export function addToNorm(state: NormState, bins: readonly number[], at: number)
 export function tallySync(tally: Tally, record: SyncRecord, now: number): NormSample | null {
   countInto(tally, now, { syncs: 1, [record.kind]: 1, identifiers: record.identifiers, matches: record.matches });
   tally.syncs += 1;
-  const sample = sampleOf(record, now);
-  if (sample) {
-    const bins = Array<number>(BINS).fill(0);
-    bins[sample.bin] = 1;
-    tally.norm = addToNorm(tally.norm, bins, now);
-  }
+  // The monitor's norm step, the same one the simulation takes: only unflagged full syncs teach.
+  const { state, sample } = learnFromSync(tally.norm, record, now);
+  tally.norm = state;
   return sample;
 }
 

@@ -1,6 +1,7 @@
 // A client's first sync is admitted by the guard objects of its network and of its ASN (when the
 // guard is on); a network that goes over its allowance here is alerted on and audited, once.
 
+import { admissionGuards, firstRefusal } from "../core/admission";
 import { configOf } from "../core/config";
 import { networkOf } from "../core/network";
 import { writeAudit } from "../db/audit";
@@ -15,9 +16,8 @@ export interface Origin {
 
 export async function admitNewClient(env: Env, origin: Origin, now: number): Promise<Admission> {
   const config = configOf(env);
-  if (!config.guard) return { ok: true };
-  const keys: [string, number][] = [[networkOf(origin.ip), config.networkAccountsPerDay]];
-  if (origin.asn !== undefined) keys.push([`asn:${origin.asn}`, config.asnAccountsPerDay]);
+  const keys = admissionGuards(config, networkOf(origin.ip), origin.asn);
+  if (keys.length === 0) return { ok: true };
   const verdicts = await Promise.all(keys.map(([key, perDay]) => guardOf(env, key).admitNewClient(perDay, now)));
   for (const [i, verdict] of verdicts.entries()) {
     if (!verdict.ok && verdict.throttledNow) {
@@ -26,5 +26,5 @@ export async function admitNewClient(env: Env, origin: Origin, now: number): Pro
       await Promise.all([raiseAlert(env, config, network, { at: now, type: "network", detail }), writeAudit(shardsOf(env), now, "throttle-network", null, detail)]);
     }
   }
-  return verdicts.find((v) => !v.ok) ?? { ok: true };
+  return firstRefusal(verdicts);
 }

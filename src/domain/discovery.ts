@@ -13,6 +13,7 @@
 
 import type { BucketKind } from "../core/bucket";
 import type { Config } from "../core/config";
+import { afterAdmission, afterCharge, beforeCharge } from "../core/discovery-steps";
 import { toHex } from "../core/hex";
 import { hashToken, sameHash } from "../core/token";
 import { type Outcome, type ParsedRequest, Result, outcome } from "../core/wire";
@@ -66,28 +67,33 @@ export async function discover(
   const authenticated = performance.now();
   if (verdict.auth !== "ok") return outcome(Result.AUTHENTICATION_INVALID);
   const charged: ChargeResult | null = verdict.charged;
-  if (charged && !charged.ok && "blocked" in charged) return outcome(Result.AUTHENTICATION_INVALID);
-  // More than a full bucket can never fit: no Retry-After, nothing charged.
-  if (ids.length > config.maxContacts) return outcome(Result.RATE_LIMIT_EXCEEDED);
-  if (!charged) return outcome(Result.SUCCESS); // no identifiers
-  if (!charged.ok) {
+  if (charged && "blocked" in charged) return outcome(Result.AUTHENTICATION_INVALID);
+  // The order of the steps and what each outcome leads to: src/core/discovery-steps.ts. The
+  // object charged nothing for what beforeCharge() refuses or answers empty.
+  const screened = beforeCharge(ids.length, config.maxContacts);
+  if (screened.step === "refuse") return refused(screened);
+  if (screened.step === "answer-empty" || !charged) return outcome(Result.SUCCESS);
+  let next = afterCharge(charged);
+  if (next.step === "refuse") {
     forget(key, kind);
     observeRefusal(env, config, now, waitUntil);
     // Over a quarantined or probation limit, no wait helps: a smaller request or an operator's clear may.
-    return outcome(Result.RATE_LIMIT_EXCEEDED, "retryAfterSeconds" in charged ? { retryAfterSeconds: charged.retryAfterSeconds } : {});
+    return refused(next);
   }
   trust(key, kind, now);
 
-  if (charged.fresh) {
+  if (next.step === "admit") {
     // A client's first sync counts against its network's daily allowance of new clients.
     const admitted = await admitNewClient(env, origin, now).catch((error: Error) => {
       console.error(`network admission failed: ${error.message}`);
       return { ok: true } as const; // the guard failing open costs less than every new client refused
     });
-    if (!admitted.ok) {
-      await buckets.refund(kind, ids.length, now).catch((e: Error) => console.error(`refund failed: ${e.message}`));
-      return outcome(Result.RATE_LIMIT_EXCEEDED, { retryAfterSeconds: admitted.retryAfterSeconds });
+    const admission = afterAdmission(next.charged, admitted);
+    if (admission.step === "refuse") {
+      if (admission.refund) await buckets.refund(kind, ids.length, now).catch((e: Error) => console.error(`refund failed: ${e.message}`));
+      return refused(admission);
     }
+    next = admission;
   }
 
   let answer: Outcome;
@@ -105,10 +111,14 @@ export async function discover(
   // start, as it may have run alongside.
   answer.timings = { charge: authenticated - started, lookup: answeredAt - started, ...answer.timings };
   const matches = (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
-  const sync = { user: req.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: charged.edge, flagged: charged.flagged };
+  const sync = { user: req.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: next.charged.edge, flagged: next.charged.flagged };
   inBackground(waitUntil, () => observeSync(env, shards, config, sync, now, waitUntil));
   return answer;
 }
+
+/** A refusal for the budget or by the network, with its Retry-After when waiting helps. */
+const refused = ({ retryAfterSeconds }: { retryAfterSeconds: number | null }): Outcome =>
+  outcome(Result.RATE_LIMIT_EXCEEDED, retryAfterSeconds === null ? {} : { retryAfterSeconds });
 
 /** Clients this isolate authenticated and charged lately, by kind: until when a lookup may run alongside the charge. */
 const trustedUntil = new Map<string, number>();

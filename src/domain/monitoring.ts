@@ -8,8 +8,8 @@
 // waits for it; when the objects cannot be reached, the last norm known stands.
 
 import type { Config } from "../core/config";
-import { type NormSample, type NormState, type NormView, emptyNorm, normOf } from "../core/hit-ratio-norm";
-import { type Counts, type Minute, SERIES, type SyncRecord, type Tally, addToNorm, emptyTally, mergeNorms, mergeSeries, mergeTallies, objectFor, samplesOut, tallyRefusal, tallySync, zeros } from "../core/telemetry";
+import { type NormSample, type NormState, type NormView, type SyncRecord, emptyNorm, normOf } from "../core/hit-ratio-norm";
+import { type Counts, type Minute, SERIES, type Tally, addToNorm, emptyTally, mergeNorms, mergeSeries, mergeTallies, objectFor, samplesOut, tallyRefusal, tallySync, zeros } from "../core/telemetry";
 import { type Alert, type FlaggedClient, type Monitor, monitorShard } from "../objects/monitor";
 
 const NORM_REFRESH_MS = 10_000;

@@ -7,7 +7,8 @@
 // more than the bucket holds.
 
 import { DurableObject } from "cloudflare:workers";
-import { type BucketKind, bucketLevel, bucketPolicy, largestFit, refundBucket } from "../core/bucket";
+import { type BucketKind, bucketLevel, bucketPolicy, largestFit } from "../core/bucket";
+import { chargeClient, refundCharge, sweepClient } from "../core/client-state";
 import { configOf } from "../core/config";
 import {
   type Answered,
@@ -15,11 +16,9 @@ import {
   type ClientState,
   type Flag,
   type Signals,
-  decideCharge,
   emptySignals,
   keepUntil,
   observeAnswer,
-  recordRefusal,
 } from "../core/detection";
 import { toHex } from "../core/hex";
 import { sameHash } from "../core/token";
@@ -156,10 +155,9 @@ export class ClientBuckets extends DurableObject<Env> {
    */
   async charge(kind: BucketKind, n: number, now: number = Date.now()): Promise<ChargeResult> {
     if (this.ctx.storage.kv.get(BLOCKED)) return { ok: false, blocked: true };
-    const state = this.state();
-    const decision = decideCharge(configOf(this.env), state, kind, n, now);
-    if (decision.ok) this.ctx.storage.kv.put(kind, decision.emptyAt);
-    else this.ctx.storage.kv.put(SIGNALS, recordRefusal(state.signals ?? emptySignals(now), now));
+    const { decision, emptyAt, signals } = chargeClient(configOf(this.env), this.state(), kind, n, now);
+    if (emptyAt !== undefined) this.ctx.storage.kv.put(kind, emptyAt);
+    if (signals !== undefined) this.ctx.storage.kv.put(SIGNALS, signals);
     await this.scheduleSweep();
     return decision;
   }
@@ -199,7 +197,7 @@ export class ClientBuckets extends DurableObject<Env> {
 
   /** Gives back a charge whose answer could not be delivered. */
   async refund(kind: BucketKind, n: number, now: number = Date.now()): Promise<void> {
-    const emptyAt = refundBucket(bucketPolicy(configOf(this.env), kind), this.emptyAt(kind), n, now);
+    const emptyAt = refundCharge(configOf(this.env), kind, this.emptyAt(kind), n, now);
     if (emptyAt === 0) this.ctx.storage.kv.delete(kind);
     else this.ctx.storage.kv.put(kind, emptyAt);
   }
@@ -280,12 +278,14 @@ export class ClientBuckets extends DurableObject<Env> {
    * operator lifts it.
    */
   async sweep(now: number = Date.now()): Promise<void> {
-    const latest = this.keepUntil();
-    if (latest > now) {
-      await this.ctx.storage.setAlarm(latest);
-    } else if (this.ctx.storage.kv.get(BLOCKED) || this.flag) {
+    // The credential's copy and a tombstone are kept a while beyond what sweepClient() knows of.
+    const held = this.keepUntil();
+    const verdict = held > now ? { wakeAt: held } : sweepClient(this.state(), this.ctx.storage.kv.get(BLOCKED) === true, now);
+    if ("wakeAt" in verdict) {
+      await this.ctx.storage.setAlarm(verdict.wakeAt);
+    } else if (verdict.drop !== "everything") {
       for (const kind of [...KINDS, REVOKED]) this.ctx.storage.kv.delete(kind);
-      if (!this.flag) for (const key of [SIGNALS, SKETCH, SAMPLES, VOUCHED, NORM]) this.ctx.storage.kv.delete(key);
+      if (verdict.drop === "buckets-and-signals") for (const key of [SIGNALS, SKETCH, SAMPLES, VOUCHED, NORM]) this.ctx.storage.kv.delete(key);
     } else {
       await this.ctx.storage.deleteAll();
     }

@@ -9,18 +9,18 @@
 // What the guard's verdicts lead to (alerts, audit) is src/domain/admission.ts.
 
 import { DurableObject } from "cloudflare:workers";
+import { type Admission, type GuardState, admitToNetwork, throttleOf } from "../core/admission";
 import { type ChargeOutcome, chargeBucket } from "../core/bucket";
 import { configOf } from "../core/config";
 
 const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 
-export type Admission = { ok: true } | { ok: false; retryAfterSeconds: number };
+export type { Admission } from "../core/admission";
 
 export class NetworkGuard extends DurableObject<Env> {
   /** Takes one registration from this network's hourly allowance, or refuses with the honest wait. */
   async register(now: number = Date.now()): Promise<ChargeOutcome> {
-    const throttled = this.throttled(now);
+    const throttled = throttleOf(this.guardState().throttledUntil, now);
     if (throttled) return throttled;
     const capacity = configOf(this.env).guardRegistrationsPerHour;
     const outcome = chargeBucket({ capacity, drainMs: HOUR_MS }, this.ctx.storage.kv.get<number>("registrations") ?? 0, 1, now);
@@ -36,23 +36,15 @@ export class NetworkGuard extends DurableObject<Env> {
    * throttled; the client that goes over the allowance throttles it, and `throttledNow` says so once.
    */
   async admitNewClient(perDay: number, now: number = Date.now()): Promise<Admission & { throttledNow?: { accounts: number } }> {
-    const throttled = this.throttled(now);
-    if (throttled) return throttled;
-    const emptyAt = this.ctx.storage.kv.get<number>("newClients") ?? 0;
-    const outcome = chargeBucket({ capacity: perDay, drainMs: DAY_MS }, emptyAt, 1, now);
-    if (outcome.ok) {
-      this.ctx.storage.kv.put("newClients", outcome.emptyAt);
-      await this.scheduleSweep();
-      return { ok: true };
-    }
-    this.ctx.storage.kv.put("throttledUntil", now + DAY_MS);
-    await this.scheduleSweep();
-    return { ok: false, retryAfterSeconds: DAY_MS / 1000, throttledNow: { accounts: perDay + 1 } };
+    const { admission, newClients, throttledUntil } = admitToNetwork(this.guardState(), perDay, now);
+    if (newClients !== undefined) this.ctx.storage.kv.put("newClients", newClients);
+    if (throttledUntil !== undefined) this.ctx.storage.kv.put("throttledUntil", throttledUntil);
+    if (newClients !== undefined || throttledUntil !== undefined) await this.scheduleSweep();
+    return admission;
   }
 
-  private throttled(now: number): { ok: false; retryAfterSeconds: number } | null {
-    const until = this.ctx.storage.kv.get<number>("throttledUntil") ?? 0;
-    return until > now ? { ok: false, retryAfterSeconds: Math.ceil((until - now) / 1000) } : null;
+  private guardState(): GuardState {
+    return { newClients: this.ctx.storage.kv.get<number>("newClients") ?? 0, throttledUntil: this.ctx.storage.kv.get<number>("throttledUntil") ?? 0 };
   }
 
   /** When the last of this network's allowances and throttle runs out. */

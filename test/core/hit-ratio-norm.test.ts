@@ -1,7 +1,7 @@
 // The learned hit ratio of honest full syncs.
 
 import { describe, expect, it } from "vitest";
-import { HALF_LIFE_MS, PRIOR_HIT_RATIO, PRIOR_WEIGHT, addSample, emptyNorm, normOf, removeSamples, type NormSample, type NormState } from "../../src/core/hit-ratio-norm";
+import { HALF_LIFE_MS, PRIOR_HIT_RATIO, PRIOR_WEIGHT, addSample, emptyNorm, learnFromSync, normOf, removeSamples, type NormSample, type NormState } from "../../src/core/hit-ratio-norm";
 
 const T0 = 1_800_000_000_000;
 
@@ -52,5 +52,19 @@ describe("the hit-ratio norm", () => {
   it("lets old samples fade with a half-life", () => {
     const { state } = learn(emptyNorm(T0), Array(64).fill(0.5));
     expect(normOf(state, T0 + 2 * HALF_LIFE_MS).samples).toBeCloseTo(16, 6);
+  });
+});
+
+describe("the monitor's step", () => {
+  it("learns only from unflagged clients' full syncs, and hands out the sample to keep", () => {
+    const full = { kind: "full" as const, identifiers: 1000, matches: 400, flagged: false };
+    const taught = learnFromSync(emptyNorm(T0), full, T0);
+    expect(taught).toMatchObject({ taught: true, sample: { at: T0 } });
+    expect(taught.norm).toEqual(normOf(taught.state, T0));
+    expect(taught.norm.samples).toBe(1);
+    for (const sync of [{ ...full, flagged: true }, { ...full, kind: "incremental" as const }]) {
+      const ignored = learnFromSync(taught.state, sync, T0);
+      expect(ignored).toEqual({ state: taught.state, taught: false, norm: taught.norm, sample: null });
+    }
   });
 });

@@ -4,8 +4,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { normOf } from "../../src/core/hit-ratio-norm";
-import { type SyncRecord, emptyTally, tallyRefusal, tallySync } from "../../src/core/telemetry";
+import { type SyncRecord, normOf } from "../../src/core/hit-ratio-norm";
+import { emptyTally, tallyRefusal, tallySync } from "../../src/core/telemetry";
 import { BASELINE_FACTOR, type Monitor, SERIES_DAYS } from "../../src/objects/monitor";
 
 const MINUTE = 60_000;

@@ -1,0 +1,64 @@
+// `npm run simulate [-- --seed N --days D --honest N --sybil-per-day N ...]`: how well the budgets and
+// the enumeration rules stop enumerators, and whether they ever flag honest clients.
+//
+// The service's own decisions (src/core: discovery-steps, client-state, detection, admission,
+// hit-ratio-norm, bucket, hyperloglog), configured by wrangler.toml's [env.production] vars parsed
+// by src/core/config.ts, run in memory on a simulated clock: no Workers runtime, no HTTP (see
+// services.ts). Honest clients follow client/src/client.js (clients.ts). Same seed, same figures.
+// Writes docs/simulation.json and docs/simulation.svg; docs/simulation.md says what they show.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { unstable_readConfig } from "wrangler";
+import { chart, figures, report } from "./report";
+import { DEFAULT_OPTIONS, Scenario } from "./scenario";
+
+const started = performance.now();
+/** The command as typed, without where its output went. */
+const command = ["npm run simulate", ...process.argv.slice(2).filter((a, i, all) => a !== "--out" && all[i - 1] !== "--out")].join(" ").replace(/simulate (?=-)/, "simulate -- ");
+
+const d = DEFAULT_OPTIONS;
+const { values: opt } = parseArgs({
+  options: {
+    seed: { type: "string", default: `${d.seed}` },
+    days: { type: "string", default: `${d.days}` },
+    honest: { type: "string", default: `${d.honest}` },
+    users: { type: "string", default: `${d.users}` },
+    space: { type: "string", default: `${d.space}` },
+    "sybil-accounts": { type: "string", default: `${d.sybilAccounts}` },
+    "sybil-per-day": { type: "string", default: `${d.sybilPerDay}` },
+    out: { type: "string", default: "docs" },
+    /** What-if: override a wrangler.toml var, e.g. --set DETECT_EDGE_SYNCS=7 (repeatable). */
+    set: { type: "string", multiple: true, default: [] },
+  },
+});
+const int = (name: keyof typeof opt) => {
+  const v = Number(opt[name]);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} must be a whole number, got ${opt[name]}`);
+  return v;
+};
+const overrides = Object.fromEntries(
+  opt.set!.map((kv) => {
+    const [key, value] = kv.split("=");
+    if (!key || value === undefined) throw new Error(`--set takes KEY=VALUE, got ${kv}`);
+    return [key, value];
+  }),
+);
+const productionVars = { ...(unstable_readConfig({ config: "wrangler.toml", env: "production" }).vars as Record<string, unknown>), ...overrides };
+const scenario = new Scenario(
+  { seed: int("seed"), days: int("days"), honest: int("honest"), users: int("users"), space: int("space"), sybilAccounts: int("sybil-accounts"), sybilPerDay: int("sybil-per-day") },
+  productionVars,
+);
+
+const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });
+process.stderr.write(`simulating ${scenario.days} days, seed ${scenario.seed}: directory of ${fmt(scenario.users)} in ${fmt(scenario.space)} numbers, ${fmt(scenario.honest)} + ${fmt(scenario.largeBooks)} honest clients\n`);
+const results = scenario.run((r) => process.stderr.write(`  ${r.label}: ${r.seconds.toFixed(1)} s\n`));
+console.log(report(scenario, results));
+
+const outDir = opt.out!;
+mkdirSync(outDir, { recursive: true });
+const runtimeSeconds = Math.round((performance.now() - started) / 100) / 10;
+writeFileSync(path.join(outDir, "simulation.json"), `${JSON.stringify(figures(scenario, results, { command, runtimeSeconds, overrides }), null, 1)}\n`);
+writeFileSync(path.join(outDir, "simulation.svg"), `${chart(scenario, results, command)}\n`);
+process.stderr.write(`wrote ${path.join(outDir, "simulation.json")} and ${path.join(outDir, "simulation.svg")} in ${runtimeSeconds} s\n`);

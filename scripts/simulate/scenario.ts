@@ -1,0 +1,225 @@
+// One scenario: its options (seed, length, population, number space, Sybil crowd), the service's
+// configuration, and the runs of the regimes compared on it. Importable without running anything:
+// scripts/simulate/main.ts is the command line, test/simulate/ a fixed-seed smoke run.
+
+import type { BucketPolicy } from "../../src/core/bucket";
+import { type Config, parseConfig } from "../../src/core/config";
+import type { Rule } from "../../src/core/detection";
+import { normOf } from "../../src/core/hit-ratio-norm";
+import { CHURN_START, LARGE_BOOKS_PER_TYPICAL, NO_LIMIT_REQUESTS_PER_HOUR, REGISTRATIONS_PER_DAY, REMOVALS_PER_DAY, SINGLE_BUCKET, T0 } from "./assumptions";
+import { type Enumerator, type HonestPlan, type HonestResult, honestPlans, startEnumerators, startHonest } from "./clients";
+import { type Rand, permutation, streamOf } from "./random";
+import { type Account, IcdService, PlainService, type Service } from "./services";
+import { type BaseDirectory, type ChurnEvent, Clock, DAY, Directory, HOUR, baseDirectory, churnEvents } from "./world";
+
+export interface ScenarioOptions {
+  seed: number;
+  days: number;
+  /** Typical honest clients; a twentieth as many large books come on top. */
+  honest: number;
+  /** Registered users at the start, drawn from national numbers 0 .. space-1. */
+  users: number;
+  space: number;
+  sybilAccounts: number;
+  sybilPerDay: number;
+}
+
+/** `npm run simulate` without options. */
+export const DEFAULT_OPTIONS: ScenarioOptions = { seed: 1, days: 30, honest: 1000, users: 1_000_000, space: 10_000_000, sybilAccounts: 200, sybilPerDay: 7 };
+
+export type RegimeKey = "none" | "single" | "budgets" | "production";
+
+export interface RegimeResult {
+  key: string;
+  label: string;
+  enumerators: ReturnType<Scenario["enumeratorSummary"]>[];
+  honest: ReturnType<Scenario["honestSummary"]> | null;
+  norm: { day: number; hitRatio: number; samples: number }[];
+  throttledNetworks: string[];
+  seconds: number;
+}
+
+/** What every regime of a scenario shares: the directory at the start, its churn, the honest clients' plans. */
+interface Shared {
+  base: BaseDirectory;
+  churn: ChurnEvent[];
+  plans: HonestPlan[];
+  /** Registered users on the last day: the share of the directory an enumerator found is of these. */
+  directoryAtEnd: number;
+}
+
+const hours = (ms: number) => Math.round((ms / HOUR) * 10) / 10;
+
+export class Scenario {
+  readonly seed: number;
+  readonly days: number;
+  readonly honest: number;
+  readonly users: number;
+  readonly space: number;
+  readonly sybilAccounts: number;
+  readonly sybilPerDay: number;
+  readonly largeBooks: number;
+  readonly end: number;
+  /** The vars given (wrangler.toml's [env.production] with any overrides), parsed by the service's own parser. */
+  readonly production: Config;
+  /** The same with QUARANTINE_BUDGET = 1: the rules run, flags change nothing. */
+  readonly budgetsOnly: Config;
+  private shared: Shared | undefined;
+
+  constructor(options: ScenarioOptions, vars: Record<string, unknown>) {
+    for (const [name, value] of Object.entries(options)) {
+      if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number, got ${value}`);
+    }
+    if (options.users > options.space / 2) throw new Error("--users must be at most half of --space");
+    if (options.space * options.space >= 2 ** 53) throw new Error("--space must be below 94 million");
+    ({ seed: this.seed, days: this.days, honest: this.honest, users: this.users, space: this.space, sybilAccounts: this.sybilAccounts } = options);
+    this.sybilPerDay = Math.max(1, options.sybilPerDay);
+    this.largeBooks = Math.round(this.honest / LARGE_BOOKS_PER_TYPICAL);
+    this.end = T0 + this.days * DAY;
+    this.production = parseConfig(vars);
+    this.budgetsOnly = parseConfig({ ...vars, QUARANTINE_BUDGET: 1 });
+  }
+
+  get maxContacts(): number {
+    return this.production.maxContacts;
+  }
+
+  /** The scenario's random stream `name`: the same seed and name, the same draws. */
+  stream(name: string): Rand {
+    return streamOf(this.seed, name);
+  }
+
+  /** An order of the number space drawn from the stream `name`. */
+  permutation(name: string): (i: number) => number {
+    return permutation(this.stream(name), this.space);
+  }
+
+  private get world(): Shared {
+    if (!this.shared) {
+      const base = baseDirectory(this.stream("directory"), this.space, this.users);
+      const churn = churnEvents(this.stream("churn"), base.registered, { from: CHURN_START, to: this.end, registrationsPerDay: REGISTRATIONS_PER_DAY, removalsPerDay: REMOVALS_PER_DAY });
+      const plans = honestPlans(this, base.list, base.registered);
+      this.shared = { base, churn, plans, directoryAtEnd: this.users + churn.reduce((n, e) => n + (e.register ? 1 : -1), 0) };
+    }
+    return this.shared;
+  }
+
+  get directoryAtEnd(): number {
+    return this.world.directoryAtEnd;
+  }
+
+  /** The regimes compared, in the order of the report. */
+  readonly regimes: { key: RegimeKey; label: string; withHonest: boolean; make: (d: Directory) => Service }[] = [
+    { key: "none", label: "(a) no limits", withHonest: false, make: (d) => new PlainService(d, this.noLimitPolicy(), true, this.production) },
+    { key: "single", label: "(b) one bucket, 20,000/day", withHonest: false, make: (d) => new PlainService(d, SINGLE_BUCKET, false, this.production) },
+    { key: "budgets", label: "S1/S2 budgets alone", withHonest: true, make: (d) => new IcdService(d, this.budgetsOnly, CHURN_START) },
+    { key: "production", label: "S1/S2 + detection, quarantine", withHonest: true, make: (d) => new IcdService(d, this.production, CHURN_START) },
+  ];
+
+  private noLimitPolicy(): BucketPolicy {
+    return { capacity: NO_LIMIT_REQUESTS_PER_HOUR * this.maxContacts, drainMs: HOUR };
+  }
+
+  /** Every regime, in order; `onRegime` hears of each when it is done. */
+  run(onRegime?: (result: RegimeResult) => void): RegimeResult[] {
+    return this.regimes.map(({ key }) => {
+      const result = this.runRegime(key);
+      onRegime?.(result);
+      return result;
+    });
+  }
+
+  /** One regime over the whole scenario. */
+  runRegime(key: RegimeKey): RegimeResult {
+    const regime = this.regimes.find((r) => r.key === key);
+    if (!regime) throw new Error(`no regime ${key}`);
+    const { base, churn, plans } = this.world; // built once, before the first regime's clock starts
+    const t = performance.now();
+    const directory = new Directory(base.registered, churn);
+    const service = regime.make(directory);
+    const clock = new Clock(directory, T0, this.end);
+    const honest = regime.withHonest ? plans.map((p, i) => startHonest(this, p, i, service, clock)) : [];
+    const enumerators = startEnumerators(this, service, clock, base.list);
+    const norm: RegimeResult["norm"] = [];
+    clock.run((day) => {
+      if (day <= T0) return;
+      for (const e of enumerators) e.foundByDay.push(e.foundCount);
+      if (service instanceof IcdService) {
+        const view = normOf(service.norm, day);
+        norm.push({ day: (day - T0) / DAY, hitRatio: Math.round(view.hitRatio * 1e4) / 1e4, samples: Math.round(view.samples * 10) / 10 });
+      }
+    });
+    const seconds = (performance.now() - t) / 1000;
+    return {
+      key,
+      label: regime.label,
+      enumerators: enumerators.map((e) => this.enumeratorSummary(e)),
+      honest: regime.withHonest ? this.honestSummary(honest) : null,
+      norm,
+      throttledNetworks: service instanceof IcdService ? [...service.throttledNetworks] : [],
+      seconds,
+    };
+  }
+
+  enumeratorSummary(e: Enumerator) {
+    const flagged = e.accounts.filter((a) => a.report.flaggedAt !== null);
+    const first = flagged.reduce<(typeof flagged)[number] | null>((x, a) => (x === null || a.report.flaggedAt! < x.report.flaggedAt! ? a : x), null);
+    const times = flagged.map((a) => a.report.flaggedAt! - a.report.start).sort((x, y) => x - y);
+    const rules: Partial<Record<Rule, number>> = {};
+    for (const a of flagged) for (const rule of a.report.rules) rules[rule] = (rules[rule] ?? 0) + 1;
+    const wouldFire: Partial<Record<Rule, number | null>> = {};
+    for (const rule of ["distinct", "hit-ratio", "edge"] as Rule[]) {
+      const at = e.accounts.map((a) => (a.report.ruleFirstAt[rule] ?? Infinity) - a.report.start).reduce((x, y) => Math.min(x, y), Infinity);
+      wouldFire[rule] = Number.isFinite(at) ? hours(at) : null;
+    }
+    return {
+      key: e.key,
+      label: e.label,
+      accounts: e.accounts.length,
+      accountsFlagged: flagged.length,
+      requests: e.requests,
+      refusals: e.refusals,
+      checked: e.checked,
+      found: e.foundCount,
+      foundShare: e.foundCount / this.directoryAtEnd,
+      /** Of the account flagged first (for a Sybil, sums over every account up to its own flag). */
+      firstFlagHours: first ? hours(first.report.flaggedAt! - first.report.start) : null,
+      medianFlagHours: times.length > 0 ? hours(times[Math.floor(times.length / 2)]!) : null,
+      rules,
+      checkedBeforeFlag: e.accounts.reduce((sum, a) => sum + a.report.checkedBeforeFlag, 0),
+      foundBeforeFlag: e.accounts.reduce((sum, a) => sum + a.report.foundBeforeFlag, 0),
+      /** Hours from an account's start until each rule would first have fired on its signals (the earliest account). */
+      wouldFireHours: wouldFire,
+      foundByDay: e.foundByDay,
+    };
+  }
+
+  honestSummary(results: HonestResult[]) {
+    const cohort = (name: HonestPlan["cohort"]) => {
+      const rs = results.filter((r) => r.cohort === name);
+      const flagged = rs.filter((r) => r.flag !== null);
+      const byRule: Partial<Record<Rule, number>> = {};
+      for (const r of flagged) for (const rule of r.flag!.rules) byRule[rule] = (byRule[rule] ?? 0) + 1;
+      const wouldFire: Partial<Record<Rule, number>> = {};
+      for (const r of rs) for (const rule of Object.keys(r.account.ruleFirstAt) as Rule[]) wouldFire[rule] = (wouldFire[rule] ?? 0) + 1;
+      const hitRatio = ({ signals }: Account) => (signals && signals.identifiers.full > 0 ? signals.matches.full / signals.identifiers.full : null);
+      const ratios = rs.map((r) => hitRatio(r.account)).filter((x): x is number => x !== null).sort((a, b) => a - b);
+      return {
+        clients: rs.length,
+        syncs: rs.reduce((s, r) => s + r.syncs, 0),
+        requests: rs.reduce((s, r) => s + r.requests, 0),
+        refusals: rs.reduce((s, r) => s + r.refusals, 0),
+        failedSyncs: rs.reduce((s, r) => s + r.failedSyncs, 0),
+        flagged: flagged.length,
+        byRule,
+        wouldFire,
+        lowestFullHitRatio: ratios[0] ?? null,
+        examples: flagged
+          .sort((a, b) => a.flag!.at - b.flag!.at)
+          .slice(0, 10)
+          .map((r) => ({ bookSize: r.bookSize, registeredShare: Math.round(r.share * 1000) / 1000, dayFlagged: Math.round(((r.flag!.at - T0) / DAY) * 10) / 10, rules: r.flag!.rules, message: r.flag!.message })),
+      };
+    };
+    return { typical: cohort("typical"), large: cohort("large") };
+  }
+}
