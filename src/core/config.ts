@@ -1,6 +1,8 @@
 // Service configuration from wrangler.toml vars, parsed and validated once per environment.
 
 
+import type { EgressConfig } from "./egress";
+
 export interface DetectionConfig {
   /** Distinct identifiers ever checked above which a client is no address book. */
   maxDistinct: number;
@@ -39,6 +41,8 @@ export interface Config {
   networkAccountsPerDay: number;
   /** The same for one autonomous system (ASN). */
   asnAccountsPerDay: number;
+  /** Egress control: revealed users to clients not yet judged (src/core/egress.ts). */
+  egress: EgressConfig;
   /** Monitor objects the series, totals, norm, flags and alerts are spread over (MONITOR_SHARDS). */
   monitorShards: number;
   /** How long an isolate tallies syncs before it hands them to a monitor object (MONITOR_FLUSH_SECONDS). */
@@ -133,6 +137,14 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     quarantineBudget: fractionVar(vars, "QUARANTINE_BUDGET", 0),
     networkAccountsPerDay: optionalInteger(vars, "DETECT_NETWORK_ACCOUNTS_PER_DAY", 20, 1, 1_000_000_000),
     asnAccountsPerDay: optionalInteger(vars, "DETECT_ASN_ACCOUNTS_PER_DAY", 2_000, 1, 1_000_000_000),
+    egress: {
+      floorPerMinute: optionalInteger(vars, "EGRESS_FLOOR_PER_MINUTE", 20_000, 1, 1_000_000_000),
+      factor: optionalInteger(vars, "EGRESS_FACTOR", 4, 1, 1000),
+      calmMinutes: optionalInteger(vars, "EGRESS_CALM_MINUTES", 10, 1, 1440),
+      probationLimit: optionalInteger(vars, "EGRESS_PROBATION_LIMIT", Math.min(1_000, maxContacts), 1, maxContacts),
+      networkPerDay: optionalInteger(vars, "EGRESS_NETWORK_PER_DAY", 5_000, 1, 1_000_000_000),
+      asnPerDay: optionalInteger(vars, "EGRESS_ASN_PER_DAY", 500_000, 1, 1_000_000_000),
+    },
     monitorShards: optionalInteger(vars, "MONITOR_SHARDS", 1, 1, 1000),
     monitorFlushMs: optionalInteger(vars, "MONITOR_FLUSH_SECONDS", 1, 1, 60) * 1000,
     alertWebhookUrl: urlVar(vars, "ALERT_WEBHOOK_URL"),

@@ -133,9 +133,19 @@ export function fullSyncLimit(
   config: Pick<Config, "quarantineBudget" | "detection">,
 ): number {
   if (flagged) return Math.floor(capacity * config.quarantineBudget);
-  const judged = vouched || (signals?.identifiers.full ?? 0) >= config.detection.minVolume;
-  return judged ? capacity : Math.min(capacity, config.detection.probationLimit);
+  return isJudged({ vouched, signals }, config) ? capacity : Math.min(capacity, config.detection.probationLimit);
 }
+
+/** Whether a client's hit ratio has been judged (enough of its full syncs seen), or an operator vouched for it. */
+export const isJudged = ({ vouched, signals }: Pick<ClientState, "vouched" | "signals">, config: Pick<Config, "detection">) =>
+  vouched || (signals?.identifiers.full ?? 0) >= config.detection.minVolume;
+
+/**
+ * The configuration with a tighter probation limit: during an egress episode (src/core/egress.ts)
+ * clients not yet judged get `limit`; judged clients keep their full bucket.
+ */
+export const withProbation = <C extends Pick<Config, "detection">>(config: C, limit: number | undefined): C =>
+  limit === undefined || limit >= config.detection.probationLimit ? config : { ...config, detection: { ...config.detection, probationLimit: limit } };
 
 export interface ClientState {
   emptyAt: Record<BucketKind, number>;
@@ -146,7 +156,8 @@ export interface ClientState {
 }
 
 export type ChargeDecision =
-  | { ok: true; emptyAt: number; edge: boolean; flagged: boolean; fresh: boolean }
+  /** `judged`: the client was judged before this charge; what unjudged clients reveal is egress-accounted. */
+  | { ok: true; emptyAt: number; edge: boolean; flagged: boolean; fresh: boolean; judged: boolean }
   | { ok: false; retryAfterSeconds: number }
   /** Over the client's limit (quarantine or probation): waiting does not help, a smaller request or an operator may. */
   | { ok: false; capped: true };
@@ -167,7 +178,7 @@ export function decideCharge(config: Config, state: ClientState, kind: BucketKin
   if (!outcome.ok) return outcome;
   // `fresh`: the client has no signals yet, so this is its first request (within the signals' retention).
   const edge = atEdge(largestFit(policy, outcome.emptyAt, now), policy.capacity);
-  return { ok: true, emptyAt: outcome.emptyAt, edge, flagged: state.flagged, fresh: state.signals === undefined };
+  return { ok: true, emptyAt: outcome.emptyAt, edge, flagged: state.flagged, fresh: state.signals === undefined, judged: isJudged(state, config) };
 }
 
 /** What a client's object keeps as evidence: the signals, their sketch, its norm samples, its flag. */

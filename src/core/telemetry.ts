@@ -7,7 +7,7 @@
 import { BINS, HALF_LIFE_MS, type NormSample, type NormState, type SyncRecord, emptyNorm, learnFromSync } from "./hit-ratio-norm";
 
 export const MINUTE_MS = 60_000;
-export const SERIES = ["syncs", "full", "incremental", "identifiers", "matches", "refusals", "flags"] as const;
+export const SERIES = ["syncs", "full", "incremental", "identifiers", "matches", "refusals", "flags", "revealed"] as const;
 export type SeriesName = (typeof SERIES)[number];
 export type Counts = Record<SeriesName, number>;
 export type Minute = { at: number } & Counts;
@@ -21,9 +21,11 @@ export interface Tally {
   norm: NormState;
   /** Syncs answered in this tally: calls per sync = tallies handed over / syncs in them. */
   syncs: number;
+  /** Registered users revealed by full syncs to clients not yet judged, per network key (src/core/egress.ts). */
+  networks: Record<string, number>;
 }
 
-export const emptyTally = (now: number): Tally => ({ minutes: {}, norm: emptyNorm(now), syncs: 0 });
+export const emptyTally = (now: number): Tally => ({ minutes: {}, norm: emptyNorm(now), syncs: 0, networks: {} });
 
 function countInto(tally: Tally, now: number, add: Partial<Counts>): void {
   const minute = Math.floor(now / MINUTE_MS);
@@ -39,9 +41,14 @@ export function addToNorm(state: NormState, bins: readonly number[], at: number)
   return { bins: Array.from({ length: BINS }, (_, i) => (state.bins[i] ?? 0) * base + (bins[i] ?? 0) * added), at: to };
 }
 
-/** Counts an answered sync, and its norm sample; returns the sample (the client keeps it). */
-export function tallySync(tally: Tally, record: SyncRecord, now: number): NormSample | null {
-  countInto(tally, now, { syncs: 1, [record.kind]: 1, identifiers: record.identifiers, matches: record.matches });
+/**
+ * Counts an answered sync, and its norm sample; returns the sample (the client keeps it). A full
+ * sync of a client not yet judged also counts what it revealed, for the client's `networks`.
+ */
+export function tallySync(tally: Tally, record: SyncRecord, now: number, unjudgedFrom: readonly string[] | null = null): NormSample | null {
+  const revealed = unjudgedFrom && record.kind === "full" ? record.matches : 0;
+  countInto(tally, now, { syncs: 1, [record.kind]: 1, identifiers: record.identifiers, matches: record.matches, revealed });
+  if (revealed > 0) for (const key of unjudgedFrom!) tally.networks[key] = (tally.networks[key] ?? 0) + revealed;
   tally.syncs += 1;
   // The monitor's norm step, the same one the simulation takes: only unflagged full syncs teach.
   const { state, sample } = learnFromSync(tally.norm, record, now);
@@ -58,7 +65,9 @@ export function mergeTallies(a: Tally, b: Tally): Tally {
     const into = (minutes[Number(minute)] = { ...(minutes[Number(minute)] ?? zeros()) });
     for (const name of SERIES) into[name] += counts[name];
   }
-  return { minutes, norm: addToNorm(a.norm, b.norm.bins, b.norm.at), syncs: a.syncs + b.syncs };
+  const networks = { ...a.networks };
+  for (const [key, n] of Object.entries(b.networks)) networks[key] = (networks[key] ?? 0) + n;
+  return { minutes, norm: addToNorm(a.norm, b.norm.bins, b.norm.at), syncs: a.syncs + b.syncs, networks };
 }
 
 /** Per-minute series of several monitor objects, summed minute by minute, oldest first. */

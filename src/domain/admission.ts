@@ -1,18 +1,23 @@
 // A client's first sync is admitted by the guard objects of its network and of its ASN (when the
-// guard is on); a network that goes over its allowance here is alerted on and audited, once.
+// guard is on); a network that goes over its allowance here is alerted on and audited, once. The
+// same objects count what unjudged clients of their network were shown (egress control): past
+// EGRESS_NETWORK_PER_DAY (EGRESS_ASN_PER_DAY) the network gets no new clients until it drains.
 
 import { admissionGuards, firstRefusal } from "../core/admission";
-import { configOf } from "../core/config";
+import { type Config, configOf } from "../core/config";
 import { networkOf } from "../core/network";
 import { writeAudit } from "../db/audit";
 import { shardsOf } from "../db/shards";
 import { type Admission, guardOf } from "../objects/network-guard";
-import { raiseAlert } from "./monitoring";
+import { raiseAlert } from "./alerts";
 
 export interface Origin {
   ip: string | undefined;
   asn: number | undefined;
 }
+
+/** The keys a client's origin is counted under: its network (IPv4 address or IPv6 /64) and its ASN. */
+export const networkKeys = (origin: Origin): string[] => [networkOf(origin.ip), ...(origin.asn !== undefined ? [`asn:${origin.asn}`] : [])];
 
 export async function admitNewClient(env: Env, origin: Origin, now: number): Promise<Admission> {
   const config = configOf(env);
@@ -27,4 +32,17 @@ export async function admitNewClient(env: Env, origin: Origin, now: number): Pro
     }
   }
   return firstRefusal(verdicts);
+}
+
+/** Hands each network's revealed users (to unjudged clients, from an isolate's tally) to its guard object. */
+export async function reportEgress(env: Env, config: Config, networks: Record<string, number>, now: number): Promise<void> {
+  await Promise.all(
+    Object.entries(networks).map(async ([network, revealed]) => {
+      const perDay = network.startsWith("asn:") ? config.egress.asnPerDay : config.egress.networkPerDay;
+      const verdict = await guardOf(env, network).reveal(revealed, perDay, now);
+      if (!verdict.throttledNow) return;
+      const detail = { network, revealed: verdict.throttledNow.revealed, limit: perDay, reason: "egress" };
+      await Promise.all([raiseAlert(env, config, network, { at: now, type: "egress", detail }), writeAudit(shardsOf(env), now, "throttle-network", null, detail)]);
+    }),
+  );
 }

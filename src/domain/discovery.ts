@@ -14,6 +14,7 @@
 import type { BucketKind } from "../core/bucket";
 import type { Config } from "../core/config";
 import { afterAdmission, afterCharge, beforeCharge } from "../core/discovery-steps";
+import { probationDuring } from "../core/egress";
 import { toHex } from "../core/hex";
 import { hashToken, sameHash } from "../core/token";
 import { type Outcome, type ParsedRequest, Result, outcome } from "../core/wire";
@@ -21,7 +22,8 @@ import type { Shards } from "../db/shards";
 import * as db from "../db/users";
 import { type ChargeResult, type SyncVerdict, bucketsOf } from "../objects/client-buckets";
 import { bucketEpoch } from "./accounts";
-import { type Origin, admitNewClient } from "./admission";
+import { type Origin, admitNewClient, networkKeys } from "./admission";
+import { egressEpisode } from "./monitoring";
 import { inBackground, observeRefusal, observeSync } from "./observation";
 
 export async function discover(
@@ -49,7 +51,8 @@ export async function discover(
   const early = worthALookup && isTrusted(key, kind, now) ? look() : null;
   early?.catch(() => {}); // awaited below only if the charge succeeds
 
-  const syncRequest = { kind, n: ids.length, maxContacts: config.maxContacts, tokenHash };
+  // During an egress episode, clients not yet judged are held to a tighter probation limit.
+  const syncRequest = { kind, n: ids.length, maxContacts: config.maxContacts, tokenHash, probationLimit: probationDuring(config.egress, egressEpisode()) };
   let verdict: SyncVerdict;
   try {
     verdict = await buckets.sync(syncRequest, now);
@@ -111,7 +114,9 @@ export async function discover(
   // start, as it may have run alongside.
   answer.timings = { charge: authenticated - started, lookup: answeredAt - started, ...answer.timings };
   const matches = (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
-  const sync = { user: req.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: next.charged.edge, flagged: next.charged.flagged };
+  // Egress control counts what clients not yet judged were shown, per network (with the guard on).
+  const unjudgedFrom = !next.charged.judged && config.guard ? networkKeys(origin) : null;
+  const sync = { user: req.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: next.charged.edge, flagged: next.charged.flagged, unjudgedFrom };
   inBackground(waitUntil, () => observeSync(env, shards, config, sync, now, waitUntil));
   return answer;
 }

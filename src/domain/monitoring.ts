@@ -11,6 +11,7 @@ import type { Config } from "../core/config";
 import { type NormSample, type NormState, type NormView, type SyncRecord, emptyNorm, normOf } from "../core/hit-ratio-norm";
 import { type Counts, type Minute, SERIES, type Tally, addToNorm, emptyTally, mergeNorms, mergeSeries, mergeTallies, objectFor, samplesOut, tallyRefusal, tallySync, zeros } from "../core/telemetry";
 import { type Alert, type FlaggedClient, type Monitor, monitorShard } from "../objects/monitor";
+import { reportEgress } from "./admission";
 
 const NORM_REFRESH_MS = 10_000;
 /** A tally that could not be handed over is kept for the next try, up to this many minutes of it. */
@@ -18,6 +19,9 @@ const MAX_PENDING_MINUTES = 24 * 60;
 
 let pending: Tally | null = null;
 let flushScheduled = false;
+
+/** Whether an egress episode is on, as monitor object 0 last said (read with the norm). */
+let episode = false;
 
 /** The norm as last merged from the objects, and the samples this isolate added or took out since. */
 let norm: { merged: NormState; local: NormState; fetchedAt: number } | null = null;
@@ -27,9 +31,16 @@ const shards = (config: Config) => Array.from({ length: config.monitorShards }, 
 const shardOf = (config: Config, k: number) => ({ index: k, of: config.monitorShards });
 
 /** Counts an answered sync (no call); answers its norm sample, which the client's object keeps. */
-export function noteSync(env: Env, config: Config, record: SyncRecord, now: number, waitUntil: (p: Promise<unknown>) => void): NormSample | null {
+export function noteSync(
+  env: Env,
+  config: Config,
+  record: SyncRecord,
+  now: number,
+  waitUntil: (p: Promise<unknown>) => void,
+  unjudgedFrom: readonly string[] | null = null,
+): NormSample | null {
   pending ??= emptyTally(now);
-  const sample = tallySync(pending, record, now);
+  const sample = tallySync(pending, record, now, unjudgedFrom);
   if (sample && norm) {
     const bins = Array<number>(norm.local.bins.length).fill(0);
     bins[sample.bin] = 1;
@@ -58,6 +69,12 @@ export async function flush(env: Env, config: Config): Promise<void> {
   const tally = pending;
   pending = null;
   if (!tally || Object.keys(tally.minutes).length === 0) return;
+  // What unjudged clients of each network were shown goes to that network's guard object.
+  if (Object.keys(tally.networks).length > 0) {
+    const networks = tally.networks;
+    tally.networks = {};
+    await reportEgress(env, config, networks, Date.now()).catch((error: Error) => console.error(`egress report failed: ${error.message}`));
+  }
   const k = Math.floor(Math.random() * config.monitorShards);
   try {
     await monitorShard(env, k).absorb(tally, shardOf(config, k));
@@ -83,11 +100,16 @@ export function currentNorm(env: Env, config: Config, now: number, waitUntil: (p
   return norm ? normOf(mergeNorms([norm.merged, norm.local], now), now).hitRatio : null;
 }
 
-async function refreshNorm(env: Env, config: Config, now: number): Promise<void> {
+/** Whether clients not yet judged are held to the egress probation limit now (never waits: the last word heard). */
+export const egressEpisode = (): boolean => episode;
+
+/** Reads the norm and the egress episode from the objects now (the background refresh, awaited). */
+export async function refreshNorm(env: Env, config: Config, now: number): Promise<void> {
   try {
     await flush(env, config); // this isolate's samples join the objects before they are read back
-    const states = await Promise.all(shards(config).map((k) => monitorShard(env, k).normState(now)));
+    const [states, egress] = await Promise.all([Promise.all(shards(config).map((k) => monitorShard(env, k).normState(now))), monitorShard(env, 0).egress()]);
     norm = { merged: mergeNorms(states, now), local: emptyNorm(now), fetchedAt: now };
+    episode = egress.since !== null;
   } catch (error) {
     console.error(`norm refresh failed, the last one known stands: ${(error as Error).message}`);
     if (norm) norm.fetchedAt = now;
@@ -103,11 +125,6 @@ export async function announceFlag(env: Env, config: Config, client: FlaggedClie
 
 export async function announceUnflag(env: Env, config: Config, id: string): Promise<void> {
   await monitorShard(env, objectFor(id, config.monitorShards)).unflag(id);
-}
-
-/** An alert that belongs to no client (a network throttled, an egress episode): on the object of its key. */
-export async function raiseAlert(env: Env, config: Config, key: string, alert: Alert): Promise<void> {
-  await monitorShard(env, objectFor(key, config.monitorShards)).raise(alert);
 }
 
 // --- The operator's reads: every object, merged ---------------------------------------------------
@@ -151,5 +168,6 @@ export async function readCallsPerSync(env: Env, config: Config): Promise<{ tall
 export async function resetMonitoring(env: Env, config: Config): Promise<void> {
   pending = null;
   norm = null;
+  episode = false;
   await Promise.all(shards(config).map((k) => monitorShard(env, k).reset()));
 }

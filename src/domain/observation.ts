@@ -25,13 +25,15 @@ export interface AnsweredSync {
   /** From the charge: whether it filled the bucket to its edge, and whether the client was flagged. */
   edge: boolean;
   flagged: boolean;
+  /** The network keys of a client not yet judged (egress control), or null. */
+  unjudgedFrom: readonly string[] | null;
 }
 
 type WaitUntil = (p: Promise<unknown>) => void;
 
 export async function observeSync(env: Env, shards: Shards, config: Config, sync: AnsweredSync, now: number, waitUntil: WaitUntil): Promise<void> {
   const n = sync.identifiers.length;
-  const sample = noteSync(env, config, { kind: sync.kind, identifiers: n, matches: sync.matches, flagged: sync.flagged }, now, waitUntil);
+  const sample = noteSync(env, config, { kind: sync.kind, identifiers: n, matches: sync.matches, flagged: sync.flagged }, now, waitUntil, sync.unjudgedFrom);
   const normHitRatio = currentNorm(env, config, now, waitUntil);
   const buckets = bucketsOf(env, sync.user, sync.bucketEpoch);
   const answered = { kind: sync.kind, identifiers: n, matches: sync.matches, edge: sync.edge };

@@ -19,6 +19,7 @@ import {
   emptySignals,
   keepUntil,
   observeAnswer,
+  withProbation,
 } from "../core/detection";
 import { toHex } from "../core/hex";
 import { sameHash } from "../core/token";
@@ -62,6 +63,8 @@ export interface SyncRequest {
   tokenHash: Uint8Array;
   /** The credential read from D1, when the object did not know it (answered "unknown"). */
   learned?: Credential;
+  /** A tighter probation limit for this charge: an egress episode is on (src/core/egress.ts). */
+  probationLimit?: number | undefined;
 }
 
 /** "unknown": this object holds no credential; read it from D1 and call again with `learned`. */
@@ -120,7 +123,7 @@ export class ClientBuckets extends DurableObject<Env> {
     if (req.n === 0 || req.n > req.maxContacts) {
       return { auth: "ok", charged: this.ctx.storage.kv.get(BLOCKED) ? { ok: false, blocked: true } : null };
     }
-    return { auth: "ok", charged: await this.charge(req.kind, req.n, now) };
+    return { auth: "ok", charged: await this.charge(req.kind, req.n, now, req.probationLimit) };
   }
 
   /** A registration (or re-registration) in D1 made `credential` the user's: it replaces any copy or tombstone. */
@@ -153,9 +156,10 @@ export class ClientBuckets extends DurableObject<Env> {
    * Charges n contacts to the bucket of `kind`, or refuses (blocked, over the client's limit, or too
    * full) and leaves the buckets as they were; a refusal for the budget is counted among the signals.
    */
-  async charge(kind: BucketKind, n: number, now: number = Date.now()): Promise<ChargeResult> {
+  async charge(kind: BucketKind, n: number, now: number = Date.now(), probationLimit?: number): Promise<ChargeResult> {
     if (this.ctx.storage.kv.get(BLOCKED)) return { ok: false, blocked: true };
-    const { decision, emptyAt, signals } = chargeClient(configOf(this.env), this.state(), kind, n, now);
+    const config = withProbation(configOf(this.env), probationLimit);
+    const { decision, emptyAt, signals } = chargeClient(config, this.state(), kind, n, now);
     if (emptyAt !== undefined) this.ctx.storage.kv.put(kind, emptyAt);
     if (signals !== undefined) this.ctx.storage.kv.put(SIGNALS, signals);
     await this.scheduleSweep();

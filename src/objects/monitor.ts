@@ -10,6 +10,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../core/config";
+import { type EgressState, egressLimit, judgeMinute, noEpisode } from "../core/egress";
 import type { Reason } from "../core/detection";
 import { type NormSample, type NormState, emptyNorm } from "../core/hit-ratio-norm";
 import { type Counts, MINUTE_MS, type Minute, SERIES, type SeriesName, type Tally, addToNorm, mergeSeries, samplesOut, zeros } from "../core/telemetry";
@@ -55,6 +56,9 @@ export class Monitor extends DurableObject<Env> {
   }
 
   private createTables(): void {
+    // Series added since an object was created get their column here (SQLite has no ADD COLUMN IF NOT EXISTS).
+    const columns = this.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('series')").toArray().map((c) => c.name);
+    if (columns.length > 0) for (const s of SERIES) if (!columns.includes(s)) this.sql.exec(`ALTER TABLE series ADD COLUMN ${s} INTEGER NOT NULL DEFAULT 0`);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS series (
         minute INTEGER PRIMARY KEY,
@@ -194,6 +198,23 @@ export class Monitor extends DurableObject<Env> {
       }
     }
     this.ctx.storage.kv.put("offBaseline", stillOut);
+    await this.judgeEgress(minute, current?.revealed ?? 0, history.map((m) => m.revealed));
+  }
+
+  /** Egress control over the merged series: an episode starts when a minute's revealed users leave their limit, and ends when calm. */
+  private async judgeEgress(minute: number, revealed: number, hour: number[]): Promise<void> {
+    const config = configOf(this.env).egress;
+    const limit = egressLimit(config, hour, BASELINE_MINUTES);
+    const verdict = judgeMinute(config, this.egress(), revealed, limit, minute * MINUTE_MS);
+    this.ctx.storage.kv.put("egress", verdict.state);
+    if (verdict.change) {
+      await this.alert({ at: (minute + 1) * MINUTE_MS, type: "egress", detail: { episode: verdict.change, minute: minute * MINUTE_MS, revealed, limit: Math.round(limit) } });
+    }
+  }
+
+  /** The egress episode, as object 0 judges it (the isolates read it with the norm). */
+  egress(): EgressState {
+    return this.ctx.storage.kv.get<EgressState>("egress") ?? noEpisode();
   }
 
   private async alert(alert: Alert): Promise<void> {

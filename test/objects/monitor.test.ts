@@ -37,11 +37,11 @@ describe("the monitor", () => {
     await recordRefusal(monitor, T0 + 59_500);
     await recordSync(monitor, sync("full", 100, 40), T0 + MINUTE + 1);
     expect(await monitor.series(T0, T0 + 2 * MINUTE)).toEqual([
-      { at: T0, syncs: 2, full: 1, incremental: 1, identifiers: 1000, matches: 203, refusals: 1, flags: 0 },
-      { at: T0 + MINUTE, syncs: 1, full: 1, incremental: 0, identifiers: 100, matches: 40, refusals: 0, flags: 0 },
+      { at: T0, syncs: 2, full: 1, incremental: 1, identifiers: 1000, matches: 203, refusals: 1, flags: 0, revealed: 0 },
+      { at: T0 + MINUTE, syncs: 1, full: 1, incremental: 0, identifiers: 100, matches: 40, refusals: 0, flags: 0, revealed: 0 },
     ]);
     expect(await monitor.series(T0 + MINUTE, T0 + 2 * MINUTE)).toHaveLength(1);
-    expect(await monitor.totals()).toEqual({ syncs: 3, full: 2, incremental: 1, identifiers: 1100, matches: 243, refusals: 1, flags: 0 });
+    expect(await monitor.totals()).toEqual({ syncs: 3, full: 2, incremental: 1, identifiers: 1100, matches: 243, refusals: 1, flags: 0, revealed: 0 });
   });
 
   it("learns the norm from unflagged full syncs only, and answers each sync's sample", async () => {
@@ -93,5 +93,22 @@ describe("the monitor", () => {
     await runDurableObjectAlarm(monitor);
     const kept = await monitor.series(0, now + MINUTE);
     expect(kept.map((m) => m.at)).toEqual([now - 30 * 24 * 60 * MINUTE, now].map((t) => Math.floor(t / MINUTE) * MINUTE));
+  });
+
+  it("starts an egress episode when a minute reveals more than its limit to unjudged clients, alerts, and ends it when calm", async () => {
+    const monitor = fresh();
+    const reveal = async (matches: number, at: number) => {
+      const tally = emptyTally(at);
+      tallySync(tally, sync("full", 20_000, matches), at, ["198.51.100.7"]);
+      await monitor.absorb(tally, ONE, at);
+    };
+    await reveal(30_000, T0); // over the local floor of 20,000 a minute
+    await reveal(0, T0 + MINUTE); // the next minute: the last one is judged
+    expect(await monitor.egress()).toEqual({ since: T0, calm: 0 });
+    expect((await monitor.alerts(10))[0]).toMatchObject({ type: "egress", detail: { episode: "started", revealed: 30_000, limit: 20_000 } });
+    for (let m = 2; m <= 11; m++) await reveal(0, T0 + m * MINUTE); // ten calm minutes (EGRESS_CALM_MINUTES)
+    expect(await monitor.egress()).toEqual({ since: null, calm: 0 });
+    expect((await monitor.alerts(10))[0]).toMatchObject({ type: "egress", detail: { episode: "ended" } });
+    expect((await monitor.totals()).revealed).toBe(30_000);
   });
 });

@@ -1,0 +1,78 @@
+// Egress control: what the service gives away. Pure.
+//
+// Every registered user a full sync reveals to a client not yet judged (src/core/detection.ts
+// isJudged) is counted per minute over the whole service, and per day for the client's network
+// (IPv4 address or IPv6 /64) and its ASN. Honest new clients reveal a few hundred each; a crowd of
+// fresh accounts (Sybils spread over many networks, or packed into one) reveals far more. Past the
+// global limit an episode starts: clients not yet judged get EGRESS_PROBATION_LIMIT instead of the
+// probation limit until EGRESS_CALM_MINUTES minutes in a row are back within it; a network past
+// its daily allowance gets no new clients until what it revealed has drained below it. Judged
+// clients keep full service throughout.
+
+export interface EgressConfig {
+  /** Revealed users a minute (all monitor objects) that are never abnormal, however quiet the hour before. */
+  floorPerMinute: number;
+  /** A minute is abnormal above this many times the mean of the hour before it (and the floor). */
+  factor: number;
+  /** Minutes in a row within the limit that end an episode. */
+  calmMinutes: number;
+  /** The full-sync limit of clients not yet judged while an episode lasts. */
+  probationLimit: number;
+  /** Revealed users a day to unjudged clients of one network (IPv4 address or IPv6 /64), of one ASN. */
+  networkPerDay: number;
+  asnPerDay: number;
+}
+
+export interface EgressState {
+  /** When the current episode started (ms), or null when there is none. */
+  since: number | null;
+  /** Completed minutes in a row within the limit, during an episode. */
+  calm: number;
+}
+
+export const noEpisode = (): EgressState => ({ since: null, calm: 0 });
+
+export interface MinuteVerdict {
+  state: EgressState;
+  /** What changed with this minute, for the alert: an episode started or ended. */
+  change: "started" | "ended" | null;
+  limit: number;
+}
+
+/** The limit of a minute given the revealed counts of the hour before it (missing minutes count as 0). */
+export function egressLimit(config: EgressConfig, hour: readonly number[], minutesInHour: number): number {
+  const mean = hour.reduce((a, b) => a + b, 0) / minutesInHour;
+  return Math.max(config.floorPerMinute, config.factor * mean);
+}
+
+/** Steps the episode state by one completed minute that revealed `revealed` users. */
+export function judgeMinute(config: EgressConfig, state: EgressState, revealed: number, limit: number, minuteStart: number): MinuteVerdict {
+  if (revealed > limit) return { state: { since: state.since ?? minuteStart, calm: 0 }, change: state.since === null ? "started" : null, limit };
+  if (state.since === null) return { state, change: null, limit };
+  const calm = state.calm + 1;
+  return calm >= config.calmMinutes ? { state: noEpisode(), change: "ended", limit } : { state: { since: state.since, calm }, change: null, limit };
+}
+
+/** The probation limit a sync is charged under: tighter while an episode lasts. */
+export const probationDuring = (config: EgressConfig, episode: boolean): number | undefined => (episode ? config.probationLimit : undefined);
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * One network's account of what its unjudged clients were shown: a leaky bucket of `perDay` that
+ * drains in a day (its whole state, `revealedEmptyAt`, is when it will be empty). Nothing is ever
+ * refused here, the count only grows; while the level is above `perDay` the network is throttled
+ * for new clients, until it has drained back to `perDay`. `throttledNow` says so once.
+ */
+export function revealToNetwork(
+  state: { revealedEmptyAt: number; throttledUntil: number },
+  revealed: number,
+  perDay: number,
+  now: number,
+): { revealedEmptyAt: number; throttledUntil: number; throttledNow: { revealed: number } | null } {
+  const revealedEmptyAt = Math.max(state.revealedEmptyAt, now) + (revealed * DAY_MS) / perDay;
+  if (revealedEmptyAt - now <= DAY_MS) return { revealedEmptyAt, throttledUntil: state.throttledUntil, throttledNow: null };
+  const throttledUntil = Math.max(state.throttledUntil, revealedEmptyAt - DAY_MS);
+  const level = Math.round(((revealedEmptyAt - now) * perDay) / DAY_MS);
+  return { revealedEmptyAt, throttledUntil, throttledNow: state.throttledUntil > now ? null : { revealed: level } };
+}

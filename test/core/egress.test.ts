@@ -1,0 +1,58 @@
+// Egress control's arithmetic, with explicit clocks: the limit of a minute, episodes starting and
+// ending, a network's daily account of revealed users, and the tighter probation of an episode.
+
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/core/config";
+import { decideCharge, withProbation } from "../../src/core/detection";
+import { type EgressConfig, egressLimit, judgeMinute, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
+
+const DAY = 86_400_000;
+const config: EgressConfig = { floorPerMinute: 1_000, factor: 4, calmMinutes: 3, probationLimit: 500, networkPerDay: 5_000, asnPerDay: 500_000 };
+
+describe("egress control", () => {
+  it("sets a minute's limit at the floor or the factor times the hour's mean, whichever is higher", () => {
+    expect(egressLimit(config, [], 60)).toBe(1_000);
+    expect(egressLimit(config, Array(60).fill(600), 60)).toBe(2_400);
+    expect(egressLimit(config, [6_000], 60)).toBe(1_000); // one busy minute in a quiet hour: mean 100
+  });
+
+  it("starts an episode on the first minute over the limit, and ends it after calmMinutes within it", () => {
+    let state = noEpisode();
+    expect(judgeMinute(config, state, 1_000, 1_000, 0).change).toBeNull(); // at the limit: normal
+    const started = judgeMinute(config, state, 1_001, 1_000, 60_000);
+    expect(started).toMatchObject({ change: "started", state: { since: 60_000, calm: 0 } });
+    state = started.state;
+    state = judgeMinute(config, state, 10, 1_000, 120_000).state;
+    state = judgeMinute(config, state, 5_000, 1_000, 180_000).state; // over again: the calm count restarts
+    expect(state).toEqual({ since: 60_000, calm: 0 });
+    for (const m of [4, 5]) state = judgeMinute(config, state, 0, 1_000, m * 60_000).state;
+    const ended = judgeMinute(config, state, 0, 1_000, 6 * 60_000);
+    expect(ended).toMatchObject({ change: "ended", state: noEpisode() });
+  });
+
+  it("throttles a network for new clients once its unjudged clients were shown more than a day's allowance, until it drains", () => {
+    const T0 = 1_000 * DAY;
+    let state = { revealedEmptyAt: 0, throttledUntil: 0 };
+    const first = revealToNetwork(state, 4_000, 5_000, T0);
+    expect(first.throttledNow).toBeNull();
+    state = first;
+    const over = revealToNetwork(state, 2_000, 5_000, T0 + 1000);
+    expect(over.throttledNow).not.toBeNull();
+    // 6,000 shown, 5,000 allowed: throttled until a fifth of a day has drained the excess.
+    expect(over.throttledUntil).toBeCloseTo(T0 + DAY / 5, -2);
+    const again = revealToNetwork(over, 10, 5_000, T0 + 2000);
+    expect(again.throttledNow).toBeNull(); // said once
+    expect(again.throttledUntil).toBeGreaterThan(over.throttledUntil);
+  });
+
+  it("holds clients not yet judged to the episode's limit, and leaves judged ones their bucket", () => {
+    const base = parseConfig({ MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000, DETECT_PROBATION_LIMIT: 5000 });
+    const tight = withProbation(base, probationDuring(base.egress, true));
+    expect(tight.detection.probationLimit).toBe(1_000);
+    expect(withProbation(base, probationDuring(base.egress, false))).toBe(base);
+    const fresh = { emptyAt: { full: 0, incremental: 0 }, flagged: false, vouched: false, signals: undefined };
+    expect(decideCharge(tight, fresh, "full", 1_001, 0)).toEqual({ ok: false, capped: true });
+    expect(decideCharge(tight, fresh, "full", 1_000, 0)).toMatchObject({ ok: true, judged: false });
+    expect(decideCharge(tight, { ...fresh, vouched: true }, "full", 20_000, 0)).toMatchObject({ ok: true, judged: true });
+  });
+});
