@@ -47,6 +47,8 @@ export interface Config {
   monitorShards: number;
   /** How long an isolate tallies syncs before it hands them to a monitor object (MONITOR_FLUSH_SECONDS). */
   monitorFlushMs: number;
+  /** How often an isolate reads the merged norm and the egress episode from the monitor objects (MONITOR_READ_SECONDS). */
+  monitorReadMs: number;
   /** Where alerts are POSTed as JSON (a new flag, a global rate off its baseline, a network throttled). */
   alertWebhookUrl: string | undefined;
 }
@@ -147,6 +149,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     },
     monitorShards: optionalInteger(vars, "MONITOR_SHARDS", 1, 1, 1000),
     monitorFlushMs: optionalInteger(vars, "MONITOR_FLUSH_SECONDS", 1, 1, 60) * 1000,
+    monitorReadMs: optionalInteger(vars, "MONITOR_READ_SECONDS", 10, 1, 3600) * 1000,
     alertWebhookUrl: urlVar(vars, "ALERT_WEBHOOK_URL"),
   };
 }

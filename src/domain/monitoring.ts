@@ -4,7 +4,7 @@
 // locally, where the service is one isolate, a read sees every sync already answered).
 //
 // The norm the client objects judge with comes from here too: merged from the objects at most every
-// NORM_REFRESH_MS per isolate, in the background, plus what this isolate learned since. A sync never
+// MONITOR_READ_SECONDS per isolate, in the background, plus what this isolate learned since. A sync never
 // waits for it; when the objects cannot be reached, the last norm known stands.
 
 import type { Config } from "../core/config";
@@ -13,7 +13,6 @@ import { type Counts, type Minute, SERIES, type Tally, addToNorm, emptyTally, me
 import { type Alert, type FlaggedClient, type Monitor, monitorShard } from "../objects/monitor";
 import { reportEgress } from "./admission";
 
-const NORM_REFRESH_MS = 10_000;
 /** A tally that could not be handed over is kept for the next try, up to this many minutes of it. */
 const MAX_PENDING_MINUTES = 24 * 60;
 
@@ -93,7 +92,7 @@ export async function flush(env: Env, config: Config): Promise<void> {
  * object then uses the norm it was last given.
  */
 export function currentNorm(env: Env, config: Config, now: number, waitUntil: (p: Promise<unknown>) => void): number | null {
-  if ((!norm || now - norm.fetchedAt >= NORM_REFRESH_MS) && !refreshing) {
+  if ((!norm || now - norm.fetchedAt >= config.monitorReadMs) && !refreshing) {
     refreshing = true;
     waitUntil(refreshNorm(env, config, now).finally(() => (refreshing = false)));
   }

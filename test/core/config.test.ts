@@ -22,6 +22,7 @@ describe("configuration", () => {
       egress: { floorPerMinute: 20_000, factor: 4, calmMinutes: 10, probationLimit: 1_000, networkPerDay: 5_000, asnPerDay: 500_000 },
       monitorShards: 1,
       monitorFlushMs: 1_000,
+      monitorReadMs: 10_000,
       alertWebhookUrl: undefined,
     });
     expect(parseConfig({ MAX_CONTACTS: "5", S2_PERIOD: "60", S2_DELTA: "600", TEST_HOOKS: "false" })).toEqual({
@@ -40,6 +41,7 @@ describe("configuration", () => {
       egress: { floorPerMinute: 20_000, factor: 4, calmMinutes: 10, probationLimit: 5, networkPerDay: 5_000, asnPerDay: 500_000 },
       monitorShards: 1,
       monitorFlushMs: 1_000,
+      monitorReadMs: 10_000,
       alertWebhookUrl: undefined,
     });
     expect(parseConfig({ ...good, GUARD: true, GUARD_REGISTRATIONS_PER_HOUR: "3" })).toMatchObject({ guard: true, guardRegistrationsPerHour: 3 });
