@@ -105,11 +105,17 @@ export function randomIdsOnFirstShard(n: number): Uint8Array[] {
   return ids;
 }
 
-/** A request to the admin API with the test environment's token (or another). */
-export function admin(path: string, init: RequestInit & { token?: string } = {}) {
-  const { token = env.ADMIN_TOKEN, ...rest } = init;
+export type TestKey = keyof Cloudflare.Env["TEST_KEYS"];
+
+/**
+ * A request to the admin API: with one role's key (`as`), any bearer `token`, or by default the
+ * legacy ADMIN_TOKEN (every role, where ADMIN_TOKEN_LEGACY is on: not in production).
+ */
+export function admin(path: string, init: RequestInit & { token?: string; as?: TestKey } = {}) {
+  const { as, token = as ? env.TEST_KEYS[as] : env.ADMIN_TOKEN, ...rest } = init;
   return SELF.fetch(`https://icd.test/admin${path}`, {
     ...rest,
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...rest.headers },
   });
 }
+

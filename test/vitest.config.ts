@@ -4,15 +4,31 @@
 // A fourth, "service", runs test/service/ in Node against the service started as `npm start` does:
 // the dashboard in Chromium, and a hard kill and restart under load.
 
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
 const root = path.join(import.meta.dirname, "..");
-/** The admin API's bearer token in tests; test/helpers.ts uses the same. */
+/** The legacy all-roles token (accepted where ADMIN_TOKEN_LEGACY is on: not in production). */
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 /** Where the production project sends alerts (never reached: the test intercepts the fetch). */
 export const ALERT_WEBHOOK_URL = "https://alerts.icd.test/hook";
+
+/**
+ * One key per role, as `Bearer <id>.<secret>`, and a second operator key (a rotation: both valid).
+ * The Worker gets only their hashes (ADMIN_KEYS); the tests get the keys as TEST_KEYS.
+ */
+const TEST_KEYS = {
+  "account-service": { id: "accounts-1", secret: "account-service-secret-0123456789abcdef" },
+  operator: { id: "ops-1", secret: "operator-secret-0123456789abcdef0123" },
+  "operator-rotated": { id: "ops-2", secret: "operator-secret-rotated-0123456789abc" },
+  viewer: { id: "view-1", secret: "viewer-secret-0123456789abcdef012345" },
+};
+const roleOfKey = (name: string) => name.replace(/-rotated$/, "");
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+const ADMIN_KEYS = Object.entries(TEST_KEYS).map(([name, k]) => `${roleOfKey(name)}:${k.id}:${sha256(k.secret)}`).join(",");
+const presented = Object.fromEntries(Object.entries(TEST_KEYS).map(([name, k]) => [name, `${k.id}.${k.secret}`]));
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(root, "migrations"));
@@ -20,9 +36,12 @@ export default defineConfig(async () => {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: path.join(root, "wrangler.toml"), environment },
-        // BROKEN_SHARD is a real D1 database that never gets the migrations: queries on it fail,
-        // which is how test/faults.test.ts makes a shard go down.
-        miniflare: { bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN, ...vars }, d1Databases: ["BROKEN_SHARD"] },
+        miniflare: {
+          bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN, ADMIN_KEYS, TEST_KEYS: presented, ...vars },
+          // BROKEN_SHARD is a real D1 database that never gets the migrations: queries on it fail,
+          // which is how test/faults.test.ts makes a shard go down.
+          d1Databases: ["BROKEN_SHARD"],
+        },
       }),
     ],
     test: {
@@ -39,8 +58,9 @@ export default defineConfig(async () => {
         project("local", undefined, ["test/**/*.test.ts"], ["test/production/**", "test/service/**"]),
         // The slow fuzzing and timing tests do not depend on the shard count: run them once.
         project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/http/abuse.test.ts"]),
-        // Alerts go to a webhook there, answered by test/production/webhook-sink.ts.
-        project("production", "production", ["test/production/**/*.test.ts"], [], { ALERT_WEBHOOK_URL }, ["test/production/webhook-sink.ts"]),
+        // Alerts go to a webhook there, answered by test/production/webhook-sink.ts; the secrets
+        // `wrangler secret put` would set are given here.
+        project("production", "production", ["test/production/**/*.test.ts"], [], { ALERT_WEBHOOK_URL, AUDIT_KEY: "test-audit-key-0123456789abcdef0123456789" }, ["test/production/webhook-sink.ts"]),
         {
           test: {
             name: "service",

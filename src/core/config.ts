@@ -1,5 +1,7 @@
 // Service configuration from wrangler.toml vars, parsed and validated once per environment.
 
+import { fromHex } from "./hex";
+import { type Role, isRole } from "./roles";
 
 export interface DetectionConfig {
   /** Distinct identifiers ever checked above which a client is no address book. */
@@ -23,8 +25,16 @@ export interface Config {
   s2DeltaMs: number;
   /** Whether the unauthenticated local-development hooks (/reset, /test/...) exist. */
   testHooks: boolean;
-  /** The bearer token of the admin API (a secret); without it the admin API refuses everything. */
+  /** The old single admin token (a secret); accepted, for every role, only with legacyAdminToken. */
   adminToken: string | undefined;
+  /** ADMIN_TOKEN_LEGACY: whether ADMIN_TOKEN is an all-roles credential (local development, migration). */
+  legacyAdminToken: boolean;
+  /** ADMIN_KEYS: the admin API's credentials, as SHA-256 hashes of their secrets, each with one role. */
+  adminKeys: AdminKey[];
+  /** AUDIT_KEY: the HMAC key of the identifiers in the audit log and alerts (a secret). */
+  auditKey: string | undefined;
+  /** ADMIN_USER_ROUTES: whether /admin/users* exist (off once the account service uses the Service Binding). */
+  adminUserRoutes: boolean;
   /** "open": clients register themselves; "admin": only the operator, through the admin API. */
   registration: "open" | "admin";
   /** Whether the per-network guard runs (src/http/guard.ts). */
@@ -41,6 +51,13 @@ export interface Config {
   asnAccountsPerDay: number;
   /** Where alerts are POSTed as JSON (a new flag, a global rate off its baseline, a network throttled). */
   alertWebhookUrl: string | undefined;
+}
+
+/** One admin credential: presented as `Bearer <id>.<secret>`, stored as SHA-256(secret). */
+export interface AdminKey {
+  role: Role;
+  id: string;
+  hash: Uint8Array;
 }
 
 export class ConfigError extends Error {
@@ -102,6 +119,34 @@ function secretVar(vars: Record<string, unknown>, name: string, minLength: numbe
   return raw;
 }
 
+/** Whether a boolean var that is on unless switched off is on. */
+const booleanVarOn = (vars: Record<string, unknown>, name: string) => vars[name] === undefined || booleanVar(vars, name);
+
+const KEY_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * ADMIN_KEYS = "role:id:sha256hex, role:id:sha256hex, ...": hashes only, never the secrets. Two
+ * keys of one role are how a credential is rotated. Errors name the entry, never echo it: a secret
+ * pasted by mistake must not end up in a log.
+ */
+function adminKeysVar(vars: Record<string, unknown>): AdminKey[] {
+  const raw = vars.ADMIN_KEYS;
+  if (raw === undefined || raw === "") return [];
+  if (typeof raw !== "string") throw new ConfigError("ADMIN_KEYS must be a string of role:id:sha256hex entries");
+  const keys: AdminKey[] = [];
+  for (const [k, entry] of raw.split(/[\s,]+/).filter((e) => e !== "").entries()) {
+    const [role, id, hex, ...rest] = entry.split(":");
+    const hash = typeof hex === "string" && /^[0-9a-fA-F]{64}$/.test(hex) ? fromHex(hex) : null;
+    if (!isRole(role) || id === undefined || !KEY_ID.test(id) || !hash || rest.length > 0) {
+      throw new ConfigError(`ADMIN_KEYS must be role:id:sha256hex entries (role one of ${ROLE_LIST}, id of letters, digits, - and _, a hash of 64 hex digits); entry ${k + 1} is not`);
+    }
+    if (keys.some((key) => key.id === id)) throw new ConfigError(`ADMIN_KEYS must not repeat a key id; entry ${k + 1} repeats "${id}"`);
+    keys.push({ role, id, hash });
+  }
+  return keys;
+}
+
+const ROLE_LIST = "account-service, operator, viewer";
 export function parseConfig(vars: Record<string, unknown>): Config {
   const maxContacts = integerVar(vars, "MAX_CONTACTS", 1, MAX_CONTACTS_LIMIT);
   return {
@@ -110,6 +155,10 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     s2DeltaMs: integerVar(vars, "S2_DELTA", 1, PERIOD_LIMIT_SECONDS) * 1000,
     testHooks: booleanVar(vars, "TEST_HOOKS"),
     adminToken: secretVar(vars, "ADMIN_TOKEN", 16),
+    legacyAdminToken: booleanVar(vars, "ADMIN_TOKEN_LEGACY"),
+    adminKeys: adminKeysVar(vars),
+    auditKey: secretVar(vars, "AUDIT_KEY", 32),
+    adminUserRoutes: booleanVarOn(vars, "ADMIN_USER_ROUTES"),
     registration: choiceVar(vars, "REGISTRATION", ["open", "admin"] as const, "open"),
     guard: booleanVar(vars, "GUARD"),
     guardRegistrationsPerHour: optionalInteger(vars, "GUARD_REGISTRATIONS_PER_HOUR", 10, 1, 1_000_000),

@@ -2,6 +2,9 @@
 
 import * as db from "../db/users";
 import type { Shards } from "../db/shards";
+import type { Config } from "../core/config";
+import type { AuditActor } from "../db/audit";
+import { recordChange } from "./audit";
 import { sameHash, hashToken } from "../core/token";
 import { type Outcome, type ParsedRequest, Result, outcome } from "../core/wire";
 
@@ -44,4 +47,34 @@ export async function unregister(shards: Shards, req: ParsedRequest, now: number
   // The token hash is matched again in SQL so a concurrent re-registration is never undone.
   const removed = await db.removeUser(shards, req.user, tokenHash, now);
   return outcome(removed ? Result.SUCCESS : Result.AUTHENTICATION_INVALID);
+}
+
+/** The most users one import call may carry (HTTP or RPC). */
+export const MAX_IMPORT_BATCH = 10_000;
+
+// What the account service may do, over HTTP (/admin/users*) or its Service Binding (src/rpc/),
+// each change audited with the credential that made it.
+
+/** Registers a user with the hash of their token, for the account service; "taken" changes nothing and is not audited. */
+export async function enrollUser(shards: Shards, config: Config, actor: AuditActor, user: Uint8Array, tokenHash: Uint8Array, now: number) {
+  const registered = await registerWithHash(shards, user, tokenHash, now);
+  if (registered !== "taken") await recordChange(shards, config, actor, now, "register", user, { created: registered === "created" });
+  return registered;
+}
+
+/** Unregisters a user for the account service: true if they were registered. */
+export async function dismissUser(shards: Shards, config: Config, actor: AuditActor, user: Uint8Array, now: number): Promise<boolean> {
+  const removed = await db.removeUserByOperator(shards, user, now);
+  await recordChange(shards, config, actor, now, "delete", user, { removed });
+  return removed;
+}
+
+/**
+ * Registers a batch of users with their token hashes; `announce` puts them in S2 as new. Idempotent:
+ * a batch sent again registers nobody twice, so an interrupted import can resend it.
+ */
+export async function importUsers(shards: Shards, config: Config, actor: AuditActor, users: db.ImportedUser[], announce: boolean, now: number): Promise<number> {
+  const imported = await db.importUsers(shards, users, announce ? now : 0, now);
+  await recordChange(shards, config, actor, now, "import", null, { received: users.length, imported, announce });
+  return imported;
 }

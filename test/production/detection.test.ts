@@ -14,7 +14,8 @@ const newNetwork = () => `198.18.${Math.floor(ipCounter / 250)}.${ipCounter++ % 
 
 async function enrolled(): Promise<Client> {
   const client = newClient();
-  const response = await admin("/users", { method: "POST", body: JSON.stringify({ id: toHex(client.user), token: toHex(client.authToken) }) });
+  const body = JSON.stringify({ id: toHex(client.user), token: toHex(client.authToken) });
+  const response = await admin("/users", { as: "account-service", method: "POST", body });
   expect(response.status).toBe(201);
   return client;
 }
@@ -25,7 +26,8 @@ async function sync(kind: "full" | "incremental", client: Client, ids: Uint8Arra
   return response;
 }
 
-const view = async (client: Client) => (await (await admin(`/clients/${toHex(client.user)}`)).json()) as { flagged: boolean };
+const operator = (path: string, init: RequestInit = {}) => admin(path, { ...init, as: "operator" });
+const view = async (client: Client) => (await (await operator(`/clients/${toHex(client.user)}`)).json()) as { flagged: boolean };
 const flaggedSoon = (client: Client) => vi.waitFor(async () => expect((await view(client)).flagged).toBe(true), { timeout: 20_000, interval: 50 });
 
 describe("quarantine", () => {
@@ -40,9 +42,9 @@ describe("quarantine", () => {
     // Incremental syncs reveal only recent changes; they stay open to a flagged client.
     expect((await sync("incremental", client, randomIds(10), ip)).status).toBe(200);
     // The refusal charged nothing; after the clear, full syncs are answered again.
-    const level = async () => ((await (await admin(`/clients/${toHex(client.user)}`)).json()) as { buckets: { full: { level: number } } }).buckets.full.level;
+    const level = async () => ((await (await operator(`/clients/${toHex(client.user)}`)).json()) as { buckets: { full: { level: number } } }).buckets.full.level;
     expect(await level()).toBeCloseTo(5_000, 0);
-    expect((await admin(`/clients/${toHex(client.user)}/clear`, { method: "POST" })).status).toBe(200);
+    expect((await operator(`/clients/${toHex(client.user)}/clear`, { method: "POST" })).status).toBe(200);
     expect((await sync("full", client, randomIds(10), ip)).status).toBe(200);
   });
 });
@@ -53,7 +55,8 @@ describe("probation", () => {
     // A directory to find: 1,250 users imported through the admin API.
     const users = randomIds(1_250);
     const tokenHash = toHex(new Uint8Array(32));
-    const imported = await admin("/users/import", { method: "POST", body: JSON.stringify({ users: users.map((u) => [toHex(u), tokenHash]) }) });
+    const body = JSON.stringify({ users: users.map((u) => [toHex(u), tokenHash]) });
+    const imported = await admin("/users/import", { as: "account-service", method: "POST", body });
     expect(imported.status).toBe(200);
     const client = await enrolled();
     const tooMuch = await sync("full", client, randomIds(5_001), ip);
@@ -62,7 +65,7 @@ describe("probation", () => {
     // An address book of 2,500 with half of it registered: judged, and honest.
     expect((await sync("full", client, [...users, ...randomIds(1_250)], ip)).status).toBe(200);
     await vi.waitFor(async () => {
-      const signals = ((await (await admin(`/clients/${toHex(client.user)}`)).json()) as { signals: { identifiers: { full: number } } | null }).signals;
+      const signals = ((await (await operator(`/clients/${toHex(client.user)}`)).json()) as { signals: { identifiers: { full: number } } | null }).signals;
       expect(signals?.identifiers.full).toBe(2_500);
     }, { timeout: 20_000, interval: 50 });
     expect(await view(client)).toMatchObject({ flagged: false });
@@ -75,7 +78,7 @@ describe("alerts", () => {
     const sent = globalThis.sentAlerts; // test/production/webhook-sink.ts
     const client = await enrolled();
     expect((await sync("full", client, randomIds(5_000), newNetwork())).status).toBe(200);
-    const subject = await keyedHash(env.ADMIN_TOKEN, client.user);
+    const subject = await keyedHash(env.AUDIT_KEY, client.user);
     await vi.waitFor(() => expect(sent.some((s) => s.body.detail?.subject === subject)).toBe(true), { timeout: 20_000, interval: 50 });
     const alert = sent.find((s) => s.body.detail?.subject === subject)!;
     expect(alert.url).toBe(env.ALERT_WEBHOOK_URL);
@@ -99,15 +102,15 @@ describe("the network rule", () => {
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get("Retry-After"))).toBe(86_400);
     // Nothing was charged to the refused client, and the network's older clients go on as before.
-    expect((await (await admin(`/clients/${toHex(oneTooMany.user)}`)).json()) as object).toMatchObject({ buckets: { full: { level: 0 } } });
+    expect((await (await operator(`/clients/${toHex(oneTooMany.user)}`)).json()) as object).toMatchObject({ buckets: { full: { level: 0 } } });
     expect((await sync("incremental", clients[0]!, randomIds(50), ip)).status).toBe(200);
     for (const client of clients.slice(0, 3)) expect(await view(client)).toMatchObject({ flagged: false });
     // Still throttled for the next new client; another network is not affected.
     expect((await sync("full", await enrolled(), randomIds(1), ip)).status).toBe(429);
     expect((await sync("full", oneTooMany, randomIds(50), newNetwork())).status).toBe(200);
-    const alerts = (await (await admin("/alerts")).json()) as { alerts: { type: string; detail: { network: string; limit: number } }[] };
+    const alerts = (await (await admin("/alerts", { as: "viewer" })).json()) as { alerts: { type: string; detail: { network: string; limit: number } }[] };
     expect(alerts.alerts).toContainEqual(expect.objectContaining({ type: "network", detail: expect.objectContaining({ network: ip, limit: 20 }) }));
-    const audit = (await (await admin("/audit?limit=50")).json()) as { action: string; detail: { network?: string } }[];
+    const audit = (await (await operator("/audit?limit=50")).json()) as { action: string; detail: { network?: string } }[];
     expect(audit).toContainEqual(expect.objectContaining({ action: "throttle-network", detail: expect.objectContaining({ network: ip, limit: 20 }) }));
   });
 });

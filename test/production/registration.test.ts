@@ -1,4 +1,4 @@
-// Runs against `[env.production]`: REGISTRATION = "admin", so only the admin API registers users.
+// Runs against `[env.production]`: REGISTRATION = "admin", so only the account service registers users.
 
 import { describe, expect, it } from "vitest";
 import { toHex } from "../../src/core/hex";
@@ -11,10 +11,10 @@ describe("registration in production", () => {
     expect((await post("/discovery/full", client, randomIds(1))).status).toBe(401);
   });
 
-  it("registers through the admin API; the client then syncs, but cannot delete itself", async () => {
+  it("registers through the admin API with the account service's key; the client then syncs, but cannot delete itself", async () => {
     const client = newClient();
     const body = JSON.stringify({ id: toHex(client.user), token: toHex(client.authToken) });
-    expect((await admin("/users", { method: "POST", body })).status).toBe(201);
+    expect((await admin("/users", { as: "account-service", method: "POST", body })).status).toBe(201);
     expect((await post("/discovery/full", client, randomIds(1))).status).toBe(200);
     expect((await post("/user/delete", client)).status).toBe(401);
     expect((await post("/discovery/full", client, randomIds(1))).status).toBe(200);

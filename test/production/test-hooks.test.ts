@@ -18,8 +18,9 @@ describe("the production environment", () => {
     ["GET", "/test/create/10"],
     ["POST", "/test/add/many"],
   ])("answers %s %s with 404 and changes nothing", async (method, path) => {
-    const client = newClient(); // self-registration is off in production: the operator registers
-    await admin("/users", { method: "POST", body: JSON.stringify({ id: toHex(client.user), token: toHex(client.authToken) }) });
+    const client = newClient(); // self-registration is off in production: the account service registers
+    const registration = JSON.stringify({ id: toHex(client.user), token: toHex(client.authToken) });
+    expect((await admin("/users", { as: "account-service", method: "POST", body: registration })).status).toBe(201);
     const before = await userCount();
     const body = method === "POST" ? encodeRequest({}, randomIds(10)) : undefined;
     const response = await SELF.fetch(`https://icd.test${path}`, { method, body });
