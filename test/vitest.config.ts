@@ -30,6 +30,13 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 const ADMIN_KEYS = Object.entries(TEST_KEYS).map(([name, k]) => `${roleOfKey(name)}:${k.id}:${sha256(k.secret)}`).join(",");
 const presented = Object.fromEntries(Object.entries(TEST_KEYS).map(([name, k]) => [name, `${k.id}.${k.secret}`]));
 
+/** Cloudflare Access for the local projects; test/http/access.test.ts signs tokens for it. */
+const ACCESS = {
+  ACCESS_TEAM_DOMAIN: "icd-test.cloudflareaccess.com",
+  ACCESS_AUD: "a1".repeat(32),
+  ACCESS_ROLES: JSON.stringify({ operator: ["ops@example.com", "group:icd-operators"], viewer: ["group:icd-viewers", "token:scraper.access"] }),
+};
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(root, "migrations"));
   const project = (name: string, environment: string | undefined, include: string[], exclude: string[] = [], vars: Record<string, string> = {}, setup: string[] = []) => ({
@@ -55,11 +62,11 @@ export default defineConfig(async () => {
   return {
     test: {
       projects: [
-        project("local", undefined, ["test/**/*.test.ts"], ["test/production/**", "test/service/**"]),
+        project("local", undefined, ["test/**/*.test.ts"], ["test/production/**", "test/service/**"], ACCESS),
         // The slow fuzzing and timing tests do not depend on the shard count: run them once.
-        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/http/abuse.test.ts"]),
-        // Alerts go to a webhook there, answered by test/production/webhook-sink.ts; the secrets
-        // `wrangler secret put` would set are given here.
+        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/http/abuse.test.ts"], ACCESS),
+        // Alerts go to a webhook there, answered by test/production/webhook-sink.ts. Access keeps the
+        // shipped placeholders; the secrets `wrangler secret put` would set are given here.
         project("production", "production", ["test/production/**/*.test.ts"], [], { ALERT_WEBHOOK_URL, AUDIT_KEY: "test-audit-key-0123456789abcdef0123456789" }, ["test/production/webhook-sink.ts"]),
         {
           test: {

@@ -35,6 +35,8 @@ export interface Config {
   auditKey: string | undefined;
   /** ADMIN_USER_ROUTES: whether /admin/users* exist (off once the account service uses the Service Binding). */
   adminUserRoutes: boolean;
+  /** Cloudflare Access in front of /admin/, when configured: whose identities get which roles. */
+  access: AccessConfig | undefined;
   /** "open": clients register themselves; "admin": only the operator, through the admin API. */
   registration: "open" | "admin";
   /** Whether the per-network guard runs (src/http/guard.ts). */
@@ -58,6 +60,19 @@ export interface AdminKey {
   role: Role;
   id: string;
   hash: Uint8Array;
+}
+
+export interface AccessConfig {
+  /** `<team>.cloudflareaccess.com` */
+  teamDomain: string;
+  /** The `iss` of the team's tokens. */
+  issuer: string;
+  /** Where the team publishes its signing keys (a JWKS). */
+  certsUrl: string;
+  /** The Access application's audience (AUD) tag. */
+  audience: string;
+  /** Identities ("email:<address>", "group:<name>", "token:<service token client id>") and the role each gets. */
+  grants: { identity: string; role: Role }[];
 }
 
 export class ConfigError extends Error {
@@ -147,6 +162,44 @@ function adminKeysVar(vars: Record<string, unknown>): AdminKey[] {
 }
 
 const ROLE_LIST = "account-service, operator, viewer";
+const PERSON_ROLES: readonly Role[] = ["operator", "viewer"];
+const IDENTITY = /^(?:[^\s@:]+@[^\s@:]+|group:\S+|token:\S+)$/;
+
+/** ACCESS_TEAM_DOMAIN, ACCESS_AUD and ACCESS_ROLES: all three or none. */
+function accessVars(vars: Record<string, unknown>): AccessConfig | undefined {
+  const { ACCESS_TEAM_DOMAIN: domain, ACCESS_AUD: audience, ACCESS_ROLES: roles } = vars;
+  const given = [domain, audience, roles].filter((v) => v !== undefined && v !== "");
+  if (given.length === 0) return undefined;
+  if (given.length < 3) throw new ConfigError("ACCESS_TEAM_DOMAIN, ACCESS_AUD and ACCESS_ROLES must be set together, or none of them");
+  if (typeof domain !== "string" || !/^[a-z0-9-]+\.cloudflareaccess\.com$/.test(domain)) {
+    throw new ConfigError(`ACCESS_TEAM_DOMAIN must be <team>.cloudflareaccess.com, got ${JSON.stringify(domain)}`);
+  }
+  if (typeof audience !== "string" || !/^[0-9a-f]{32,128}$/.test(audience)) {
+    throw new ConfigError(`ACCESS_AUD must be the application's audience tag (hex), got ${JSON.stringify(audience)}`);
+  }
+  let table: unknown = roles;
+  if (typeof roles === "string") {
+    try {
+      table = JSON.parse(roles);
+    } catch {
+      table = null;
+    }
+  }
+  const shape = `ACCESS_ROLES must map "operator" and "viewer" to lists of emails, "group:<name>" or "token:<client id>"`;
+  if (typeof table !== "object" || table === null || Array.isArray(table)) throw new ConfigError(shape);
+  const grants: AccessConfig["grants"] = [];
+  for (const [role, identities] of Object.entries(table)) {
+    if (!PERSON_ROLES.includes(role as Role)) {
+      throw new ConfigError(`ACCESS_ROLES may grant only operator and viewer, not ${JSON.stringify(role)}: the account service has its key or the Service Binding`);
+    }
+    if (!Array.isArray(identities) || !identities.every((i) => typeof i === "string" && IDENTITY.test(i))) throw new ConfigError(shape);
+    for (const identity of identities as string[]) {
+      grants.push({ identity: identity.includes(":") ? identity : `email:${identity.toLowerCase()}`, role: role as Role });
+    }
+  }
+  return { teamDomain: domain, issuer: `https://${domain}`, certsUrl: `https://${domain}/cdn-cgi/access/certs`, audience, grants };
+}
+
 export function parseConfig(vars: Record<string, unknown>): Config {
   const maxContacts = integerVar(vars, "MAX_CONTACTS", 1, MAX_CONTACTS_LIMIT);
   return {
@@ -159,6 +212,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     adminKeys: adminKeysVar(vars),
     auditKey: secretVar(vars, "AUDIT_KEY", 32),
     adminUserRoutes: booleanVarOn(vars, "ADMIN_USER_ROUTES"),
+    access: accessVars(vars),
     registration: choiceVar(vars, "REGISTRATION", ["open", "admin"] as const, "open"),
     guard: booleanVar(vars, "GUARD"),
     guardRegistrationsPerHour: optionalInteger(vars, "GUARD_REGISTRATIONS_PER_HOUR", 10, 1, 1_000_000),

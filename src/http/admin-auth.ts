@@ -6,10 +6,11 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "./app-env";
 import { type AdminRoute, isUserRoute, roleOn } from "../core/roles";
 import { type AuditActor, writeAudit } from "../db/audit";
-import { checkKey } from "../core/credentials";
+import { authenticateOperator } from "../domain/operator-auth";
 
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const actor = await checkKey(c.get("config"), c.req.header("Authorization"));
+  const headers = { authorization: c.req.header("Authorization"), accessAssertion: c.req.header("Cf-Access-Jwt-Assertion") };
+  const actor = await authenticateOperator(c.get("config"), headers, Date.now());
   if (!actor) return c.json({ error: "credentials required" }, 401, { "WWW-Authenticate": 'Basic realm="icd admin", charset="UTF-8"' });
   c.set("actor", actor);
   await next();

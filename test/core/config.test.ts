@@ -16,6 +16,7 @@ describe("configuration", () => {
       adminKeys: [],
       auditKey: undefined,
       adminUserRoutes: true,
+      access: undefined,
       registration: "open",
       guard: false,
       guardRegistrationsPerHour: 10,
@@ -35,6 +36,7 @@ describe("configuration", () => {
       adminKeys: [],
       auditKey: undefined,
       adminUserRoutes: true,
+      access: undefined,
       registration: "open",
       guard: false,
       guardRegistrationsPerHour: 10,
@@ -70,6 +72,28 @@ describe("configuration", () => {
     });
   });
 
+  it("reads Cloudflare Access: the team's issuer and keys, the audience, and who gets which role", () => {
+    const vars = {
+      ...good,
+      ACCESS_TEAM_DOMAIN: "acme.cloudflareaccess.com",
+      ACCESS_AUD: "0f".repeat(32),
+      ACCESS_ROLES: { operator: ["Alice@Example.com", "group:ops"], viewer: ["token:abc.access"] },
+    };
+    const access = {
+      teamDomain: "acme.cloudflareaccess.com",
+      issuer: "https://acme.cloudflareaccess.com",
+      certsUrl: "https://acme.cloudflareaccess.com/cdn-cgi/access/certs",
+      audience: "0f".repeat(32),
+      grants: [
+        { identity: "email:alice@example.com", role: "operator" },
+        { identity: "group:ops", role: "operator" },
+        { identity: "token:abc.access", role: "viewer" },
+      ],
+    };
+    expect(parseConfig(vars).access).toEqual(access);
+    expect(parseConfig({ ...vars, ACCESS_ROLES: JSON.stringify(vars.ACCESS_ROLES) }).access).toEqual(access);
+  });
+
   it.each([
     ["a role that does not exist", `admin:k1:${"ab".repeat(32)}`],
     ["a secret instead of a hash", "operator:k1:correct-horse-battery-staple"],
@@ -81,6 +105,18 @@ describe("configuration", () => {
     const parse = () => parseConfig({ ...good, ADMIN_KEYS: keys });
     expect(parse).toThrow(/^ADMIN_KEYS must/);
     expect(parse).not.toThrow(/correct-horse/);
+  });
+
+  const access = { ACCESS_TEAM_DOMAIN: "acme.cloudflareaccess.com", ACCESS_AUD: "0f".repeat(32), ACCESS_ROLES: { viewer: ["group:v"] } };
+  it.each([
+    ["only part of it", { ACCESS_TEAM_DOMAIN: access.ACCESS_TEAM_DOMAIN }, /^ACCESS_TEAM_DOMAIN, ACCESS_AUD and ACCESS_ROLES must be set together/],
+    ["a team domain elsewhere", { ...access, ACCESS_TEAM_DOMAIN: "evil.example.com" }, /^ACCESS_TEAM_DOMAIN must be/],
+    ["an audience that is no tag", { ...access, ACCESS_AUD: "my-app" }, /^ACCESS_AUD must be/],
+    ["roles that are not JSON", { ...access, ACCESS_ROLES: "{operator" }, /^ACCESS_ROLES must map/],
+    ["a person as the account service", { ...access, ACCESS_ROLES: { "account-service": ["bob@example.com"] } }, /^ACCESS_ROLES may grant only operator and viewer/],
+    ["an identity that is none", { ...access, ACCESS_ROLES: { viewer: ["everyone"] } }, /^ACCESS_ROLES must map/],
+  ])("refuses Access configuration with %s", (_, vars, error) => {
+    expect(() => parseConfig({ ...good, ...vars })).toThrow(error);
   });
 
   it("reads the detection thresholds, the quarantine share and the alert webhook", () => {
