@@ -3,6 +3,8 @@
 //
 //   index.ts  wiring            may import anything below
 //   http/     hono edge         domain, objects, db, core
+//   rpc/      Service Binding   domain, objects, db, core (and cloudflare:workers)
+//             entrypoints
 //   domain/   the operations    objects, db, core
 //   objects/  Durable Objects   core (and cloudflare:workers)
 //   db/       D1 queries        core
@@ -16,6 +18,7 @@ import path from "node:path";
 const src = path.join(import.meta.dirname, "..", "src");
 const allowed = {
   http: ["http", "domain", "objects", "db", "core", "proto"],
+  rpc: ["rpc", "domain", "objects", "db", "core", "proto"],
   domain: ["domain", "objects", "db", "core", "proto"],
   objects: ["objects", "core", "proto"],
   db: ["db", "core", "proto"],
@@ -32,7 +35,7 @@ for (const file of walk(src).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith("
   const text = readFileSync(file, "utf8");
   for (const [, spec] of text.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)) {
     const where = path.relative(process.cwd(), file);
-    if (spec.startsWith("cloudflare:") && layer !== "objects" && layer !== "domain" && layer !== "http") {
+    if (spec.startsWith("cloudflare:") && !["objects", "domain", "http", "rpc"].includes(layer)) {
       problems.push(`${where}: ${layer}/ may not import ${spec}`);
     }
     if (!spec.startsWith(".")) continue;

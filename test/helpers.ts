@@ -119,3 +119,19 @@ export function admin(path: string, init: RequestInit & { token?: string; as?: T
   });
 }
 
+/**
+ * Asks the account service's stand-in Worker (test/account-service-worker.js) to call ICD's
+ * AccountService entrypoint over its Service Binding: `{ result }`, or `{ error, message }` if it threw.
+ */
+export async function accountService(call: "register" | "delete" | "import" | "call", body: object): Promise<{ result?: any; error?: string; message?: string }> {
+  const response = await env.ACCOUNT_SERVICE.fetch(`https://account-service.test/${call}`, { method: "POST", body: JSON.stringify(body) });
+  return response.json();
+}
+
+/** Registers a client through the Service Binding, as the account service does in production. */
+export async function enroll(client: Client = newClient()): Promise<Client> {
+  const tokenHash = new Uint8Array(await crypto.subtle.digest("SHA-256", client.authToken));
+  const answer = await accountService("register", { id: hex([client.user])[0], token_hash: hex([tokenHash])[0] });
+  if (answer.result !== "created") throw new Error(`enroll failed: ${JSON.stringify(answer)}`);
+  return client;
+}

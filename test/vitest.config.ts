@@ -48,6 +48,18 @@ export default defineConfig(async () => {
           // BROKEN_SHARD is a real D1 database that never gets the migrations: queries on it fail,
           // which is how test/faults.test.ts makes a shard go down.
           d1Databases: ["BROKEN_SHARD"],
+          serviceBindings: { ACCOUNT_SERVICE: "account-service" },
+          // The account service, a second Worker bound to this one's AccountService entrypoint (the
+          // pool names the Worker under test "vitest-pool-workers-runner-<project>").
+          workers: [
+            {
+              name: "account-service",
+              modules: true,
+              scriptPath: path.join(root, "test/account-service-worker.js"),
+              compatibilityDate: "2026-04-20",
+              serviceBindings: { ICD: { name: `vitest-pool-workers-runner-${name}`, entrypoint: "AccountService" } },
+            },
+          ],
         },
       }),
     ],
