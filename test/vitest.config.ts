@@ -2,7 +2,8 @@
 // top-level wrangler.toml config (as `npm start`, one user shard), "sharded" the same tests on
 // `[env.sharded]` (four shards), and "production" `[env.production]`, to prove what a deploy leaves out.
 // A fourth, "service", runs test/service/ in Node against the service started as `npm start` does:
-// the dashboard in Chromium, and a hard kill and restart under load.
+// the dashboard in Chromium, and a hard kill and restart under load. A fifth, "scripts", runs the
+// Node scripts' tests (the posture audit).
 
 import { createHash } from "node:crypto";
 import path from "node:path";
@@ -74,12 +75,14 @@ export default defineConfig(async () => {
   return {
     test: {
       projects: [
-        project("local", undefined, ["test/**/*.test.ts"], ["test/production/**", "test/service/**"], ACCESS),
+        project("local", undefined, ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/scripts/**"], ACCESS),
         // The slow fuzzing and timing tests do not depend on the shard count: run them once.
-        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/http/abuse.test.ts"], ACCESS),
+        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/scripts/**", "test/http/abuse.test.ts"], ACCESS),
         // Alerts go to a webhook there, answered by test/production/webhook-sink.ts. Access keeps the
         // shipped placeholders; the secrets `wrangler secret put` would set are given here.
         project("production", "production", ["test/production/**/*.test.ts"], [], { ALERT_WEBHOOK_URL, AUDIT_KEY: "test-audit-key-0123456789abcdef0123456789" }, ["test/production/webhook-sink.ts"]),
+        // Node: the scripts (the posture audit) on fixture configurations.
+        { test: { name: "scripts", root, include: ["test/scripts/**/*.test.ts"], environment: "node", testTimeout: 60_000 } },
         {
           test: {
             name: "service",
