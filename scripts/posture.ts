@@ -4,7 +4,8 @@
 // that weakens production (.ci/run audits --env production).
 
 import { parseArgs } from "node:util";
-import { compatibilityDate } from "workerd";
+// The newest date the local runtime (workerd, through wrangler's miniflare) runs: the tests' limit.
+import { supportedCompatibilityDate } from "miniflare";
 import { type Finding, auditWranglerFile } from "./posture/audit";
 import { probe } from "./posture/probe";
 
@@ -13,7 +14,7 @@ process.env.WRANGLER_LOG ??= "error";
 const { values } = parseArgs({ options: { env: { type: "string" }, config: { type: "string", default: "wrangler.toml" }, url: { type: "string" } } });
 const target = `${values.config}${values.env ? ` [env.${values.env}]` : " (top level)"}`;
 
-const report = auditWranglerFile(values.config!, values.env, { now: Date.now(), runtimeDate: compatibilityDate });
+const report = auditWranglerFile(values.config!, values.env, { now: Date.now(), runtimeDate: supportedCompatibilityDate });
 const findings: Finding[] = [...report.findings];
 console.log(`Posture of ${target}`);
 for (const f of report.findings) console.log(`  FINDING  ${f.check}: ${f.message}`);
