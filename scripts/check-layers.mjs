@@ -3,6 +3,8 @@
 //
 //   index.ts  wiring            may import anything below
 //   http/     hono edge         domain, objects, db, core
+//   rpc/      Service Binding   domain, objects, db, core (and cloudflare:workers)
+//             entrypoints
 //   domain/   the operations    objects, db, core
 //   objects/  Durable Objects   core (and cloudflare:workers)
 //   db/       D1 queries        core
@@ -21,6 +23,7 @@ const src = path.join(root, "src");
 const client = path.join(root, "client");
 const allowed = {
   http: ["http", "domain", "objects", "db", "core", "proto"],
+  rpc: ["rpc", "domain", "objects", "db", "core", "proto"],
   domain: ["domain", "objects", "db", "core", "proto"],
   objects: ["objects", "core", "proto"],
   db: ["db", "core", "proto"],
@@ -39,7 +42,7 @@ for (const file of sources(src)) {
   if (!(layer in allowed)) continue; // index.ts, proto/
   for (const spec of importsOf(file)) {
     const where = path.relative(process.cwd(), file);
-    if (spec.startsWith("cloudflare:") && layer !== "objects" && layer !== "domain" && layer !== "http") {
+    if (spec.startsWith("cloudflare:") && !["objects", "domain", "http", "rpc"].includes(layer)) {
       problems.push(`${where}: ${layer}/ may not import ${spec}`);
     }
     if (!spec.startsWith(".")) continue;

@@ -3,7 +3,8 @@
 //
 // Streams a directory export into POST /admin/users/import. FILE has one user per line:
 // `<hex identifier>,<hex SHA-256 of the user's token>` (a header line, blank lines and lines starting
-// with # are skipped). The admin token comes from $ADMIN_TOKEN or .dev.vars.
+// with # are skipped). The credential is an account-service key, `<id>.<secret>`, from $ADMIN_KEY, or
+// locally the legacy $ADMIN_TOKEN or .dev.vars's.
 //
 // Resuming: after each batch the server acknowledges, the byte offset just past it is saved in
 // FILE.import-progress. Run the same command again after an interruption and it continues from there.
@@ -25,9 +26,9 @@ if (!file) {
 const server = option("--server", process.env.ICD_SERVER ?? `http://localhost:${process.env.PORT ?? 8787}`);
 const batchSize = Number(option("--batch", "10000"));
 const announce = args.includes("--announce");
-const token = process.env.ADMIN_TOKEN ?? readDevVar("ADMIN_TOKEN");
+const token = process.env.ADMIN_KEY ?? process.env.ADMIN_TOKEN ?? readDevVar("ADMIN_TOKEN");
 if (!token) {
-  console.error("no admin token: set ADMIN_TOKEN or put it in .dev.vars");
+  console.error("no credential: set ADMIN_KEY to an account-service key (<id>.<secret>), or locally ADMIN_TOKEN");
   process.exit(2);
 }
 

@@ -1,4 +1,5 @@
-// Wiring only: the hono app, its routes, the scheduled purge and the Durable Object classes.
+// Wiring only: the hono app, its routes, the scheduled purge, the Durable Object classes and the
+// account service's Service Binding entrypoint.
 
 import { Hono } from "hono";
 import type { AppEnv } from "./http/app-env";
@@ -15,6 +16,7 @@ import { userRoutes } from "./http/routes/user";
 export { ClientBuckets } from "./objects/client-buckets";
 export { Monitor } from "./objects/monitor";
 export { NetworkGuard } from "./objects/network-guard";
+export { AccountService } from "./rpc/account-service";
 
 const app = new Hono<AppEnv>();
 

@@ -105,11 +105,33 @@ export function randomIdsOnFirstShard(n: number): Uint8Array[] {
   return ids;
 }
 
-/** A request to the admin API with the test environment's token (or another). */
-export function admin(path: string, init: RequestInit & { token?: string } = {}) {
-  const { token = env.ADMIN_TOKEN, ...rest } = init;
+export type TestKey = keyof Cloudflare.Env["TEST_KEYS"];
+
+/**
+ * A request to the admin API: with one role's key (`as`), any bearer `token`, or by default the
+ * legacy ADMIN_TOKEN (every role, where ADMIN_TOKEN_LEGACY is on: not in production).
+ */
+export function admin(path: string, init: RequestInit & { token?: string; as?: TestKey } = {}) {
+  const { as, token = as ? env.TEST_KEYS[as] : env.ADMIN_TOKEN, ...rest } = init;
   return SELF.fetch(`https://icd.test/admin${path}`, {
     ...rest,
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...rest.headers },
   });
+}
+
+/**
+ * Asks the account service's stand-in Worker (test/account-service-worker.js) to call ICD's
+ * AccountService entrypoint over its Service Binding: `{ result }`, or `{ error, message }` if it threw.
+ */
+export async function accountService(call: "register" | "delete" | "import" | "call", body: object): Promise<{ result?: any; error?: string; message?: string }> {
+  const response = await env.ACCOUNT_SERVICE.fetch(`https://account-service.test/${call}`, { method: "POST", body: JSON.stringify(body) });
+  return response.json();
+}
+
+/** Registers a client through the Service Binding, as the account service does in production. */
+export async function enroll(client: Client = newClient()): Promise<Client> {
+  const tokenHash = new Uint8Array(await crypto.subtle.digest("SHA-256", client.authToken));
+  const answer = await accountService("register", { id: hex([client.user])[0], token_hash: hex([tokenHash])[0] });
+  if (answer.result !== "created") throw new Error(`enroll failed: ${JSON.stringify(answer)}`);
+  return client;
 }

@@ -2,17 +2,41 @@
 // top-level wrangler.toml config (as `npm start`, one user shard), "sharded" the same tests on
 // `[env.sharded]` (four shards), and "production" `[env.production]`, to prove what a deploy leaves out.
 // A fourth, "service", runs test/service/ in Node against the service started as `npm start` does:
-// the dashboard in Chromium, and a hard kill and restart under load.
+// the dashboard in Chromium, and a hard kill and restart under load. A fifth, "scripts", runs the
+// Node scripts' tests (the posture audit).
 
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
 const root = path.join(import.meta.dirname, "..");
-/** The admin API's bearer token in tests; test/helpers.ts uses the same. */
+/** The legacy all-roles token (accepted where ADMIN_TOKEN_LEGACY is on: not in production). */
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 /** Where the production project sends alerts (never reached: the test intercepts the fetch). */
 export const ALERT_WEBHOOK_URL = "https://alerts.icd.test/hook";
+
+/**
+ * One key per role, as `Bearer <id>.<secret>`, and a second operator key (a rotation: both valid).
+ * The Worker gets only their hashes (ADMIN_KEYS); the tests get the keys as TEST_KEYS.
+ */
+const TEST_KEYS = {
+  "account-service": { id: "accounts-1", secret: "account-service-secret-0123456789abcdef" },
+  operator: { id: "ops-1", secret: "operator-secret-0123456789abcdef0123" },
+  "operator-rotated": { id: "ops-2", secret: "operator-secret-rotated-0123456789abc" },
+  viewer: { id: "view-1", secret: "viewer-secret-0123456789abcdef012345" },
+};
+const roleOfKey = (name: string) => name.replace(/-rotated$/, "");
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+const ADMIN_KEYS = Object.entries(TEST_KEYS).map(([name, k]) => `${roleOfKey(name)}:${k.id}:${sha256(k.secret)}`).join(",");
+const presented = Object.fromEntries(Object.entries(TEST_KEYS).map(([name, k]) => [name, `${k.id}.${k.secret}`]));
+
+/** Cloudflare Access for the local projects; test/http/access.test.ts signs tokens for it. */
+const ACCESS = {
+  ACCESS_TEAM_DOMAIN: "icd-test.cloudflareaccess.com",
+  ACCESS_AUD: "a1".repeat(32),
+  ACCESS_ROLES: JSON.stringify({ operator: ["ops@example.com", "group:icd-operators"], viewer: ["group:icd-viewers", "token:scraper.access"] }),
+};
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(root, "migrations"));
@@ -20,9 +44,24 @@ export default defineConfig(async () => {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: path.join(root, "wrangler.toml"), environment },
-        // BROKEN_SHARD is a real D1 database that never gets the migrations: queries on it fail,
-        // which is how test/faults.test.ts makes a shard go down.
-        miniflare: { bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN, ...vars }, d1Databases: ["BROKEN_SHARD"] },
+        miniflare: {
+          bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN, ADMIN_KEYS, TEST_KEYS: presented, ...vars },
+          // BROKEN_SHARD is a real D1 database that never gets the migrations: queries on it fail,
+          // which is how test/faults.test.ts makes a shard go down.
+          d1Databases: ["BROKEN_SHARD"],
+          serviceBindings: { ACCOUNT_SERVICE: "account-service" },
+          // The account service, a second Worker bound to this one's AccountService entrypoint (the
+          // pool names the Worker under test "vitest-pool-workers-runner-<project>").
+          workers: [
+            {
+              name: "account-service",
+              modules: true,
+              scriptPath: path.join(root, "test/account-service-worker.js"),
+              compatibilityDate: "2026-04-20",
+              serviceBindings: { ICD: { name: `vitest-pool-workers-runner-${name}`, entrypoint: "AccountService" } },
+            },
+          ],
+        },
       }),
     ],
     test: {
@@ -36,11 +75,14 @@ export default defineConfig(async () => {
   return {
     test: {
       projects: [
-        project("local", undefined, ["test/**/*.test.ts"], ["test/production/**", "test/service/**"]),
+        project("local", undefined, ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/scripts/**"], ACCESS),
         // The slow fuzzing and timing tests and the simulation do not depend on the shard count: run them once.
-        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/http/abuse.test.ts", "test/simulate/**"]),
-        // Alerts go to a webhook there, answered by test/production/webhook-sink.ts.
-        project("production", "production", ["test/production/**/*.test.ts"], [], { ALERT_WEBHOOK_URL }, ["test/production/webhook-sink.ts"]),
+        project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/scripts/**", "test/http/abuse.test.ts", "test/simulate/**"], ACCESS),
+        // Alerts go to a webhook there, answered by test/production/webhook-sink.ts. Access keeps the
+        // shipped placeholders; the secrets `wrangler secret put` would set are given here.
+        project("production", "production", ["test/production/**/*.test.ts"], [], { ALERT_WEBHOOK_URL, AUDIT_KEY: "test-audit-key-0123456789abcdef0123456789" }, ["test/production/webhook-sink.ts"]),
+        // Node: the scripts (the posture audit) on fixture configurations.
+        { test: { name: "scripts", root, include: ["test/scripts/**/*.test.ts"], environment: "node", testTimeout: 60_000 } },
         {
           test: {
             name: "service",

@@ -1,5 +1,7 @@
 // Service configuration from wrangler.toml vars, parsed and validated once per environment.
 
+import { fromHex } from "./hex";
+import { type Role, isRole } from "./roles";
 
 import type { EgressConfig } from "./egress";
 
@@ -25,8 +27,18 @@ export interface Config {
   s2DeltaMs: number;
   /** Whether the unauthenticated local-development hooks (/reset, /test/...) exist. */
   testHooks: boolean;
-  /** The bearer token of the admin API (a secret); without it the admin API refuses everything. */
+  /** The old single admin token (a secret); accepted, for every role, only with legacyAdminToken. */
   adminToken: string | undefined;
+  /** ADMIN_TOKEN_LEGACY: whether ADMIN_TOKEN is an all-roles credential (local development, migration). */
+  legacyAdminToken: boolean;
+  /** ADMIN_KEYS: the admin API's credentials, as SHA-256 hashes of their secrets, each with one role. */
+  adminKeys: AdminKey[];
+  /** AUDIT_KEY: the HMAC key of the identifiers in the audit log and alerts (a secret). */
+  auditKey: string | undefined;
+  /** ADMIN_USER_ROUTES: whether /admin/users* exist (off once the account service uses the Service Binding). */
+  adminUserRoutes: boolean;
+  /** Cloudflare Access in front of /admin/, when configured: whose identities get which roles. */
+  access: AccessConfig | undefined;
   /** "open": clients register themselves; "admin": only the operator, through the admin API. */
   registration: "open" | "admin";
   /** Whether the per-network guard runs (src/http/guard.ts). */
@@ -58,6 +70,26 @@ export interface Config {
  * they agree), for the client, which cannot read them. Seconds, as in wrangler.toml.
  */
 export const DEFAULTS = Object.freeze({ maxContacts: 20_000, s2PeriodSeconds: 86_400, s2DeltaSeconds: 864_000 });
+
+/** One admin credential: presented as `Bearer <id>.<secret>`, stored as SHA-256(secret). */
+export interface AdminKey {
+  role: Role;
+  id: string;
+  hash: Uint8Array;
+}
+
+export interface AccessConfig {
+  /** `<team>.cloudflareaccess.com` */
+  teamDomain: string;
+  /** The `iss` of the team's tokens. */
+  issuer: string;
+  /** Where the team publishes its signing keys (a JWKS). */
+  certsUrl: string;
+  /** The Access application's audience (AUD) tag. */
+  audience: string;
+  /** Identities ("email:<address>", "group:<name>", "token:<service token client id>") and the role each gets. */
+  grants: { identity: string; role: Role }[];
+}
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -118,6 +150,72 @@ function secretVar(vars: Record<string, unknown>, name: string, minLength: numbe
   return raw;
 }
 
+/** Whether a boolean var that is on unless switched off is on. */
+const booleanVarOn = (vars: Record<string, unknown>, name: string) => vars[name] === undefined || booleanVar(vars, name);
+
+const KEY_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * ADMIN_KEYS = "role:id:sha256hex, role:id:sha256hex, ...": hashes only, never the secrets. Two
+ * keys of one role are how a credential is rotated. Errors name the entry, never echo it: a secret
+ * pasted by mistake must not end up in a log.
+ */
+function adminKeysVar(vars: Record<string, unknown>): AdminKey[] {
+  const raw = vars.ADMIN_KEYS;
+  if (raw === undefined || raw === "") return [];
+  if (typeof raw !== "string") throw new ConfigError("ADMIN_KEYS must be a string of role:id:sha256hex entries");
+  const keys: AdminKey[] = [];
+  for (const [k, entry] of raw.split(/[\s,]+/).filter((e) => e !== "").entries()) {
+    const [role, id, hex, ...rest] = entry.split(":");
+    const hash = typeof hex === "string" && /^[0-9a-fA-F]{64}$/.test(hex) ? fromHex(hex) : null;
+    if (!isRole(role) || id === undefined || !KEY_ID.test(id) || !hash || rest.length > 0) {
+      throw new ConfigError(`ADMIN_KEYS must be role:id:sha256hex entries (role one of ${ROLE_LIST}, id of letters, digits, - and _, a hash of 64 hex digits); entry ${k + 1} is not`);
+    }
+    if (keys.some((key) => key.id === id)) throw new ConfigError(`ADMIN_KEYS must not repeat a key id; entry ${k + 1} repeats "${id}"`);
+    keys.push({ role, id, hash });
+  }
+  return keys;
+}
+
+const ROLE_LIST = "account-service, operator, viewer";
+const PERSON_ROLES: readonly Role[] = ["operator", "viewer"];
+const IDENTITY = /^(?:[^\s@:]+@[^\s@:]+|group:\S+|token:\S+)$/;
+
+/** ACCESS_TEAM_DOMAIN, ACCESS_AUD and ACCESS_ROLES: all three or none. */
+function accessVars(vars: Record<string, unknown>): AccessConfig | undefined {
+  const { ACCESS_TEAM_DOMAIN: domain, ACCESS_AUD: audience, ACCESS_ROLES: roles } = vars;
+  const given = [domain, audience, roles].filter((v) => v !== undefined && v !== "");
+  if (given.length === 0) return undefined;
+  if (given.length < 3) throw new ConfigError("ACCESS_TEAM_DOMAIN, ACCESS_AUD and ACCESS_ROLES must be set together, or none of them");
+  if (typeof domain !== "string" || !/^[a-z0-9-]+\.cloudflareaccess\.com$/.test(domain)) {
+    throw new ConfigError(`ACCESS_TEAM_DOMAIN must be <team>.cloudflareaccess.com, got ${JSON.stringify(domain)}`);
+  }
+  if (typeof audience !== "string" || !/^[0-9a-f]{32,128}$/.test(audience)) {
+    throw new ConfigError(`ACCESS_AUD must be the application's audience tag (hex), got ${JSON.stringify(audience)}`);
+  }
+  let table: unknown = roles;
+  if (typeof roles === "string") {
+    try {
+      table = JSON.parse(roles);
+    } catch {
+      table = null;
+    }
+  }
+  const shape = `ACCESS_ROLES must map "operator" and "viewer" to lists of emails, "group:<name>" or "token:<client id>"`;
+  if (typeof table !== "object" || table === null || Array.isArray(table)) throw new ConfigError(shape);
+  const grants: AccessConfig["grants"] = [];
+  for (const [role, identities] of Object.entries(table)) {
+    if (!PERSON_ROLES.includes(role as Role)) {
+      throw new ConfigError(`ACCESS_ROLES may grant only operator and viewer, not ${JSON.stringify(role)}: the account service has its key or the Service Binding`);
+    }
+    if (!Array.isArray(identities) || !identities.every((i) => typeof i === "string" && IDENTITY.test(i))) throw new ConfigError(shape);
+    for (const identity of identities as string[]) {
+      grants.push({ identity: identity.includes(":") ? identity : `email:${identity.toLowerCase()}`, role: role as Role });
+    }
+  }
+  return { teamDomain: domain, issuer: `https://${domain}`, certsUrl: `https://${domain}/cdn-cgi/access/certs`, audience, grants };
+}
+
 export function parseConfig(vars: Record<string, unknown>): Config {
   const maxContacts = integerVar(vars, "MAX_CONTACTS", 1, MAX_CONTACTS_LIMIT);
   return {
@@ -126,6 +224,11 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     s2DeltaMs: integerVar(vars, "S2_DELTA", 1, PERIOD_LIMIT_SECONDS) * 1000,
     testHooks: booleanVar(vars, "TEST_HOOKS"),
     adminToken: secretVar(vars, "ADMIN_TOKEN", 16),
+    legacyAdminToken: booleanVar(vars, "ADMIN_TOKEN_LEGACY"),
+    adminKeys: adminKeysVar(vars),
+    auditKey: secretVar(vars, "AUDIT_KEY", 32),
+    adminUserRoutes: booleanVarOn(vars, "ADMIN_USER_ROUTES"),
+    access: accessVars(vars),
     registration: choiceVar(vars, "REGISTRATION", ["open", "admin"] as const, "open"),
     guard: booleanVar(vars, "GUARD"),
     guardRegistrationsPerHour: optionalInteger(vars, "GUARD_REGISTRATIONS_PER_HOUR", 10, 1, 1_000_000),

@@ -5,6 +5,8 @@
 // object before its answer: a registration sets the copy, and a deletion revokes it *before* D1
 // forgets the user, so a deleted token stops working at once, wherever the next request lands.
 
+import type { AuditActor } from "../db/audit";
+import { recordChange } from "./audit";
 import { sameHash, hashToken } from "../core/token";
 import { type Outcome, type ParsedRequest, Result, outcome } from "../core/wire";
 import type { Config } from "../core/config";
@@ -79,4 +81,34 @@ export async function unregister(env: Env, shards: Shards, config: Config, req: 
 export async function removeByOperator(env: Env, shards: Shards, config: Config, user: Uint8Array, now: number): Promise<boolean> {
   await (await clientOf(env, shards, config, user)).revokeCredential(null, now);
   return db.removeUserByOperator(shards, user, now);
+}
+
+/** The most users one import call may carry (HTTP or RPC). */
+export const MAX_IMPORT_BATCH = 10_000;
+
+// What the account service may do, over HTTP (/admin/users*) or its Service Binding (src/rpc/),
+// each change audited with the credential that made it.
+
+/** Registers a user with the hash of their token, for the account service; "taken" changes nothing and is not audited. */
+export async function enrollUser(env: Env, shards: Shards, config: Config, actor: AuditActor, user: Uint8Array, tokenHash: Uint8Array, now: number) {
+  const registered = await registerWithHash(env, shards, config, user, tokenHash, now);
+  if (registered !== "taken") await recordChange(shards, config, actor, now, "register", user, { created: registered === "created" });
+  return registered;
+}
+
+/** Unregisters a user for the account service: true if they were registered. */
+export async function dismissUser(env: Env, shards: Shards, config: Config, actor: AuditActor, user: Uint8Array, now: number): Promise<boolean> {
+  const removed = await removeByOperator(env, shards, config, user, now);
+  await recordChange(shards, config, actor, now, "delete", user, { removed });
+  return removed;
+}
+
+/**
+ * Registers a batch of users with their token hashes; `announce` puts them in S2 as new. Idempotent:
+ * a batch sent again registers nobody twice, so an interrupted import can resend it.
+ */
+export async function importUsers(shards: Shards, config: Config, actor: AuditActor, users: db.ImportedUser[], announce: boolean, now: number): Promise<number> {
+  const imported = await db.importUsers(shards, users, announce ? now : 0, now);
+  await recordChange(shards, config, actor, now, "import", null, { received: users.length, imported, announce });
+  return imported;
 }

@@ -51,8 +51,14 @@ async function announce(env: Env, shards: Shards, config: Config, user: Uint8Arr
   for (const r of results) if (r.status === "rejected") console.error(`flag announcement failed: ${(r.reason as Error).message}`);
 }
 
-/** Identifiers in the audit log and in alerts are keyed hashes; without an admin token nobody reads them, so none is written. */
-export const subjectOf = (config: Config, id: Uint8Array) => (config.adminToken ? keyedHash(config.adminToken, id) : Promise.resolve(null));
+/** The HMAC key of identifiers in the audit log and alerts: AUDIT_KEY, or ADMIN_TOKEN where it is still the legacy credential (locally). */
+const subjectKey = (config: Config) => config.auditKey ?? (config.legacyAdminToken ? config.adminToken : undefined);
+
+/** Identifiers in the audit log and in alerts are keyed hashes; without a key none is written. */
+export function subjectOf(config: Config, id: Uint8Array): Promise<string | null> {
+  const key = subjectKey(config);
+  return key ? keyedHash(key, id) : Promise.resolve(null);
+}
 
 export function observeRefusal(env: Env, config: Config, now: number, waitUntil: WaitUntil): void {
   noteRefusal(env, config, now, waitUntil);

@@ -272,7 +272,8 @@ const SCRIPT = `
   }
   function describeStatus(path, status) {
     const endpoint = "/admin/" + path.split("?")[0];
-    if (status === 401) return endpoint + ": not signed in (401); reload the page and give the admin token as the password";
+    if (status === 401) return endpoint + ": not signed in (401); reload the page and sign in with a key (its id as user name, its secret as password)";
+    if (status === 403) return endpoint + ": not for your role (403); operators see flagged clients and clear them";
     return endpoint + " answered HTTP " + status;
   }
   function showErrors() {

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ConfigError, DEFAULTS, configOf, parseConfig } from "../../src/core/config";
+import { fromHex } from "../../src/core/hex";
 
 const good = { MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000, TEST_HOOKS: true };
 
@@ -12,6 +13,11 @@ describe("configuration", () => {
       s2DeltaMs: 864_000_000,
       testHooks: true,
       adminToken: undefined,
+      legacyAdminToken: false,
+      adminKeys: [],
+      auditKey: undefined,
+      adminUserRoutes: true,
+      access: undefined,
       registration: "open",
       guard: false,
       guardRegistrationsPerHour: 10,
@@ -31,6 +37,11 @@ describe("configuration", () => {
       s2DeltaMs: 600_000,
       testHooks: false,
       adminToken: undefined,
+      legacyAdminToken: false,
+      adminKeys: [],
+      auditKey: undefined,
+      adminUserRoutes: true,
+      access: undefined,
       registration: "open",
       guard: false,
       guardRegistrationsPerHour: 10,
@@ -47,6 +58,74 @@ describe("configuration", () => {
     expect(parseConfig({ ...good, GUARD: true, GUARD_REGISTRATIONS_PER_HOUR: "3" })).toMatchObject({ guard: true, guardRegistrationsPerHour: 3 });
     expect(parseConfig({ ...good, REGISTRATION: "admin" }).registration).toBe("admin");
     expect(parseConfig({ ...good, ADMIN_TOKEN: "a-long-enough-secret" }).adminToken).toBe("a-long-enough-secret");
+  });
+
+  it("reads the operator's credentials: hashed keys, the legacy token switch, the audit key, the user routes", () => {
+    const hash = "ab".repeat(32);
+    const vars = {
+      ...good,
+      ADMIN_KEYS: `operator:ops-1:${hash}, operator:ops-2:${"CD".repeat(32)}\nviewer:scraper_1:${hash}`,
+      ADMIN_TOKEN_LEGACY: "true",
+      AUDIT_KEY: "k".repeat(32),
+      ADMIN_USER_ROUTES: false,
+    };
+    expect(parseConfig(vars)).toMatchObject({
+      adminKeys: [
+        { role: "operator", id: "ops-1", hash: fromHex(hash) },
+        { role: "operator", id: "ops-2", hash: fromHex("cd".repeat(32)) },
+        { role: "viewer", id: "scraper_1", hash: fromHex(hash) },
+      ],
+      legacyAdminToken: true,
+      auditKey: "k".repeat(32),
+      adminUserRoutes: false,
+    });
+  });
+
+  it("reads Cloudflare Access: the team's issuer and keys, the audience, and who gets which role", () => {
+    const vars = {
+      ...good,
+      ACCESS_TEAM_DOMAIN: "acme.cloudflareaccess.com",
+      ACCESS_AUD: "0f".repeat(32),
+      ACCESS_ROLES: { operator: ["Alice@Example.com", "group:ops"], viewer: ["token:abc.access"] },
+    };
+    const access = {
+      teamDomain: "acme.cloudflareaccess.com",
+      issuer: "https://acme.cloudflareaccess.com",
+      certsUrl: "https://acme.cloudflareaccess.com/cdn-cgi/access/certs",
+      audience: "0f".repeat(32),
+      grants: [
+        { identity: "email:alice@example.com", role: "operator" },
+        { identity: "group:ops", role: "operator" },
+        { identity: "token:abc.access", role: "viewer" },
+      ],
+    };
+    expect(parseConfig(vars).access).toEqual(access);
+    expect(parseConfig({ ...vars, ACCESS_ROLES: JSON.stringify(vars.ACCESS_ROLES) }).access).toEqual(access);
+  });
+
+  it.each([
+    ["a role that does not exist", `admin:k1:${"ab".repeat(32)}`],
+    ["a secret instead of a hash", "operator:k1:correct-horse-battery-staple"],
+    ["a hash of 63 digits", `operator:k1:${"a".repeat(63)}`],
+    ["no key id", `operator::${"ab".repeat(32)}`],
+    ["a key id with a dot", `operator:k.1:${"ab".repeat(32)}`],
+    ["a repeated key id", `operator:k1:${"ab".repeat(32)},viewer:k1:${"cd".repeat(32)}`],
+  ])("refuses ADMIN_KEYS with %s, without echoing the entry", (_, keys) => {
+    const parse = () => parseConfig({ ...good, ADMIN_KEYS: keys });
+    expect(parse).toThrow(/^ADMIN_KEYS must/);
+    expect(parse).not.toThrow(/correct-horse/);
+  });
+
+  const access = { ACCESS_TEAM_DOMAIN: "acme.cloudflareaccess.com", ACCESS_AUD: "0f".repeat(32), ACCESS_ROLES: { viewer: ["group:v"] } };
+  it.each([
+    ["only part of it", { ACCESS_TEAM_DOMAIN: access.ACCESS_TEAM_DOMAIN }, /^ACCESS_TEAM_DOMAIN, ACCESS_AUD and ACCESS_ROLES must be set together/],
+    ["a team domain elsewhere", { ...access, ACCESS_TEAM_DOMAIN: "evil.example.com" }, /^ACCESS_TEAM_DOMAIN must be/],
+    ["an audience that is no tag", { ...access, ACCESS_AUD: "my-app" }, /^ACCESS_AUD must be/],
+    ["roles that are not JSON", { ...access, ACCESS_ROLES: "{operator" }, /^ACCESS_ROLES must map/],
+    ["a person as the account service", { ...access, ACCESS_ROLES: { "account-service": ["bob@example.com"] } }, /^ACCESS_ROLES may grant only operator and viewer/],
+    ["an identity that is none", { ...access, ACCESS_ROLES: { viewer: ["everyone"] } }, /^ACCESS_ROLES must map/],
+  ])("refuses Access configuration with %s", (_, vars, error) => {
+    expect(() => parseConfig({ ...good, ...vars })).toThrow(error);
   });
 
   it("reads the detection thresholds, the quarantine share and the alert webhook", () => {
@@ -108,6 +187,9 @@ describe("configuration", () => {
     ["DETECT_ASN_ACCOUNTS_PER_DAY", "lots"],
     ["ALERT_WEBHOOK_URL", "ftp://hooks.example.com"],
     ["ALERT_WEBHOOK_URL", "not a url"],
+    ["ADMIN_TOKEN_LEGACY", "yes"],
+    ["ADMIN_USER_ROUTES", "off"],
+    ["AUDIT_KEY", "too-short-for-an-hmac-key"],
   ])("refuses %s = %j with an error naming it", (name, value) => {
     const parse = () => parseConfig({ ...good, [name]: value });
     expect(parse).toThrow(ConfigError);

@@ -1,8 +1,8 @@
-// Runs against `[env.production]`: REGISTRATION = "admin", so only the admin API registers users.
+// Runs against `[env.production]`: REGISTRATION = "admin", so only the account service registers
+// users, through its Service Binding (ADMIN_USER_ROUTES = false: no public /admin/users*).
 
 import { describe, expect, it } from "vitest";
-import { toHex } from "../../src/core/hex";
-import { Result, admin, newClient, post, randomIds } from "../helpers";
+import { Result, enroll, newClient, post, randomIds } from "../helpers";
 
 describe("registration in production", () => {
   it("refuses self-registration and self-deletion by clients", async () => {
@@ -11,10 +11,8 @@ describe("registration in production", () => {
     expect((await post("/discovery/full", client, randomIds(1))).status).toBe(401);
   });
 
-  it("registers through the admin API; the client then syncs, but cannot delete itself", async () => {
-    const client = newClient();
-    const body = JSON.stringify({ id: toHex(client.user), token: toHex(client.authToken) });
-    expect((await admin("/users", { method: "POST", body })).status).toBe(201);
+  it("registers through the account service's binding; the client then syncs, but cannot delete itself", async () => {
+    const client = await enroll();
     expect((await post("/discovery/full", client, randomIds(1))).status).toBe(200);
     expect((await post("/user/delete", client)).status).toBe(401);
     expect((await post("/discovery/full", client, randomIds(1))).status).toBe(200);

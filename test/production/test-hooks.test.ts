@@ -3,8 +3,7 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { toHex } from "../../src/core/hex";
-import { admin, countRows, encodeRequest, newClient, post, randomIds } from "../helpers";
+import { countRows, encodeRequest, enroll, post, randomIds } from "../helpers";
 
 const userCount = () => countRows("SELECT count(*) AS n FROM users");
 
@@ -18,8 +17,7 @@ describe("the production environment", () => {
     ["GET", "/test/create/10"],
     ["POST", "/test/add/many"],
   ])("answers %s %s with 404 and changes nothing", async (method, path) => {
-    const client = newClient(); // self-registration is off in production: the operator registers
-    await admin("/users", { method: "POST", body: JSON.stringify({ id: toHex(client.user), token: toHex(client.authToken) }) });
+    const client = await enroll(); // self-registration is off in production: the account service registers
     const before = await userCount();
     const body = method === "POST" ? encodeRequest({}, randomIds(10)) : undefined;
     const response = await SELF.fetch(`https://icd.test${path}`, { method, body });

@@ -1,51 +1,27 @@
-// The operator's API under /admin/: JSON, behind the bearer token ADMIN_TOKEN. Every /admin/ path
-// answers 401 without a valid token, including paths that do not exist.
+// The operator's API under /admin/: JSON, for the roles of src/core/roles.ts. Every /admin/ path
+// answers 401 without a valid credential, including paths that do not exist; a route registered here
+// comes from the role table (`on`), so none can be added without saying who may use it.
 
-import { type Context, Hono, type MiddlewareHandler } from "hono";
+import { type Context, type Handler, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../app-env";
 import { bucketsOf } from "../../objects/client-buckets";
-import { readAudit, writeAudit } from "../../db/audit";
+import { readAudit } from "../../db/audit";
 import * as db from "../../db/users";
 import { fromHex, toHex } from "../../core/hex";
 import { EDGE_MARGIN, EDGE_SHARE } from "../../core/detection";
 import { SERIES_DAYS } from "../../objects/monitor";
 import { announceUnflag, readAlerts, readCallsPerSync, readFlagged, readNorm, readSeries, readTotals } from "../../domain/monitoring";
-import { subjectOf } from "../../domain/observation";
 import { dashboardRoutes } from "./dashboard";
 import { prometheusText } from "../prometheus";
-import { hashToken, sameHash } from "../../core/token";
-import { clientOf, registerWithHash, removeByOperator } from "../../domain/accounts";
+import { hashToken } from "../../core/token";
+import { MAX_IMPORT_BATCH, clientOf, dismissUser, enrollUser, importUsers } from "../../domain/accounts";
+import { recordChange } from "../../domain/audit";
+import type { AdminRoute } from "../../core/roles";
+import { actorOf, authenticate, authorize, noSuchEndpoint } from "../admin-auth";
 import { MAX_IDENTIFIER_BYTES, MAX_TOKEN_BYTES, TOKEN_HASH_BYTES, identifierFromHex, isToken } from "../../core/wire";
 
 export const adminRoutes = new Hono<AppEnv>();
-
-const encoder = new TextEncoder();
-
-/** The token of `Authorization: Bearer <token>`, or the password of HTTP Basic (for a browser). */
-function givenToken(header: string): string | undefined {
-  const bearer = /^Bearer (.+)$/.exec(header)?.[1];
-  if (bearer !== undefined) return bearer;
-  const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(header)?.[1];
-  if (basic === undefined) return undefined;
-  try {
-    const decoded = atob(basic);
-    return decoded.includes(":") ? decoded.slice(decoded.indexOf(":") + 1) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Compares hashes of the two tokens, so that the comparison takes the same time for any length. */
-const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const expected = c.get("config").adminToken;
-  const given = givenToken(c.req.header("Authorization") ?? "");
-  const refuse = () => c.json({ error: "admin token required" }, 401, { "WWW-Authenticate": 'Basic realm="icd admin", charset="UTF-8"' });
-  if (expected === undefined || given === undefined) return refuse();
-  const [a, b] = await Promise.all([hashToken(encoder.encode(given)), hashToken(encoder.encode(expected))]);
-  if (!sameHash(a, b)) return refuse();
-  await next();
-};
 
 /**
  * A browser sends cached Basic credentials with any site's form POST: refuse changes that another
@@ -60,31 +36,33 @@ const sameOriginChanges: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-adminRoutes.use("*", requireAdmin);
+adminRoutes.use("*", authenticate);
 adminRoutes.use("*", sameOriginChanges);
 adminRoutes.use("*", bodyLimit({ maxSize: 4 * 1024 * 1024, onError: (c) => c.json({ error: "body too large" }, 413) }));
 
-export const MAX_IMPORT_BATCH = 10_000;
+/** Registers a route of the role table, behind its roles. */
+function on(route: Exclude<AdminRoute, "GET /">, handler: Handler<AppEnv>) {
+  const [method, path] = route.split(" ") as [string, string];
+  adminRoutes.on(method, path, authorize(route), handler);
+}
+
+export { MAX_IMPORT_BATCH };
 
 /**
  * POST /admin/users/import {"users": [["<hex id>", "<hex SHA-256 of token>"], ...], "announce": false}
  * Idempotent: a batch sent again registers nobody twice, so an interrupted import can resend it.
  */
-adminRoutes.post("/users/import", async (c) => {
+on("POST /users/import", async (c) => {
   const body = await c.req.json().catch(() => null);
   const parsed = parseImport(body);
   if (typeof parsed === "string") return c.json({ error: parsed }, 400);
-  const now = Date.now();
-  const imported = await db.importUsers(c.get("shards"), parsed.users, parsed.announce ? now : 0, now);
-  await audit(c, "import", null, { received: parsed.users.length, imported, announce: parsed.announce });
+  const imported = await importUsers(c.get("shards"), c.get("config"), actorOf(c), parsed.users, parsed.announce, Date.now());
   return c.json({ received: parsed.users.length, imported });
 });
 
-/** Records an admin action; the identifier only as a keyed hash. */
-async function audit(c: Context<AppEnv>, action: string, id: Uint8Array | null, detail: object = {}) {
-  const subject = id ? await subjectOf(c.get("config"), id) : null;
-  await writeAudit(c.get("shards"), Date.now(), action, subject, detail);
-}
+/** Records an operator's change with who made it; the identifier only as a keyed hash. */
+const audit = (c: Context<AppEnv>, action: string, id: Uint8Array | null, detail: object = {}) =>
+  recordChange(c.get("shards"), c.get("config"), actorOf(c), Date.now(), action, id, detail);
 
 /** The identifier in the path, or null (the handler answers 400). */
 const pathId = (c: Context<AppEnv>): Uint8Array | null => identifierFromHex(c.req.param("id"));
@@ -93,7 +71,7 @@ const badId = (c: Context<AppEnv>) => c.json({ error: `the identifier must be 1 
 const clientBuckets = (c: Context<AppEnv>, id: Uint8Array) => clientOf(c.env, c.get("shards"), c.get("config"), id);
 
 /** GET /admin/clients/{hex id}: registration, block, and both buckets (level, when empty, largest request that fits). */
-adminRoutes.get("/clients/:id", async (c) => {
+on("GET /clients/:id", async (c) => {
   const id = pathId(c);
   if (!id) return badId(c);
   const [credentials, view] = await Promise.all([
@@ -104,7 +82,7 @@ adminRoutes.get("/clients/:id", async (c) => {
 });
 
 /** POST /admin/clients/{hex id}/clear: lifts an automatic flag (and its quarantine); the signals start afresh. */
-adminRoutes.post("/clients/:id/clear", async (c) => {
+on("POST /clients/:id/clear", async (c) => {
   const id = pathId(c);
   if (!id) return badId(c);
   const wasFlagged = await (await clientBuckets(c, id)).clearFlag();
@@ -114,10 +92,10 @@ adminRoutes.post("/clients/:id/clear", async (c) => {
 });
 
 /** GET /admin/flagged: every client flagged and not yet cleared, newest first, with the rules' reasons. */
-adminRoutes.get("/flagged", async (c) => c.json({ clients: await readFlagged(c.env, c.get("config")) }));
+on("GET /flagged", async (c) => c.json({ clients: await readFlagged(c.env, c.get("config")) }));
 
 /** GET /admin/series?minutes=N (default a day, at most SERIES_DAYS): the per-minute series, minutes with data only. */
-adminRoutes.get("/series", async (c) => {
+on("GET /series", async (c) => {
   const minutes = Math.min(Math.max(Math.floor(Number(c.req.query("minutes") ?? 1440)) || 1440, 1), SERIES_DAYS * 1440);
   const to = Date.now();
   const from = to - minutes * 60_000;
@@ -125,7 +103,7 @@ adminRoutes.get("/series", async (c) => {
 });
 
 /** GET /admin/detection: the budgets and rules in force, and the hit-ratio norm learned so far. */
-adminRoutes.get("/detection", async (c) => {
+on("GET /detection", async (c) => {
   const config = c.get("config");
   return c.json({
     budgets: { maxContacts: config.maxContacts, s2PeriodSeconds: config.s2PeriodMs / 1000, s2DeltaSeconds: config.s2DeltaMs / 1000 },
@@ -138,13 +116,13 @@ adminRoutes.get("/detection", async (c) => {
 });
 
 /** GET /admin/alerts?limit=N: the newest alerts (also sent to ALERT_WEBHOOK_URL when set). */
-adminRoutes.get("/alerts", async (c) => {
+on("GET /alerts", async (c) => {
   const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 100) || 100, 1), 1000);
   return c.json({ alerts: await readAlerts(c.env, c.get("config"), limit) });
 });
 
 /** GET /admin/metrics: Prometheus text exposition. */
-adminRoutes.get("/metrics", async (c) => {
+on("GET /metrics", async (c) => {
   const [env, config] = [c.env, c.get("config")];
   const [totals, flagged, norm, calls] = await Promise.all([readTotals(env, config), readFlagged(env, config), readNorm(env, config, Date.now()), readCallsPerSync(env, config)]);
   return c.text(prometheusText(totals, flagged.length, norm.hitRatio, c.get("shards").length, calls), 200, {
@@ -152,7 +130,7 @@ adminRoutes.get("/metrics", async (c) => {
   });
 });
 
-adminRoutes.delete("/clients/:id/buckets", async (c) => {
+on("DELETE /clients/:id/buckets", async (c) => {
   const id = pathId(c);
   if (!id) return badId(c);
   await (await clientBuckets(c, id)).resetBuckets();
@@ -161,7 +139,7 @@ adminRoutes.delete("/clients/:id/buckets", async (c) => {
 });
 
 for (const action of ["block", "unblock"] as const) {
-  adminRoutes.post(`/clients/:id/${action}`, async (c) => {
+  on(`POST /clients/:id/${action}`, async (c) => {
     const id = pathId(c);
     if (!id) return badId(c);
     const buckets = await clientBuckets(c, id);
@@ -175,7 +153,7 @@ for (const action of ["block", "unblock"] as const) {
  * POST /admin/users {"id": hex, "token": hex} or {"id": hex, "token_hash": hex SHA-256}: registers a
  * user on behalf of the account service. The same token again is a no-op; another token is 409.
  */
-adminRoutes.post("/users", async (c) => {
+on("POST /users", async (c) => {
   const body = (await c.req.json().catch(() => null)) as { id?: unknown; token?: unknown; token_hash?: unknown } | null;
   const id = identifierFromHex(body?.id);
   if (!id) return badId(c);
@@ -185,40 +163,38 @@ adminRoutes.post("/users", async (c) => {
   if (token && isToken(token)) tokenHash = await hashToken(token);
   else if (given && given.length === TOKEN_HASH_BYTES) tokenHash = given;
   else return c.json({ error: `give token (1 to ${MAX_TOKEN_BYTES} bytes in hex) or token_hash (${TOKEN_HASH_BYTES} bytes in hex)` }, 400);
-  const registered = await registerWithHash(c.env, c.get("shards"), c.get("config"), id, tokenHash, Date.now());
+  const registered = await enrollUser(c.env, c.get("shards"), c.get("config"), actorOf(c), id, tokenHash, Date.now());
   if (registered === "taken") return c.json({ error: "registered with another token" }, 409);
   const created = registered === "created";
-  await audit(c, "register", id, { created });
   return c.json({ registered: true, created }, created ? 201 : 200);
 });
 
-adminRoutes.delete("/users/:id", async (c) => {
+on("DELETE /users/:id", async (c) => {
   const id = pathId(c);
   if (!id) return badId(c);
-  const removed = await removeByOperator(c.env, c.get("shards"), c.get("config"), id, Date.now());
-  await audit(c, "delete", id, { removed });
+  const removed = await dismissUser(c.env, c.get("shards"), c.get("config"), actorOf(c), id, Date.now());
   return removed ? c.json({ removed: true }) : c.json({ error: "not registered" }, 404);
 });
 
 /** GET /admin/stats: users, the size of S2, shards. Scans the directory: for operators, not for polling. */
-adminRoutes.get("/stats", async (c) => {
+on("GET /stats", async (c) => {
   const shards = c.get("shards");
   const counts = await db.countUsers(shards, Date.now() - c.get("config").s2DeltaMs);
   return c.json({ users: counts.registered, s2: { added: counts.recentlyAdded, removed: counts.recentlyRemoved }, shards: shards.length });
 });
 
-/** GET /admin/audit?limit=N: the newest audit entries. */
-adminRoutes.get("/audit", async (c) => {
+/** GET /admin/audit?limit=N: the newest audit entries, each with the role and key id that made it. */
+on("GET /audit", async (c) => {
   const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 100) || 100, 1), 1000);
   const entries = await readAudit(c.get("shards"), limit);
   return c.json(entries.map((e) => ({ ...e, detail: JSON.parse(e.detail) })));
 });
 
-// The operator dashboard at /admin and /admin/, behind the token check above (a browser sends the
-// token as the Basic password).
+// The operator dashboard at /admin and /admin/, route "GET /" of the table (a browser sends a key
+// as Basic user name and password, or comes through Cloudflare Access).
 adminRoutes.route("/", dashboardRoutes);
 
-adminRoutes.all("*", (c) => c.json({ error: "no such admin endpoint" }, 404));
+adminRoutes.all("*", noSuchEndpoint);
 
 function parseImport(body: unknown): { users: db.ImportedUser[]; announce: boolean } | string {
   if (typeof body !== "object" || body === null) return "body must be a JSON object";

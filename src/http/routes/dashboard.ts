@@ -1,10 +1,12 @@
 // The operator's dashboard: one HTML page under /admin/ that reads the admin API's JSON from the same
-// origin. Mounted inside the admin routes, after their token check, so it inherits the admin auth;
-// the page holds no secret: the browser sends the operator's credentials with each of its fetches.
+// origin. Mounted inside the admin routes, after their authentication, and admitted as route "GET /"
+// of the role table (viewers and operators); the page holds no secret: the browser sends the
+// operator's credentials (or Cloudflare Access its token) with each of its fetches.
 
 import { type Context, Hono } from "hono";
 import { baseRoutePath } from "hono/route";
 import type { AppEnv } from "../app-env";
+import { admit } from "../admin-auth";
 import { dashboardPage } from "../dashboard-page";
 
 export const dashboardRoutes = new Hono<AppEnv>();
@@ -41,4 +43,4 @@ function servePage(c: Context<AppEnv>) {
 // sub-app's "/" is "/admin" alone; a pattern for the empty last segment would push the whole app
 // off its RegExpRouter. So the page takes the mount path with or without its slash, and every other
 // path goes on to the rest of the admin API (and its 404).
-dashboardRoutes.get("*", (c, next) => (c.req.path.replace(/\/$/, "") === baseRoutePath(c) ? servePage(c) : next()));
+dashboardRoutes.get("*", async (c, next) => (c.req.path.replace(/\/$/, "") === baseRoutePath(c) ? ((await admit(c, "GET /")) ?? servePage(c)) : next()));
