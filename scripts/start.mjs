@@ -33,22 +33,6 @@ for (const { binding } of config.d1_databases) {
   console.log(`migrations applied to ${binding}`);
 }
 
-const dev = spawn("npx", ["wrangler", "dev", "--port", port, ...sharedArgs, ...devArgs], {
-  stdio: ["inherit", "pipe", "inherit"],
-});
+const dev = spawn("npx", ["wrangler", "dev", "--port", port, ...sharedArgs, ...devArgs], { stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code) => process.exit(code ?? 0));
-
-// wrangler's local server sometimes leaves a request undispatched after a long one (a /test/create of
-// millions of users) until another request arrives; seen with wrangler 4.86 on every run of the
-// reference's 20 M user test. A cheap request every second keeps it moving. Its log lines are dropped.
-const KEEPALIVE = "/__dev/keepalive";
-let pending = "";
-dev.stdout.on("data", (chunk) => {
-  const lines = (pending + chunk).split("\n");
-  pending = lines.pop() ?? "";
-  for (const line of lines) if (!line.includes(KEEPALIVE)) process.stdout.write(`${line}\n`);
-});
-setInterval(() => {
-  fetch(`http://127.0.0.1:${port}${KEEPALIVE}`, { method: "HEAD" }).catch(() => {});
-}, 1000).unref();

@@ -3,6 +3,12 @@
 // Identifiers are 16 random bytes, generated in batches whose first four bytes rise from batch to
 // batch: uniform over the key space in all, yet each shard receives them in ascending key order, so
 // SQLite appends to its B-tree instead of inserting all over it.
+//
+// Locally D1 is a Durable Object in the Worker's own workerd thread, so a chain of D1 calls never waits
+// on a socket: workerd would not look at its sockets or timers until the whole creation is done. Other
+// requests then hang for tens of seconds, and wrangler's proxy finds its pooled connections to the Worker
+// reset afterwards, which it answers with a 503 ("Your worker restarted mid-request") that nothing logs.
+// So each batch ends by waiting on a timer, which lets the event loop poll.
 
 import type { Shards } from "../db/shards";
 import { addUsers } from "../db/users";
@@ -31,5 +37,9 @@ export async function createRandomUsers(shards: Shards, n: number, now: number):
       ids.push(bytes.subarray(at, at + ID_BYTES));
     }
     await addUsers(shards, ids, now);
+    await yieldToEventLoop();
   }
 }
+
+/** Resolves once workerd's event loop has polled its sockets and timers. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
