@@ -2,14 +2,15 @@
 // statement per shard for a list of identifiers, at most D1's six connections at a time.
 
 import { ConfigError, cached } from "../core/config";
-import { type HexDigits, hexDigits, jsonHexChars, jsonHexList } from "../core/hex";
+import { toHex } from "../core/hex";
+import { JSON_KEY_CHARS, jsonKeyList, keysOf } from "../core/lookup-key";
 import { groupByShard, mapLimit, probeOrder, shardOf } from "../core/sharding";
 
 export type Shards = readonly D1Database[];
 
 /** D1 allows 6 simultaneous connections per invocation. */
 export const MAX_CONNECTIONS = 6;
-/** D1 refuses bound values over 2 MB; keep each JSON list of hex identifiers under this. */
+/** D1 refuses bound values over 2 MB; keep each JSON list under this. */
 const MAX_PARAM_CHARS = 1_900_000;
 
 /**
@@ -35,21 +36,23 @@ export const shardFor = (shards: Shards, id: Uint8Array): D1Database => shards[s
 /** Runs fn on every shard, at most MAX_CONNECTIONS at once. */
 export const eachShard = <R>(shards: Shards, fn: (db: D1Database) => Promise<R>): Promise<R[]> => mapLimit([...shards], MAX_CONNECTIONS, fn);
 
-/** JSON lists of hex identifiers, each small enough to bind, with the request index of each element. */
-export function hexChunks(hex: HexDigits, indices: number[]): { indices: number[]; json: string }[] {
-  const chunks: { indices: number[]; json: string }[] = [];
+/**
+ * Splits `indices` into runs whose JSON lists stay under D1's 2 MB per bound value, `chars(i)`
+ * being what element i adds to its list.
+ */
+export function paramChunks(indices: number[], chars: (i: number) => number): number[][] {
+  const chunks: number[][] = [];
   let start = 0;
-  let chars = 2;
+  let total = 2;
   for (let k = 0; k < indices.length; k++) {
-    const add = jsonHexChars(hex, indices[k]!);
-    if (k > start && chars + add > MAX_PARAM_CHARS) {
-      chunks.push({ indices: indices.slice(start, k), json: "" });
-      [start, chars] = [k, 2];
+    const add = chars(indices[k]!);
+    if (k > start && total + add > MAX_PARAM_CHARS) {
+      chunks.push(indices.slice(start, k));
+      [start, total] = [k, 2];
     }
-    chars += add;
+    total += add;
   }
-  if (indices.length > start) chunks.push({ indices: indices.slice(start), json: "" });
-  for (const chunk of chunks) chunk.json = jsonHexList(hex, chunk.indices);
+  if (indices.length > start) chunks.push(indices.slice(start));
   return chunks;
 }
 
@@ -61,20 +64,27 @@ export interface Found<Row> {
 }
 
 /**
- * Runs `sql` (whose ?1 is a JSON list of hex identifiers and whose column `i` is the list index)
- * on every shard for its own identifiers, sent in probe order; rows come back with request indices,
- * in request order.
+ * Runs `sql` (whose ?1 is a JSON list of keys, whose column `i` is the list index and `id` the hex
+ * of the identifier found) on every shard for its own identifiers, sent in probe order. A key
+ * matches every identifier that starts with the same 6 bytes, so rows whose `id` is not the one
+ * asked for are dropped; the others come back with request indices, in request order.
  */
 export async function probeShards<Row extends { i: number }>(shards: Shards, ids: Uint8Array[], sql: string, ...params: unknown[]): Promise<Found<Row>> {
-  const hex = hexDigits(ids);
+  const keys = keysOf(ids);
   const work = groupByShard(ids, shards.length, probeOrder(ids)).flatMap((indices, shard) =>
-    indices.length === 0 ? [] : hexChunks(hex, indices).map((chunk) => ({ shard, chunk })),
+    paramChunks(indices, () => JSON_KEY_CHARS).map((chunk) => ({ shard, chunk })),
   );
   const sent = performance.now();
   const results = await mapLimit(work, MAX_CONNECTIONS, async ({ shard, chunk }) => {
-    const { results: rows, meta } = await shards[shard]!.prepare(sql).bind(chunk.json, ...params).all<Row>();
-    for (const row of rows) row.i = chunk.indices[row.i]!;
-    return { rows, sqlMs: meta.duration };
+    const { results: rows, meta } = await shards[shard]!.prepare(sql).bind(jsonKeyList(keys, chunk), ...params).all<Row & { id: string }>();
+    const found: Row[] = [];
+    for (const row of rows) {
+      const i = chunk[row.i]!;
+      if (row.id !== toHex(ids[i]!)) continue; // another identifier with the same first 6 bytes
+      const { id: _, ...rest } = row;
+      found.push({ ...rest, i } as unknown as Row);
+    }
+    return { rows: found, sqlMs: meta.duration };
   });
   const d1Ms = performance.now() - sent;
   return {
@@ -83,4 +93,3 @@ export async function probeShards<Row extends { i: number }>(shards: Shards, ids
     d1Ms,
   };
 }
-

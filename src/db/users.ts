@@ -1,21 +1,24 @@
 // Every query on the users table, which is split across N D1 databases (db/shards.ts). Functions
 // take the list of shards and send each one only its own identifiers, in parallel.
 //
-// A list of identifiers travels as one JSON parameter of hex strings, expanded by json_each and
-// joined to the primary key: a 20,000-identifier lookup is one statement per shard of 20,000 index
-// probes in all, whatever the size of the table.
+// The table's primary key is (k, id), k being the identifier's first 6 bytes as an integer
+// (core/lookup-key.ts). A list of identifiers travels as one JSON parameter of their keys, expanded
+// by json_each and joined to the primary key: a 20,000-identifier lookup is one statement per shard
+// of 20,000 index probes in all, whatever the size of the table, and only what matched comes back
+// with its whole identifier, which the Worker checks. Single users are found by (k, id).
 
-import { hexDigits, toHex } from "../core/hex";
+import { hexDigits, jsonKeyHexPairs, toHex } from "../core/hex";
+import { keyOf, keysOf } from "../core/lookup-key";
 import { groupByShard, mapLimit } from "../core/sharding";
-import { type Found, MAX_CONNECTIONS, type Shards, eachShard, hexChunks, probeShards, shardFor } from "./shards";
+import { type Found, MAX_CONNECTIONS, type Shards, eachShard, paramChunks, probeShards, shardFor } from "./shards";
 
-// Each identifier is one primary-key probe, in the order sent (CROSS JOIN keeps the list the outer
-// loop), and the list comes in probe order, so SQLite sorts nothing. Exported so that a test can
-// check the query plans.
+// Each key is one primary-key probe, in the order sent (CROSS JOIN keeps the list the outer loop),
+// and the list comes in probe order, so SQLite sorts nothing. Exported so that a test can check the
+// query plans.
 export const LOOKUP_SQL = {
-  registered: `SELECT j.key AS i FROM json_each(?1) AS j CROSS JOIN users AS u ON u.id = unhex(j.value)
+  registered: `SELECT j.key AS i, lower(hex(u.id)) AS id FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
      WHERE u.removed_at IS NULL`,
-  changes: `SELECT j.key AS i, u.removed_at IS NULL AS registered FROM json_each(?1) AS j CROSS JOIN users AS u ON u.id = unhex(j.value)
+  changes: `SELECT j.key AS i, lower(hex(u.id)) AS id, u.removed_at IS NULL AS registered FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
      WHERE (u.removed_at IS NULL AND u.added_at >= ?2) OR u.removed_at >= ?2`,
 };
 
@@ -37,9 +40,9 @@ export async function findCredentials(shards: Shards, user: Uint8Array): Promise
   const rows = await shardFor(shards, user)
     .prepare(
       `SELECT token_hash, (SELECT value FROM meta WHERE key = 'bucket_epoch') FROM users
-       WHERE id = ?1 AND removed_at IS NULL`,
+       WHERE k = ?1 AND id = ?2 AND removed_at IS NULL`,
     )
-    .bind(user)
+    .bind(keyOf(user), user)
     .raw<[ArrayBuffer | number[], number | null]>();
   if (rows.length === 0) return null;
   const [tokenHash, epoch] = rows[0]!;
@@ -53,12 +56,12 @@ export async function findCredentials(shards: Shards, user: Uint8Array): Promise
 export async function registerUser(shards: Shards, user: Uint8Array, tokenHash: Uint8Array, now: number): Promise<boolean> {
   const rows = await shardFor(shards, user)
     .prepare(
-      `INSERT INTO users (id, token_hash, added_at, removed_at) VALUES (?1, ?2, ?3, NULL)
-       ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, added_at = excluded.added_at, removed_at = NULL
+      `INSERT INTO users (k, id, token_hash, added_at, removed_at) VALUES (?4, ?1, ?2, ?3, NULL)
+       ON CONFLICT (k, id) DO UPDATE SET token_hash = excluded.token_hash, added_at = excluded.added_at, removed_at = NULL
        WHERE users.removed_at IS NOT NULL
        RETURNING 1`,
     )
-    .bind(user, tokenHash, now)
+    .bind(user, tokenHash, now, keyOf(user))
     .raw();
   return rows.length === 1;
 }
@@ -66,8 +69,8 @@ export async function registerUser(shards: Shards, user: Uint8Array, tokenHash: 
 /** Marks a registered user removed, if the token hash still matches; true if it did. */
 export async function removeUser(shards: Shards, user: Uint8Array, tokenHash: Uint8Array, now: number): Promise<boolean> {
   const result = await shardFor(shards, user)
-    .prepare(`UPDATE users SET removed_at = ?3 WHERE id = ?1 AND token_hash = ?2 AND removed_at IS NULL`)
-    .bind(user, tokenHash, now)
+    .prepare(`UPDATE users SET removed_at = ?3 WHERE k = ?4 AND id = ?1 AND token_hash = ?2 AND removed_at IS NULL`)
+    .bind(user, tokenHash, now, keyOf(user))
     .run();
   return result.meta.changes === 1;
 }
@@ -82,8 +85,8 @@ export async function purgeRemovedUsers(shards: Shards, before: number, batchSiz
     for (let batch = 0; batch < maxBatches; batch++) {
       const result = await db
         .prepare(
-          `DELETE FROM users WHERE id IN (
-             SELECT id FROM users WHERE removed_at IS NOT NULL AND removed_at < ?1 LIMIT ?2)`,
+          `DELETE FROM users WHERE (k, id) IN (
+             SELECT k, id FROM users WHERE removed_at IS NOT NULL AND removed_at < ?1 LIMIT ?2)`,
         )
         .bind(before, batchSize)
         .run();
@@ -107,16 +110,18 @@ export async function resetDirectory(shards: Shards): Promise<void> {
 /** Registers every identifier not registered now, with a random token; returns how many were new. */
 export async function addUsers(shards: Shards, ids: Uint8Array[], now: number): Promise<number> {
   const hex = hexDigits(ids);
-  const work = groupByShard(ids, shards.length).flatMap((indices, shard) => hexChunks(hex, indices).map((chunk) => ({ shard, chunk })));
+  const keys = keysOf(ids);
+  const pairChars = (i: number) => hex.start[i + 1]! - hex.start[i]! + 22; // [15 digits,"hex"],
+  const work = groupByShard(ids, shards.length).flatMap((indices, shard) => paramChunks(indices, pairChars).map((chunk) => ({ shard, chunk })));
   const added = await mapLimit(work, MAX_CONNECTIONS, async ({ shard, chunk }) => {
     const result = await shards[shard]!
       .prepare(
-        `INSERT INTO users (id, token_hash, added_at, removed_at)
-         SELECT unhex(value) AS id, randomblob(32), ?2, NULL FROM json_each(?1) ORDER BY id
-         ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, added_at = excluded.added_at, removed_at = NULL
+        `INSERT INTO users (k, id, token_hash, added_at, removed_at)
+         SELECT value ->> 0 AS k, unhex(value ->> 1) AS id, randomblob(32), ?2, NULL FROM json_each(?1) ORDER BY k, id
+         ON CONFLICT (k, id) DO UPDATE SET token_hash = excluded.token_hash, added_at = excluded.added_at, removed_at = NULL
          WHERE users.removed_at IS NOT NULL`,
       )
-      .bind(chunk.json, now)
+      .bind(jsonKeyHexPairs(hex, keys, chunk), now)
       .run();
     return result.meta.changes;
   });
@@ -143,12 +148,12 @@ export async function importUsers(shards: Shards, users: ImportedUser[], addedAt
     byShard.flatMap((indices, shard) => (indices.length === 0 ? [] : [{ shard, indices }])),
     MAX_CONNECTIONS,
     async ({ shard, indices }) => {
-      const json = JSON.stringify(indices.map((i) => [toHex(users[i]!.id), toHex(users[i]!.tokenHash)]));
+      const json = JSON.stringify(indices.map((i) => [keyOf(users[i]!.id), toHex(users[i]!.id), toHex(users[i]!.tokenHash)]));
       const result = await shards[shard]!
         .prepare(
-          `INSERT INTO users (id, token_hash, added_at, removed_at)
-           SELECT unhex(value ->> 0) AS id, unhex(value ->> 1), ?2, NULL FROM json_each(?1) ORDER BY id
-           ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash, added_at = ?3, removed_at = NULL
+          `INSERT INTO users (k, id, token_hash, added_at, removed_at)
+           SELECT value ->> 0 AS k, unhex(value ->> 1) AS id, unhex(value ->> 2), ?2, NULL FROM json_each(?1) ORDER BY k, id
+           ON CONFLICT (k, id) DO UPDATE SET token_hash = excluded.token_hash, added_at = ?3, removed_at = NULL
            WHERE users.removed_at IS NOT NULL`,
         )
         .bind(json, addedAt, now)
@@ -169,8 +174,8 @@ export async function findBucketEpoch(shards: Shards): Promise<number> {
 /** Marks a registered user removed whatever their token (the operator's delete); true if they were registered. */
 export async function removeUserByOperator(shards: Shards, user: Uint8Array, now: number): Promise<boolean> {
   const result = await shardFor(shards, user)
-    .prepare(`UPDATE users SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL`)
-    .bind(user, now)
+    .prepare(`UPDATE users SET removed_at = ?2 WHERE k = ?3 AND id = ?1 AND removed_at IS NULL`)
+    .bind(user, now, keyOf(user))
     .run();
   return result.meta.changes === 1;
 }
