@@ -14,26 +14,36 @@ const plan = async (sql: string, ...params: unknown[]) =>
   (await shards()[0]!.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>()).results.map((r) => r.detail);
 
 describe("lookup plans", () => {
-  it.each(Object.entries(db.LOOKUP_SQL))("the %s lookup: the list outside, one primary-key search on k inside", async (_, sql) => {
+  it.each(Object.entries(db.LOOKUP_SQL))("the %s lookup: the list outside, one primary-key search on k inside, then the layout row", async (_, sql) => {
     expect(await plan(sql, ...(sql.includes("?2") ? ["[]", 0] : ["[]"]))).toEqual([
+      "COMPOUND QUERY",
+      "LEFT-MOST SUBQUERY",
       "SCAN j VIRTUAL TABLE INDEX 1:", // the JSON list, in the order sent
       "SEARCH u USING PRIMARY KEY (k=?)", // one probe per key
+      "UNION ALL",
+      "SEARCH meta USING PRIMARY KEY (key=?)", // the shard's layout (src/db/layout.ts)
     ]);
   });
 
-  it("a single user: one search on (k, id)", async () => {
-    expect(await plan("SELECT token_hash FROM users WHERE k = ?1 AND id = ?2 AND removed_at IS NULL", 1, new Uint8Array([1]))).toEqual([
-      "SEARCH users USING PRIMARY KEY (k=? AND id=?)",
+  it("a single user: one search on (k, id), and the two meta rows", async () => {
+    expect(await plan(db.READ_USER_SQL, 1, new Uint8Array([1]))).toEqual([
+      "CO-ROUTINE (subquery-1)", // SELECT 1: one row, whether or not the user has one
+      "SCAN CONSTANT ROW",
+      "SCAN (subquery-1)",
+      "SEARCH u USING PRIMARY KEY (k=? AND id=?) LEFT-JOIN",
+      "SEARCH e USING PRIMARY KEY (key=?) LEFT-JOIN",
+      "SEARCH l USING PRIMARY KEY (key=?) LEFT-JOIN",
     ]);
   });
 
   it("the purge: the removed-at index finds a batch, the primary key deletes it", async () => {
-    const sql = `DELETE FROM users WHERE (k, id) IN (SELECT k, id FROM users WHERE removed_at IS NOT NULL AND removed_at < ?1 LIMIT ?2)`;
-    expect(await plan(sql, 0, 10)).toEqual([
+    expect(await plan(db.PURGE_SQL, 0, 10, 0)).toEqual([
       "SEARCH users USING PRIMARY KEY (k=? AND id=?)",
       "LIST SUBQUERY 1",
       "SEARCH users USING COVERING INDEX users_removed_at (removed_at>? AND removed_at<?)",
       "CREATE BLOOM FILTER",
+      "SCALAR SUBQUERY 2",
+      "SEARCH meta USING PRIMARY KEY (key=?)",
     ]);
   });
 
