@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from "vitest";
 import * as db from "../../src/db/users";
+import { DELETE_ROWS_SQL, SCAN_SQL } from "../../src/db/reshard";
 import { keyOf, jsonKeyList, keysOf } from "../../src/core/lookup-key";
 import { shardOf } from "../../src/core/sharding";
 import { hashToken } from "../../src/core/token";
@@ -45,6 +46,17 @@ describe("lookup plans", () => {
       "SCALAR SUBQUERY 2",
       "SEARCH meta USING PRIMARY KEY (key=?)",
     ]);
+  });
+
+  it("the reshard copier: a range of the primary key in key order (no sort), and deletes by (k, id)", async () => {
+    expect(await plan(SCAN_SQL, -1, new Uint8Array(0), 100, 0)).toEqual([
+      "SEARCH users USING PRIMARY KEY ((k,id)>(?,?))",
+      "SCALAR SUBQUERY 1",
+      "SEARCH meta USING PRIMARY KEY (key=?)",
+    ]);
+    const deletes = await plan(DELETE_ROWS_SQL, "[]", 0);
+    expect(deletes[0]).toBe("SEARCH users USING PRIMARY KEY (k=? AND id=?)");
+    expect(deletes.some((d) => /^SCAN users\b/.test(d))).toBe(false);
   });
 
   it("reads one row per identifier sent and one per user found, whatever the table holds", async () => {

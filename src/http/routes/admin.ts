@@ -12,6 +12,7 @@ import { EDGE_MARGIN, EDGE_SHARE } from "../../core/detection";
 import { SERIES_DAYS, monitorOf } from "../../objects/monitor";
 import { subjectOf } from "../../domain/observation";
 import { dashboardRoutes } from "./dashboard";
+import { reshardRoutes } from "./reshard";
 import { prometheusText } from "../prometheus";
 import { hashToken, sameHash } from "../../core/token";
 import { registerWithHash } from "../../domain/accounts";
@@ -214,6 +215,9 @@ adminRoutes.get("/audit", async (c) => {
   const entries = await readAudit(c.get("shards"), limit);
   return c.json(entries.map((e) => ({ ...e, detail: JSON.parse(e.detail) })));
 });
+
+// Moving users to a new shard (npm run reshard).
+adminRoutes.route("/reshard", reshardRoutes);
 
 // The operator dashboard at /admin and /admin/, behind the token check above (a browser sends the
 // token as the Basic password).
