@@ -28,13 +28,16 @@ export interface Service {
   kill(): Promise<void>;
 }
 
-/** Starts the service on `port` (a free one if not given) with its state in `stateDir`; resolves once it answers. */
-export async function startService(stateDir: string, port?: number): Promise<Service> {
+/**
+ * Starts the service on `port` (a free one if not given) with its state in `stateDir`, as
+ * `npm start` or `npm start -- --env <env>` does; resolves once it answers.
+ */
+export async function startService(stateDir: string, port?: number, env?: string): Promise<Service> {
   port ??= await freePort();
   const base = `http://localhost:${port}`;
   let log = "";
   // detached: its own process group, whose id is its pid.
-  const server: ChildProcess = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", stateDir], {
+  const server: ChildProcess = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", stateDir, ...(env ? ["--env", env] : [])], {
     cwd: root,
     env: { ...process.env, PORT: String(port), WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
     detached: true,
@@ -82,15 +85,15 @@ export async function startService(stateDir: string, port?: number): Promise<Ser
  * A scratch directory for one test file, and a `start` that runs services in it: after the file,
  * every service started is stopped and the directory removed.
  */
-export function scratchServices(prefix: string): { dir: string; start: (stateDir?: string, port?: number) => Promise<Service> } {
+export function scratchServices(prefix: string): { dir: string; start: (stateDir?: string, port?: number, env?: string) => Promise<Service> } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   const started: Service[] = [];
   afterAll(async () => {
     for (const service of started) await service.stop();
     rmSync(dir, { recursive: true, force: true });
   }, 30_000);
-  const start = async (stateDir = dir, port?: number) => {
-    const service = await startService(stateDir, port);
+  const start = async (stateDir = dir, port?: number, env?: string) => {
+    const service = await startService(stateDir, port, env);
     started.push(service);
     return service;
   };
