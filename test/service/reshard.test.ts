@@ -158,7 +158,7 @@ it("moves users to a new shard under load, across a kill of the command", async 
   await until(() => syncs.full >= syncsAtEnd + 3, "syncs after the move");
   stop = true;
   await load;
-  console.log(`full syncs: ${JSON.stringify(syncsIn)}; ${syncs.incremental} incremental; ${users.length} users`);
+  console.log(`full syncs: ${JSON.stringify(syncsIn)}; ${syncs.incremental} incremental; ${users.length} users; the command killed at ${(first.lastCopy() * 100).toFixed(1)}% of the copy, the second run ${/^done: .*$/m.exec(second.output())?.[0]}`);
   expect(failures).toEqual([]);
   expect(syncsIn.copy).toBeGreaterThan(0);
   expect((await admin(base, "GET", "/reshard")).layout).toEqual({ count: 5, moving: false });
