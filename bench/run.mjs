@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Benchmark of the local sharded service: directory growth, discovery latency (end to end and SQL),
 // throughput under concurrency, runtime memory and storage per user, checked against the issue's
-// targets. `node bench/run.mjs`; env BENCH_SIZES=100000,... (directory sizes), BENCH_PORT (default
-// 8799), BENCH_KEEP=1 (keep the persist dir). Writes bench/results.json; progress goes to stderr.
+// targets, for 16- and 32-byte identifiers (each length in a directory of its own: a fresh server).
+// `node bench/run.mjs`; env BENCH_SIZES=100000,... (directory sizes), BENCH_ID_BYTES=16,32
+// (identifier lengths), BENCH_THROUGHPUT (see below), BENCH_PORT (default 8799), BENCH_KEEP=1 (keep
+// the persist dir). Writes bench/results.json; progress goes to stderr.
 // wrangler dev reloads the runtime whenever a source file, wrangler.toml or node_modules changes
 // (reported as "runtime restarted"); on a checkout others are editing, run a copy of the tree.
 
@@ -17,6 +19,7 @@ import { ICD } from "../src/proto/icd.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SIZES = (process.env.BENCH_SIZES ?? "1000000,20000000").split(",").map((s) => Number(s.replaceAll("_", ""))).sort((a, b) => a - b);
+const ID_BYTES = (process.env.BENCH_ID_BYTES ?? "16,32").split(",").map(Number);
 const KEEP = process.env.BENCH_KEEP === "1";
 const IDS = 20_000; // identifiers per discovery request (MAX_CONTACTS)
 const KNOWN = 2_000; // of which registered: 10%
@@ -25,7 +28,10 @@ const CREATE_CHUNK = 10_000_000; // the most /test/create takes at once
 const ADD_CHUNK = 20_000; // identifiers per /test/add/many body (the request size limit)
 const WARMUPS = 3;
 const RUNS = 30;
-const THROUGHPUT = [ { concurrency: 1, requests: 40 }, { concurrency: 4, requests: 60 }, { concurrency: 16, requests: 80 } ];
+// BENCH_THROUGHPUT=1x40,4x60 (in flight x requests) or none: on a machine busy with other work, 16 in
+// flight can time out inside the local runtime.
+const THROUGHPUT = (process.env.BENCH_THROUGHPUT ?? "1x40,4x60,16x80").split(",").filter((t) => t !== "none")
+  .map((t) => { const [concurrency, requests] = t.split("x").map(Number); return { concurrency, requests }; });
 const SPARE_CLIENTS = 10; // for retries after a 503
 const CLIENTS_PER_SIZE = 2 * (WARMUPS + RUNS) + THROUGHPUT.reduce((n, t) => n + t.requests, 0) + SPARE_CLIENTS;
 
@@ -173,8 +179,8 @@ async function discover(kind, job, nextJob) {
   }
 }
 
-async function registerClients(n) {
-  const clients = Array.from({ length: n }, () => ({ user: randomBytes(16), token: randomBytes(16) }));
+async function registerClients(n, idBytes) {
+  const clients = Array.from({ length: n }, () => ({ user: randomBytes(idBytes), token: randomBytes(16) }));
   await mapLimit(clients, 16, async (c) => {
     const res = await call("POST", "/user/register", encode(c.user, c.token, []));
     if (res.status !== 200) throw new Error(`register answered ${res.status}`);
@@ -183,10 +189,10 @@ async function registerClients(n) {
 }
 
 /** KNOWN registered ids from one pool set and IDS - KNOWN random unknown ones, shuffled. */
-function discoveryBody(client, known) {
-  const noise = randomBytes((IDS - KNOWN) * 32);
+function discoveryBody(client, known, idBytes) {
+  const noise = randomBytes((IDS - KNOWN) * idBytes);
   const ids = [...known];
-  for (let at = 0; at < noise.length; at += 32) ids.push(noise.subarray(at, at + 32));
+  for (let at = 0; at < noise.length; at += idBytes) ids.push(noise.subarray(at, at + idBytes));
   for (let i = ids.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [ids[i], ids[j]] = [ids[j], ids[i]]; }
   return encode(client.user, client.token, ids);
 }
@@ -203,23 +209,23 @@ function verify(res, kind) {
 
 // --- One directory size -------------------------------------------------------------------------
 
-async function benchSize(size, state, sampler) {
-  const r = { size, create: [], import: null, latency: {}, throughput: [] };
+async function benchSize(size, idBytes, state, sampler) {
+  const r = { size, idBytes, create: [], import: null, latency: {}, throughput: [] };
   const [restarts0, retries0] = [sampler.restarts, retries];
   sampler.reset();
   for (let left = size - state.created; left > 0; ) {
     const n = Math.min(CREATE_CHUNK, left);
-    log(`size ${fmt(size)}: /test/create/${n}`);
-    const res = await call("GET", `/test/create/${n}`);
+    log(`size ${fmt(size)}, ${idBytes}-byte ids: /test/create/${n}?bytes=${idBytes}`);
+    const res = await call("GET", `/test/create/${n}?bytes=${idBytes}`);
     if (res.status !== 200) throw new Error(`/test/create answered ${res.status}`);
     r.create.push({ n, ms: res.ms, usersPerSec: n / (res.ms / 1000) });
     state.created += n; state.users += n; left -= n;
   }
 
-  const pool = Array.from({ length: POOL_SETS }, () => Array.from({ length: KNOWN }, () => randomBytes(32)));
+  const pool = Array.from({ length: POOL_SETS }, () => Array.from({ length: KNOWN }, () => randomBytes(idBytes)));
   const poolHex = pool.map((set) => new Set(set.map(hex)));
   const flat = pool.flat();
-  log(`size ${fmt(size)}: importing ${fmt(flat.length)} known ids with /test/add/many`);
+  log(`size ${fmt(size)}, ${idBytes}-byte ids: importing ${fmt(flat.length)} known ids with /test/add/many`);
   let importMs = 0;
   for (let at = 0; at < flat.length; at += ADD_CHUNK) {
     const res = await call("POST", "/test/add/many", encode(new Uint8Array(0), new Uint8Array(0), flat.slice(at, at + ADD_CHUNK)));
@@ -229,20 +235,20 @@ async function benchSize(size, state, sampler) {
   r.import = { n: flat.length, ms: importMs, usersPerSec: flat.length / (importMs / 1000) };
   state.users += flat.length;
 
-  log(`size ${fmt(size)}: registering ${CLIENTS_PER_SIZE} fresh clients`);
+  log(`size ${fmt(size)}, ${idBytes}-byte ids: registering ${CLIENTS_PER_SIZE} fresh clients`);
   const started = performance.now();
-  const clients = await registerClients(CLIENTS_PER_SIZE);
+  const clients = await registerClients(CLIENTS_PER_SIZE, idBytes);
   r.register = { n: clients.length, ms: performance.now() - started };
   state.users += clients.length;
   let set = 0; // rotates over the pool sets
   const nextJob = () => {
     if (clients.length === 0) throw new Error("out of fresh clients");
     const s = set++ % POOL_SETS;
-    return { body: discoveryBody(clients.pop(), pool[s]), knownHex: poolHex[s] };
+    return { body: discoveryBody(clients.pop(), pool[s], idBytes), knownHex: poolHex[s] };
   };
 
   for (const kind of ["full", "incremental"]) {
-    log(`size ${fmt(size)}: latency, ${kind}, ${WARMUPS} warm-ups + ${RUNS} requests`);
+    log(`size ${fmt(size)}, ${idBytes}-byte ids: latency, ${kind}, ${WARMUPS} warm-ups + ${RUNS} requests`);
     const e2e = [], sql = [], steps = { auth: [], charge: [], lookup: [], d1: [] };
     for (let i = 0; i < WARMUPS + RUNS; i++) {
       const res = await discover(kind, nextJob(), nextJob);
@@ -260,7 +266,7 @@ async function benchSize(size, state, sampler) {
   }
 
   for (const { concurrency, requests } of THROUGHPUT) {
-    log(`size ${fmt(size)}: throughput, full, ${requests} requests, ${concurrency} in flight`);
+    log(`size ${fmt(size)}, ${idBytes}-byte ids: throughput, full, ${requests} requests, ${concurrency} in flight`);
     const jobs = Array.from({ length: requests }, nextJob); // built beforehand: the client's CPU stays out of the timing
     const begun = performance.now();
     const results = await mapLimit(jobs, concurrency, (job) => discover("full", job, nextJob));
@@ -284,32 +290,37 @@ async function benchSize(size, state, sampler) {
 // --- Report -------------------------------------------------------------------------------------
 
 function targets(sizes) {
-  const at = (n) => sizes.find((r) => r.size === n);
   const check = (name, value, limit, unit = "") =>
     ({ name, value, limit, pass: value === undefined ? null : value <= limit, shown: value === undefined ? "n/a" : `${fmt(value, 2)}${unit}` });
-  const creates10M = sizes.flatMap((r) => r.create).filter((c) => c.n === 10_000_000);
-  return [
-    check("full p50 e2e at 20M <= 100 ms", at(20_000_000)?.latency.full.e2e.p50, 100, " ms"),
-    check("full p50 e2e 20M / 1M <= 1.5", at(20_000_000) && at(1_000_000) && at(20_000_000).latency.full.e2e.p50 / at(1_000_000).latency.full.e2e.p50, 1.5),
-    ...sizes.map((r) => check(`full p50 e2e <= 1.5 x sql p50 at ${fmt(r.size)}`, r.latency.full.ratio, 1.5)),
-    check("10M /test/create call <= 30 s", creates10M.length ? Math.max(...creates10M.map((c) => c.ms)) / 1000 : undefined, 30, " s"),
-  ];
+  return ID_BYTES.flatMap((idBytes) => {
+    const mine = sizes.filter((r) => r.idBytes === idBytes);
+    const at = (n) => mine.find((r) => r.size === n);
+    const creates10M = mine.flatMap((r) => r.create).filter((c) => c.n === 10_000_000);
+    const b = `${idBytes}-byte ids`;
+    return [
+      check(`${b}: full p50 e2e at 20M <= 100 ms`, at(20_000_000)?.latency.full.e2e.p50, 100, " ms"),
+      check(`${b}: full p50 e2e 20M / 1M <= 1.5`, at(20_000_000) && at(1_000_000) && at(20_000_000).latency.full.e2e.p50 / at(1_000_000).latency.full.e2e.p50, 1.5),
+      ...mine.map((r) => check(`${b}: full p50 e2e <= 1.5 x sql p50 at ${fmt(r.size)}`, r.latency.full.ratio, 1.5)),
+      check(`${b}: 10M /test/create call <= 30 s`, creates10M.length ? Math.max(...creates10M.map((c) => c.ms)) / 1000 : undefined, 30, " s"),
+    ];
+  });
 }
 
 function printTable(results) {
   const row = (cells, widths) => cells.map((c, i) => (i < 2 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join("  ");
-  const w = [12, 18, 9, 9, 9, 9, 8, 8];
-  const lines = [row(["size", "kind", "e2e p50", "e2e p95", "sql p50", "sql p95", "e2e/sql", "req/s"], w), "-".repeat(w.reduce((a, b) => a + b + 2, -2))];
+  const w = [16, 18, 9, 9, 9, 9, 8, 8];
+  const lines = [row(["size, id bytes", "kind", "e2e p50", "e2e p95", "sql p50", "sql p95", "e2e/sql", "req/s"], w), "-".repeat(w.reduce((a, b) => a + b + 2, -2))];
   for (const r of results.sizes) {
+    const size = `${fmt(r.size)}, ${r.idBytes}`;
     for (const [kind, l] of Object.entries(r.latency))
-      lines.push(row([fmt(r.size), `${kind} (seq)`, fmt(l.e2e.p50, 1), fmt(l.e2e.p95, 1), fmt(l.sql.p50, 1), fmt(l.sql.p95, 1), fmt(l.ratio, 2), ""], w));
+      lines.push(row([size, `${kind} (seq)`, fmt(l.e2e.p50, 1), fmt(l.e2e.p95, 1), fmt(l.sql.p50, 1), fmt(l.sql.p95, 1), fmt(l.ratio, 2), ""], w));
     for (const t of r.throughput)
-      lines.push(row([fmt(r.size), `full c=${t.concurrency} x${t.requests}`, fmt(t.e2e.p50, 1), fmt(t.e2e.p95, 1), fmt(t.sql.p50, 1), fmt(t.sql.p95, 1), "", fmt(t.requestsPerSec, 1)], w));
+      lines.push(row([size, `full c=${t.concurrency} x${t.requests}`, fmt(t.e2e.p50, 1), fmt(t.e2e.p95, 1), fmt(t.sql.p50, 1), fmt(t.sql.p95, 1), "", fmt(t.requestsPerSec, 1)], w));
   }
   lines.push("", "(ms; sql = Server-Timing sql, summed over the 4 shards)", "");
   for (const r of results.sizes) {
     const mb = (b) => fmt(b / 2 ** 20, 0);
-    lines.push(`${fmt(r.size)} users: create ${r.create.map((c) => `${fmt(c.n)} in ${fmt(c.ms / 1000, 1)} s (${fmt(c.usersPerSec)}/s)`).join(", ") || "-"}; ` +
+    lines.push(`${fmt(r.size)} users, ${r.idBytes}-byte ids: create ${r.create.map((c) => `${fmt(c.n)} in ${fmt(c.ms / 1000, 1)} s (${fmt(c.usersPerSec)}/s)`).join(", ") || "-"}; ` +
       `import ${fmt(r.import.n)} in ${fmt(r.import.ms / 1000, 2)} s (${fmt(r.import.usersPerSec)}/s); ` +
       `peak RSS runtime ${mb(r.peakRssBytes.runtime)} MB, proxy ${mb(r.peakRssBytes.proxy)} MB, sum ${mb(r.peakRssBytes.sum)} MB; ` +
       `storage ${mb(r.storage.bytes)} MB = ${fmt(r.storage.bytesPerUser, 1)} B/user (${fmt(r.usersInDirectory)} users)` +
@@ -323,7 +334,7 @@ function printTable(results) {
   for (const r of results.sizes) {
     for (const [kind, l] of Object.entries(r.latency)) {
       const st = l.stepsP50 ?? {};
-      lines.push(`  ${fmt(r.size)} ${kind}: auth ${fmt(st.auth, 1)}, charge ${fmt(st.charge, 1)}, lookup ${fmt(st.lookup, 1)} ` +
+      lines.push(`  ${fmt(r.size)}, ${r.idBytes}-byte ids, ${kind}: auth ${fmt(st.auth, 1)}, charge ${fmt(st.charge, 1)}, lookup ${fmt(st.lookup, 1)} ` +
         `(D1 calls ${fmt(st.d1, 1)}, of which sql ${fmt(l.sql.p50, 1)}), outside the Worker ${fmt(l.e2e.p50 - (st.auth ?? 0) - Math.max(st.charge ?? 0, st.lookup ?? 0), 1)}`);
     }
   }
@@ -339,22 +350,25 @@ async function main() {
     command: `${envPrefix}node ${path.relative(ROOT, process.argv[1])}${process.argv.slice(2).map((a) => ` ${a}`).join("")}`,
     date: new Date().toISOString(),
     machine: { os: `${os.type()} ${os.release()}`, cpus: cpus.length, model: cpus[0]?.model, memoryBytes: os.totalmem(), node: process.version, loadavgStart: os.loadavg() },
-    config: { sizes: SIZES, identifiersPerRequest: IDS, knownPerRequest: KNOWN, poolSets: POOL_SETS, warmups: WARMUPS, runs: RUNS, throughput: THROUGHPUT, shards: 4 },
+    config: { sizes: SIZES, idBytes: ID_BYTES, identifiersPerRequest: IDS, knownPerRequest: KNOWN, poolSets: POOL_SETS, warmups: WARMUPS, runs: RUNS, throughput: THROUGHPUT, shards: 4 },
     sizes: [],
   };
   if (results.machine.loadavgStart[0] > cpus.length * 0.5) log(`warning: load average ${results.machine.loadavgStart[0].toFixed(2)} on ${cpus.length} CPUs; figures may suffer`);
-  await startServer();
-  const sampler = new RssSampler(server.pid, server.port);
-  sampler.start();
-  const state = { created: 0, users: 0 };
-  try {
-    for (const size of SIZES) results.sizes.push(await benchSize(size, state, sampler));
-  } finally {
-    sampler.stop();
+  // Each identifier length in a directory of its own, so storage per user is that length's.
+  for (const idBytes of ID_BYTES) {
+    await startServer();
+    const sampler = new RssSampler(server.pid, server.port);
+    sampler.start();
+    const state = { created: 0, users: 0 };
+    try {
+      for (const size of SIZES) results.sizes.push(await benchSize(size, idBytes, state, sampler));
+    } finally {
+      sampler.stop();
+    }
+    log("stopping server");
+    await stopServer();
   }
   results.machine.loadavgEnd = os.loadavg();
-  log("stopping server");
-  await stopServer();
   results.targets = targets(results.sizes);
   results.totalSeconds = (performance.now() - t0) / 1000;
   fs.writeFileSync(path.join(ROOT, "bench/results.json"), `${JSON.stringify(results, null, 2)}\n`);

@@ -4,6 +4,7 @@ import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { shardsOf } from "../src/db/shards";
 import { shardFor } from "../src/db/shards";
+import { keyOf } from "../src/core/lookup-key";
 import { ICD } from "../src/proto/icd.js";
 
 export const Result = ICD.Response.Result;
@@ -90,8 +91,8 @@ export async function countRows(sql: string, ...params: unknown[]): Promise<numb
 /** The stored times of one user, read from its shard. */
 export async function userRow(id: Uint8Array) {
   return shardFor(shards(), id)
-    .prepare("SELECT added_at, removed_at FROM users WHERE id = ?1")
-    .bind(id)
+    .prepare("SELECT added_at, removed_at FROM users WHERE k = ?1 AND id = ?2")
+    .bind(keyOf(id), id)
     .first<{ added_at: number; removed_at: number | null }>();
 }
 

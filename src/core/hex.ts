@@ -1,4 +1,4 @@
-// Hex encoding of identifiers, for SQL parameters and Durable Object names.
+// Hex encoding of identifiers, for SQL parameters (the inserts of many users) and Durable Object names.
 
 const BYTE_HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 const DIGITS = new TextEncoder().encode("0123456789abcdef");
@@ -51,6 +51,35 @@ export function jsonHexList(hex: HexDigits, indices: number[]): string {
     out.set(digits.subarray(start[i]!, start[i + 1]!), at);
     at += start[i + 1]! - start[i]!;
     out[at++] = QUOTE;
+  }
+  out[at] = 0x5d; // ]
+  return new TextDecoder().decode(out);
+}
+
+/**
+ * The JSON array `[[key, "hex"], ...]` of the identifiers i in `indices` with their keys (as
+ * lookup-key.ts computes them), written as bytes like jsonHexList: what an insert of many users binds.
+ */
+export function jsonKeyHexPairs(hex: HexDigits, keys: Float64Array, indices: number[]): string {
+  const keyText = indices.map((i) => String(keys[i]!));
+  let length = 2;
+  for (let k = 0; k < indices.length; k++) length += keyText[k]!.length + jsonHexChars(hex, indices[k]!) + 3; // [ , ] around
+  const out = new Uint8Array(length - (indices.length > 0 ? 1 : 0));
+  const { digits, start } = hex;
+  let at = 0;
+  out[at++] = 0x5b; // [
+  for (let k = 0; k < indices.length; k++) {
+    if (k > 0) out[at++] = COMMA;
+    out[at++] = 0x5b;
+    const text = keyText[k]!;
+    for (let c = 0; c < text.length; c++) out[at++] = text.charCodeAt(c);
+    out[at++] = COMMA;
+    out[at++] = QUOTE;
+    const i = indices[k]!;
+    out.set(digits.subarray(start[i]!, start[i + 1]!), at);
+    at += start[i + 1]! - start[i]!;
+    out[at++] = QUOTE;
+    out[at++] = 0x5d;
   }
   out[at] = 0x5d; // ]
   return new TextDecoder().decode(out);

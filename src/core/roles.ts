@@ -31,6 +31,8 @@ export const ADMIN_ROUTES = {
   "POST /clients/:id/block": OPERATE,
   "POST /clients/:id/unblock": OPERATE,
   "DELETE /clients/:id/buckets": OPERATE,
+  "GET /reshard": OPERATE,
+  "POST /reshard/step": OPERATE,
   "POST /users": ACCOUNTS,
   "DELETE /users/:id": ACCOUNTS,
   "POST /users/import": ACCOUNTS,

@@ -1,4 +1,4 @@
-// Which shard (D1 database) holds an identifier. Pure.
+// Which shard (D1 database) holds an identifier, also while users move to a new shard. Pure.
 //
 // FNV-1a spreads any identifier (hash or not) over 32 bits; jump consistent hashing (Lamping and
 // Veach, 2014) maps that to one of n shards so that growing from n to n + 1 shards moves only the
@@ -67,4 +67,32 @@ export function probeOrder(ids: Uint8Array[]): number[] {
   }
   keys.sort();
   return Array.from(keys, (key) => (key % INDEX_RANGE) | 0); // small integers, not doubles: cheap to index with
+}
+
+// --- Moving users to a new shard -----------------------------------------------------------------
+//
+// A deployment's users are spread over `count` shards, or are moving from `count` to `count + 1`
+// (npm run reshard; docs/scaling.md). Jump hashing means the users that move are exactly those whose
+// shard among count + 1 is the new one; everyone else stays where they are. While they move, such a
+// user is written to the new shard and read from it first, then from their old shard if the new one
+// has no row for them yet.
+
+export interface Layout {
+  count: number;
+  moving: boolean;
+}
+
+/** One number per layout, rising with every step: 2 * count, plus 1 while moving to count + 1. */
+export const layoutVersion = (layout: Layout): number => 2 * layout.count + (layout.moving ? 1 : 0);
+export const layoutOfVersion = (version: number): Layout => ({ count: Math.floor(version / 2), moving: version % 2 === 1 });
+
+/** How many shards a layout reads and writes: count, and while moving the new one too. */
+export const shardsInUse = (layout: Layout): number => layout.count + (layout.moving ? 1 : 0);
+
+/** The shard that holds a user, or that is written and read first while they move. */
+export const homeOf = (id: Uint8Array, layout: Layout): number => shardOf(id, shardsInUse(layout));
+
+/** While moving, the old shard of a user who moves (read when the new one has no row for them); else -1. */
+export function previousOf(id: Uint8Array, layout: Layout): number {
+  return layout.moving && shardOf(id, layout.count + 1) === layout.count ? shardOf(id, layout.count) : -1;
 }

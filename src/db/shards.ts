@@ -1,20 +1,24 @@
 // The user shards and the fan-out over them: which D1 database holds an identifier, and one
-// statement per shard for a list of identifiers, at most D1's six connections at a time.
+// statement per shard for a list of identifiers, at most D1's six connections at a time. Which
+// shards are in use, also while users move to a new one, is the layout (db/layout.ts).
 
 import { ConfigError, cached } from "../core/config";
-import { type HexDigits, hexDigits, jsonHexChars, jsonHexList } from "../core/hex";
-import { groupByShard, mapLimit, probeOrder, shardOf } from "../core/sharding";
+import { toHex } from "../core/hex";
+import { JSON_KEY_CHARS, jsonKeyList, keysOf } from "../core/lookup-key";
+import { mapLimit, shardOf } from "../core/sharding";
+import { StaleLayout, setConfiguredCount } from "./layout";
 
 export type Shards = readonly D1Database[];
 
 /** D1 allows 6 simultaneous connections per invocation. */
 export const MAX_CONNECTIONS = 6;
-/** D1 refuses bound values over 2 MB; keep each JSON list of hex identifiers under this. */
+/** D1 refuses bound values over 2 MB; keep each JSON list under this. */
 const MAX_PARAM_CHARS = 1_900_000;
 
 /**
  * The user shards: D1 bindings USERS_0 ... USERS_{N-1}, numbered without gaps. Their order is the
- * shard order and must never change in a deployment that holds data.
+ * shard order and must never change in a deployment that holds data. USERS_SHARDS (optional, 1 to
+ * N) says how many of them hold users until `npm run reshard` has moved users to the others.
  */
 export function parseShards(env: Record<string, unknown>): D1Database[] {
   const shards: D1Database[] = [];
@@ -22,6 +26,13 @@ export function parseShards(env: Record<string, unknown>): D1Database[] {
   if (shards.length === 0) throw new ConfigError("USERS_0 must be a D1 binding: the first shard of the users table");
   const stray = Object.keys(env).find((key) => /^USERS_\d+$/.test(key) && Number(key.slice(6)) >= shards.length);
   if (stray) throw new ConfigError(`${stray} is not usable: USERS_${shards.length} is missing or not a D1 binding, and shards must be numbered without gaps`);
+  if (env.USERS_SHARDS !== undefined) {
+    const count = Number(env.USERS_SHARDS);
+    if (!Number.isInteger(count) || count < 1 || count > shards.length) {
+      throw new ConfigError(`USERS_SHARDS must be a whole number from 1 to ${shards.length} (the USERS_ bindings), not ${JSON.stringify(env.USERS_SHARDS)}`);
+    }
+    setConfiguredCount(shards, count);
+  }
   return shards;
 }
 
@@ -30,26 +41,29 @@ const isD1 = (value: unknown) => typeof value === "object" && value !== null && 
 /** The user shards of this environment, checked on first use. */
 export const shardsOf = cached(parseShards);
 
+/** The shard of an identifier when every bound shard holds users (as in the tests). */
 export const shardFor = (shards: Shards, id: Uint8Array): D1Database => shards[shardOf(id, shards.length)]!;
 
 /** Runs fn on every shard, at most MAX_CONNECTIONS at once. */
 export const eachShard = <R>(shards: Shards, fn: (db: D1Database) => Promise<R>): Promise<R[]> => mapLimit([...shards], MAX_CONNECTIONS, fn);
 
-/** JSON lists of hex identifiers, each small enough to bind, with the request index of each element. */
-export function hexChunks(hex: HexDigits, indices: number[]): { indices: number[]; json: string }[] {
-  const chunks: { indices: number[]; json: string }[] = [];
+/**
+ * Splits `indices` into runs whose JSON lists stay under D1's 2 MB per bound value, `chars(i)`
+ * being what element i adds to its list.
+ */
+export function paramChunks(indices: number[], chars: (i: number) => number): number[][] {
+  const chunks: number[][] = [];
   let start = 0;
-  let chars = 2;
+  let total = 2;
   for (let k = 0; k < indices.length; k++) {
-    const add = jsonHexChars(hex, indices[k]!);
-    if (k > start && chars + add > MAX_PARAM_CHARS) {
-      chunks.push({ indices: indices.slice(start, k), json: "" });
-      [start, chars] = [k, 2];
+    const add = chars(indices[k]!);
+    if (k > start && total + add > MAX_PARAM_CHARS) {
+      chunks.push(indices.slice(start, k));
+      [start, total] = [k, 2];
     }
-    chars += add;
+    total += add;
   }
-  if (indices.length > start) chunks.push({ indices: indices.slice(start), json: "" });
-  for (const chunk of chunks) chunk.json = jsonHexList(hex, chunk.indices);
+  if (indices.length > start) chunks.push(indices.slice(start));
   return chunks;
 }
 
@@ -60,27 +74,47 @@ export interface Found<Row> {
   d1Ms: number;
 }
 
-/**
- * Runs `sql` (whose ?1 is a JSON list of hex identifiers and whose column `i` is the list index)
- * on every shard for its own identifiers, sent in probe order; rows come back with request indices,
- * in request order.
- */
-export async function probeShards<Row extends { i: number }>(shards: Shards, ids: Uint8Array[], sql: string, ...params: unknown[]): Promise<Found<Row>> {
-  const hex = hexDigits(ids);
-  const work = groupByShard(ids, shards.length, probeOrder(ids)).flatMap((indices, shard) =>
-    indices.length === 0 ? [] : hexChunks(hex, indices).map((chunk) => ({ shard, chunk })),
-  );
-  const sent = performance.now();
-  const results = await mapLimit(work, MAX_CONNECTIONS, async ({ shard, chunk }) => {
-    const { results: rows, meta } = await shards[shard]!.prepare(sql).bind(chunk.json, ...params).all<Row>();
-    for (const row of rows) row.i = chunk.indices[row.i]!;
-    return { rows, sqlMs: meta.duration };
-  });
-  const d1Ms = performance.now() - sent;
-  return {
-    rows: results.flatMap((r) => r.rows).sort((a, b) => a.i - b.i),
-    sqlMs: results.reduce((sum, r) => sum + r.sqlMs, 0),
-    d1Ms,
-  };
+/** The identifiers (request indices, in probe order) that one statement on one shard looks up. */
+export interface Probe {
+  shard: number;
+  indices: number[];
 }
 
+/**
+ * Runs `sql` for each probe on its shard: its ?1 is a JSON list of keys, its column `i` the list
+ * index and `id` the hex of the identifier found, and a last row with i = -1 carries the shard's
+ * layout version. A key matches every identifier that starts with the same 6 bytes, so rows whose
+ * `id` is not the one asked for are dropped. Returns the rows of each probe with request indices,
+ * or throws StaleLayout if a shard is not at `version`.
+ */
+export async function probeShards<Row extends { i: number }>(
+  shards: Shards,
+  version: number,
+  probes: Probe[],
+  ids: Uint8Array[],
+  sql: string,
+  ...params: unknown[]
+): Promise<{ rows: Row[][]; sqlMs: number; d1Ms: number }> {
+  const keys = keysOf(ids);
+  const work = probes.flatMap((probe, p) => paramChunks(probe.indices, () => JSON_KEY_CHARS).map((chunk) => ({ p, shard: probe.shard, chunk })));
+  const sent = performance.now();
+  const results = await mapLimit(work, MAX_CONNECTIONS, async ({ p, shard, chunk }) => {
+    const { results: rows, meta } = await shards[shard]!.prepare(sql).bind(jsonKeyList(keys, chunk), ...params).all<Row & { id: string | number | null }>();
+    const found: Row[] = [];
+    for (const row of rows) {
+      if (row.i === -1) {
+        if (row.id !== version) throw new StaleLayout(row.id as number);
+        continue;
+      }
+      const i = chunk[row.i]!;
+      if (row.id !== toHex(ids[i]!)) continue; // another identifier with the same first 6 bytes
+      const { id: _, ...rest } = row;
+      found.push({ ...rest, i } as unknown as Row);
+    }
+    return { p, rows: found, sqlMs: meta.duration };
+  });
+  const d1Ms = performance.now() - sent;
+  const rows = probes.map((): Row[] => []);
+  for (const r of results) rows[r.p]!.push(...r.rows);
+  return { rows, sqlMs: results.reduce((sum, r) => sum + r.sqlMs, 0), d1Ms };
+}

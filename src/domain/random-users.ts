@@ -1,8 +1,9 @@
 // Random users for the local /test/create/<n> hook, fast enough for ten million at a time.
 //
-// Identifiers are 16 random bytes, generated in batches whose first four bytes rise from batch to
-// batch: uniform over the key space in all, yet each shard receives them in ascending key order, so
-// SQLite appends to its B-tree instead of inserting all over it.
+// Identifiers are 16 random bytes (or as many as asked, 4 to 64), generated in batches whose first
+// four bytes rise from batch to batch: uniform over the key space in all, yet each shard receives
+// them in ascending key order, so SQLite appends to its B-tree instead of inserting all over it.
+//
 //
 // Locally D1 is a Durable Object in the Worker's own workerd thread, so a chain of D1 calls never waits
 // on a socket: workerd would not look at its sockets or timers until the whole creation is done. Other
@@ -13,8 +14,8 @@
 import type { Shards } from "../db/shards";
 import { addUsers } from "../db/users";
 
-const ID_BYTES = 16;
-const BATCH = 50_000; // 50,000 hex identifiers in JSON: 1.75 MB, under D1's 2 MB per bound value
+export const ID_BYTES = { default: 16, min: 4, max: 64 };
+const BATCH = 50_000; // identifiers per addUsers call, which splits them to fit D1's 2 MB per bound value
 const RANDOM_CHUNK = 65_536; // the most crypto.getRandomValues fills at once
 
 function randomBytes(length: number): Uint8Array {
@@ -23,18 +24,18 @@ function randomBytes(length: number): Uint8Array {
   return bytes;
 }
 
-export async function createRandomUsers(shards: Shards, n: number, now: number): Promise<void> {
+export async function createRandomUsers(shards: Shards, n: number, now: number, idBytes = ID_BYTES.default): Promise<void> {
   const batches = Math.ceil(n / BATCH);
   for (let b = 0; b < batches; b++) {
     const size = Math.min(BATCH, n - b * BATCH);
-    const bytes = randomBytes(size * ID_BYTES);
+    const bytes = randomBytes(size * idBytes);
     const view = new DataView(bytes.buffer);
     const low = Math.floor((b * 2 ** 32) / batches);
     const span = Math.floor(((b + 1) * 2 ** 32) / batches) - low;
     const ids: Uint8Array[] = [];
-    for (let at = 0; at < bytes.length; at += ID_BYTES) {
+    for (let at = 0; at < bytes.length; at += idBytes) {
       view.setUint32(at, low + (view.getUint32(at) % span));
-      ids.push(bytes.subarray(at, at + ID_BYTES));
+      ids.push(bytes.subarray(at, at + idBytes));
     }
     await addUsers(shards, ids, now);
     await yieldToEventLoop();

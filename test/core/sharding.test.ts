@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/core/config";
 import { parseShards } from "../../src/db/shards";
-import { groupByShard, mapLimit, shardOf } from "../../src/core/sharding";
+import { groupByShard, homeOf, layoutOfVersion, layoutVersion, mapLimit, previousOf, shardOf } from "../../src/core/sharding";
 import { randomIds } from "../helpers";
 
 describe("shardOf", () => {
@@ -73,6 +73,13 @@ describe("parseShards", () => {
     expect(parseShards({ USERS_0: db(), USERS_1: db() })).toHaveLength(2);
   });
 
+  it("takes USERS_SHARDS, the shards that hold users, from 1 to the bindings", () => {
+    expect(parseShards({ USERS_0: db(), USERS_1: db(), USERS_SHARDS: 1 })).toHaveLength(2);
+    for (const bad of [0, 3, 1.5, "x"]) {
+      expect(() => parseShards({ USERS_0: db(), USERS_1: db(), USERS_SHARDS: bad })).toThrow(/^USERS_SHARDS must be a whole number from 1 to 2/);
+    }
+  });
+
   it.each([
     ["no shard", () => ({}), /^USERS_0 must be a D1 binding/],
     ["a shard that is not a database", () => ({ USERS_0: "not a database" }), /^USERS_0 must be a D1 binding/],
@@ -80,5 +87,25 @@ describe("parseShards", () => {
   ])("refuses %s, naming the binding", (_, bindings, message) => {
     expect(() => parseShards(bindings())).toThrow(ConfigError);
     expect(() => parseShards(bindings())).toThrow(message);
+  });
+});
+
+describe("layouts", () => {
+  const ids = randomIds(4000, 16);
+
+  it("number every step: 2n with users on n shards, 2n + 1 while they move to n + 1", () => {
+    expect(layoutVersion({ count: 4, moving: false })).toBe(8);
+    expect(layoutVersion({ count: 4, moving: true })).toBe(9);
+    for (const v of [2, 3, 8, 9, 10]) expect(layoutVersion(layoutOfVersion(v))).toBe(v);
+  });
+
+  it("while moving, send a user who moves to the new shard first and to their old shard second, and nobody else anywhere new", () => {
+    const moving = { count: 4, moving: true };
+    for (const id of ids) {
+      if (shardOf(id, 5) === 4) expect([homeOf(id, moving), previousOf(id, moving)]).toEqual([4, shardOf(id, 4)]);
+      else expect([homeOf(id, moving), previousOf(id, moving)]).toEqual([shardOf(id, 4), -1]);
+      expect(homeOf(id, { count: 4, moving: false })).toBe(shardOf(id, 4));
+      expect(previousOf(id, { count: 5, moving: false })).toBe(-1);
+    }
   });
 });

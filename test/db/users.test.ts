@@ -92,7 +92,7 @@ describe("lookups", () => {
     const params = sql.includes("?2") ? ["[]", 0] : ["[]"];
     const plan = await shards()[0]!.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
     const details = plan.results.map((r) => r.detail);
-    expect(details.some((d) => /SEARCH u USING PRIMARY KEY \(id=\?\)/.test(d))).toBe(true);
+    expect(details.some((d) => /SEARCH u USING PRIMARY KEY \(k=\?\)/.test(d))).toBe(true); // k: the first 6 bytes (0003)
     expect(details.some((d) => /SCAN u\b/.test(d))).toBe(false);
   });
 });

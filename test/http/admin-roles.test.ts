@@ -33,6 +33,8 @@ const calls: Record<AdminRoute, () => Promise<Call>> = {
   "POST /clients/:id/block": async () => ({ path: `/clients/${toHex(newClient().user)}/block`, ok: 200 }),
   "POST /clients/:id/unblock": async () => ({ path: `/clients/${toHex(newClient().user)}/unblock`, ok: 200 }),
   "DELETE /clients/:id/buckets": async () => ({ path: `/clients/${toHex(newClient().user)}/buckets`, ok: 200 }),
+  "GET /reshard": async () => ({ path: "/reshard", ok: 200 }),
+  "POST /reshard/step": async () => ({ path: "/reshard/step?batch=1", ok: 200 }), // nothing to move: {"action": "none"}
   "POST /users": async () => {
     const client = newClient();
     return { path: "/users", body: { id: toHex(client.user), token: toHex(client.authToken) }, ok: 201 };

@@ -23,6 +23,14 @@ describe("GET /test/create/<n>", () => {
     expect(await userCount()).toBe(before);
   });
 
+  it("makes identifiers of the length asked for (?bytes=), 16 by default", async () => {
+    const lengths = () => countRows("SELECT count(*) AS n FROM users WHERE length(id) = 32");
+    const before = await lengths();
+    expect(await (await get("/test/create/300?bytes=32")).text()).toBe("Success");
+    expect((await lengths()) - before).toBe(300);
+    for (const bytes of ["3", "65", "x", "1000"]) expect((await get(`/test/create/5?bytes=${bytes}`)).status).toBe(400);
+  });
+
   it("refuses a count that is not a whole number with 400", async () => {
     for (const n of ["abc", "-5", "1e3", "99999999999"]) expect((await get(`/test/create/${n}`)).status).toBe(400);
   });

@@ -13,6 +13,7 @@ import { EDGE_MARGIN, EDGE_SHARE } from "../../core/detection";
 import { SERIES_DAYS } from "../../objects/monitor";
 import { announceUnflag, readAlerts, readCallsPerSync, readFlagged, readNorm, readSeries, readTotals } from "../../domain/monitoring";
 import { dashboardRoutes } from "./dashboard";
+import { reshardStatusRoute, reshardStepRoute } from "./reshard";
 import { prometheusText } from "../prometheus";
 import { hashToken } from "../../core/token";
 import { MAX_IMPORT_BATCH, clientOf, dismissUser, enrollUser, importUsers } from "../../domain/accounts";
@@ -189,6 +190,10 @@ on("GET /audit", async (c) => {
   const entries = await readAudit(c.get("shards"), limit);
   return c.json(entries.map((e) => ({ ...e, detail: JSON.parse(e.detail) })));
 });
+
+// Moving users to a new shard (npm run reshard): operator only.
+on("GET /reshard", reshardStatusRoute);
+on("POST /reshard/step", reshardStepRoute);
 
 // The operator dashboard at /admin and /admin/, route "GET /" of the table (a browser sends a key
 // as Basic user name and password, or comes through Cloudflare Access).

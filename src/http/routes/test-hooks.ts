@@ -6,7 +6,7 @@ import type { AppEnv } from "../app-env";
 import * as db from "../../db/users";
 import { resetAccounts } from "../../domain/accounts";
 import { resetMonitoring } from "../../domain/monitoring";
-import { createRandomUsers } from "../../domain/random-users";
+import { ID_BYTES, createRandomUsers } from "../../domain/random-users";
 import { Result, isOutcome, outcome, parseRequest } from "../../core/wire";
 import { toHttpResponse } from "../respond";
 import { protobufBodyLimit, readBody } from "../protobuf-body";
@@ -28,10 +28,13 @@ testHookRoutes.get("/test/create/:n", async (c) => {
   const text = c.req.param("n");
   if (!/^\d{1,9}$/.test(text)) return c.text("n must be a whole number", 400);
   const n = Number(text);
+  // ?bytes=32: identifiers of that length (the benchmark measures 16 and 32), 16 by default.
+  const bytes = c.req.query("bytes") ?? String(ID_BYTES.default);
+  if (!/^\d{1,2}$/.test(bytes) || Number(bytes) < ID_BYTES.min || Number(bytes) > ID_BYTES.max) return c.text(`bytes must be ${ID_BYTES.min} to ${ID_BYTES.max}`, 400);
   // The reference answers 200 here too; its clients only look at the status of a successful call.
   if (n > MAX_CREATE) return c.text("Too many");
   // Millions take tens of seconds; the answer comes once they are all there, or a logged 500 if not.
-  await createRandomUsers(c.get("shards"), n, Date.now());
+  await createRandomUsers(c.get("shards"), n, Date.now(), Number(bytes));
   return c.text("Success");
 });
 

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// `npm run reshard -- [--server URL] [--batch N] [--parallel P]`
+//
+// Moves users to the shards that are bound but hold nobody yet (USERS_SHARDS smaller than the
+// USERS_ bindings; docs/scaling.md), while the service keeps answering: calls
+// POST /admin/reshard/step until there is nothing left to move. The admin token comes from
+// $ADMIN_TOKEN or .dev.vars; the server from --server, $ICD_SERVER, or localhost:$PORT (8787).
+//
+// Resuming: the progress lives in the service (USERS_0), not here, and every step is safe to repeat,
+// so after an interruption (a kill, a lost connection) the same command carries on where it was.
+//
+// --batch N: rows read per step (default 1000, at most 5000). --parallel P: P steps at a time, each
+// on its own old shards (every old shard is its own database), for directories of many shards.
+
+import { existsSync, readFileSync } from "node:fs";
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : fallback;
+};
+const server = option("--server", process.env.ICD_SERVER ?? `http://localhost:${process.env.PORT ?? 8787}`);
+const batch = Number(option("--batch", "1000"));
+const parallel = Number(option("--parallel", "1"));
+const token = process.env.ADMIN_TOKEN ?? readDevVar("ADMIN_TOKEN");
+if (!token) {
+  console.error("no admin token: set ADMIN_TOKEN or put it in .dev.vars");
+  process.exit(2);
+}
+if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(parallel) || parallel < 1) {
+  console.error("usage: npm run reshard -- [--server URL] [--batch N] [--parallel P]");
+  process.exit(2);
+}
+
+function readDevVar(name) {
+  if (!existsSync(".dev.vars")) return undefined;
+  const line = readFileSync(".dev.vars", "utf8").split("\n").find((l) => l.startsWith(`${name}=`));
+  return line?.slice(name.length + 1).trim().replace(/^"(.*)"$/, "$1");
+}
+
+async function call(method, path) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await fetch(`${server}/admin/reshard${path}`, { method, headers: { Authorization: `Bearer ${token}` } });
+      const body = await response.json().catch(() => ({}));
+      if (response.status === 400 || response.status === 401) throw Object.assign(new Error(body.error ?? response.statusText), { fatal: true });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      return body;
+    } catch (error) {
+      if (error.fatal || attempt === 8) throw error;
+      console.error(`${error.message}; trying again`);
+      await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt)); // the server restarting, say
+    }
+  }
+}
+
+const status = await call("GET", "");
+const { count, moving } = status.layout;
+if (!moving && count >= status.bound && !status.progress.length) {
+  console.log(`nothing to move: users are on all ${status.bound} bound shards`);
+  process.exit(0);
+}
+console.log(`users on ${count} shard${count === 1 ? "" : "s"}${moving ? `, moving to ${count + 1}` : ""}; ${status.bound} bound`);
+
+const started = Date.now();
+let steps = 0;
+async function lane(j) {
+  for (;;) {
+    const step = await call("POST", `/step?batch=${batch}&lane=${j}&lanes=${parallel}`);
+    if (step.action === "none") return;
+    steps++;
+    const move = `${step.to - 1} -> ${step.to}`;
+    if (step.action === "copy" || step.action === "clean") {
+      // One line per step, so that a log (or a test) can follow the progress.
+      const bar = "#".repeat(Math.round(step.stageDone * 30)).padEnd(30, ".");
+      console.log(`${step.action} ${move} [${bar}] ${(step.stageDone * 100).toFixed(1)}% shard ${step.shard}: ${step.scanned} read, ${step.changed} ${step.action === "copy" ? "copied" : "deleted"}`);
+    } else {
+      const said = { begin: `begin ${move}: moving users are now written to USERS_${step.to - 1}`, commit: `commit ${move}: moved users are read from USERS_${step.to - 1} only`, finish: `finished ${move}` };
+      console.log(said[step.action] ?? JSON.stringify(step));
+    }
+  }
+}
+await Promise.all(Array.from({ length: parallel }, (_, j) => lane(j)));
+console.log(`done: ${steps} steps in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -1,0 +1,133 @@
+// Moving users to a new shard while the service answers (npm run reshard; docs/scaling.md). The
+// command calls step() until it answers "none"; each call does one small piece and records it, so
+// the command may be killed and started again at any point, and a piece done twice changes nothing.
+//
+// Growing from n to n + 1 shards (users on n shards, USERS_n bound and empty):
+//   begin   every shard to layout "moving n -> n + 1": a user who moves is from now on written to
+//           USERS_n and read there first, then on their old shard (db/users.ts)
+//   copy    each old shard read in key order, in batches; the rows of users who move are copied to
+//           USERS_n unless it already has a row for them (written since begin, so newer)
+//   commit  every shard to layout "n + 1": moved users are read and written on USERS_n only
+//   clean   each old shard read again; the old copies of moved users are deleted
+//   finish  the progress is forgotten; if more shards are bound, the next step begins the next move
+// Nobody writes a moving user's old row after begin, so the copy is complete once it has read every
+// old shard; and nobody reads an old row after commit, so cleaning cannot take anything away.
+
+import { type Layout, layoutOfVersion, layoutVersion, shardOf } from "../core/sharding";
+import { applyVersion, headVersion } from "../db/layout";
+import { type Progress, clearProgress, copyBucketEpoch, deleteRows, readProgress, saveProgress, scanRows, startStage } from "../db/reshard";
+import type { Shards } from "../db/shards";
+import { copyRows } from "../db/users";
+
+export interface StepResult {
+  action: "begin" | "copy" | "commit" | "clean" | "finish" | "none";
+  /** The layout after this step. */
+  layout: Layout;
+  /** The bound shards. */
+  bound: number;
+  /** The move under way (or just finished): from `to - 1` shards to `to`. */
+  to?: number;
+  /** For copy and clean: the old shard read, rows read, rows copied or deleted. */
+  shard?: number;
+  scanned?: number;
+  changed?: number;
+  /** Share of the current stage done, 0 to 1, by key range (identifiers are spread evenly over keys). */
+  stageDone?: number;
+}
+
+const KEY_RANGE = 2 ** 48;
+
+/**
+ * One step. `lane` of `lanes` lets several commands work at once (npm run reshard -- --parallel N):
+ * each copies and cleans the old shards whose number is its lane modulo lanes, then helps the others.
+ */
+export async function reshardStep(shards: Shards, batchSize: number, lane = 0, lanes = 1): Promise<StepResult> {
+  const version = await headVersion(shards);
+  const layout = layoutOfVersion(version);
+  const progress = await readProgress(shards);
+  const result = (action: StepResult["action"], extra: Partial<StepResult> = {}, after = layout): StepResult => ({ action, layout: after, bound: shards.length, ...extra });
+
+  if (!layout.moving) {
+    const n = layout.count;
+    const cleaning = progress.filter((p) => p.target === n && p.stage === "clean");
+    const next = pick(cleaning, lane, lanes);
+    if (next) return result("clean", { to: n, ...(await cleanBatch(shards, version, layout, next, batchSize)), stageDone: stageDone(cleaning) });
+    if (cleaning.length > 0) {
+      await clearProgress(shards, n);
+      return result("finish", { to: n });
+    }
+    if (n >= shards.length) return result("none");
+    // Begin n -> n + 1. The progress rows go first: if the command dies before the layout changes,
+    // the next step begins again.
+    await startStage(shards, n + 1, "copy", n);
+    await copyBucketEpoch(shards[0]!, shards[n]!);
+    const moving = { count: n, moving: true };
+    await applyVersion(shards, layoutVersion(moving));
+    return result("begin", { to: n + 1, stageDone: 0 }, moving);
+  }
+
+  const n = layout.count;
+  const copyOf = (all: Progress[]) => all.filter((p) => p.target === n + 1 && p.stage === "copy");
+  let copying = copyOf(progress);
+  if (copying.length < n) {
+    // Only if the progress was deleted by hand: begin wrote it before the layout changed.
+    await startStage(shards, n + 1, "copy", n);
+    copying = copyOf(await readProgress(shards));
+  }
+  const next = pick(copying, lane, lanes);
+  if (next) return result("copy", { to: n + 1, ...(await copyBatch(shards, version, layout, next, batchSize)), stageDone: stageDone(copying) });
+  // Commit. The clean-up's progress rows go first, for the same reason as at begin.
+  await startStage(shards, n + 1, "clean", n);
+  const moved = { count: n + 1, moving: false };
+  await applyVersion(shards, layoutVersion(moved));
+  return result("commit", { to: n + 1, stageDone: 0 }, moved);
+}
+
+async function copyBatch(shards: Shards, version: number, layout: Layout, p: Progress, batchSize: number) {
+  const rows = await scanRows(shards[p.shard]!, version, p.afterK, p.afterId, batchSize);
+  const moving = rows.filter((r) => shardOf(r.bytes, layout.count + 1) === layout.count);
+  const changed = moving.length > 0 ? await copyRows(shards[layout.count]!, version, moving) : 0;
+  await record(shards, p, rows, batchSize);
+  return { shard: p.shard, scanned: rows.length, changed };
+}
+
+async function cleanBatch(shards: Shards, version: number, layout: Layout, p: Progress, batchSize: number) {
+  const rows = await scanRows(shards[p.shard]!, version, p.afterK, p.afterId, batchSize);
+  const moved = rows.filter((r) => shardOf(r.bytes, layout.count) === layout.count - 1); // on an old shard: an old copy
+  const changed = await deleteRows(shards[p.shard]!, version, moved);
+  await record(shards, p, rows, batchSize);
+  return { shard: p.shard, scanned: rows.length, changed };
+}
+
+async function record(shards: Shards, p: Progress, rows: { k: number; bytes: Uint8Array }[], batchSize: number) {
+  const last = rows.at(-1);
+  await saveProgress(shards, p, last?.k ?? p.afterK, last?.bytes ?? p.afterId, rows.length < batchSize);
+}
+
+/** The next old shard to work on: one of this lane's, else any that is not done. */
+const pick = (stage: Progress[], lane: number, lanes: number) => stage.find((p) => !p.done && p.shard % lanes === lane) ?? stage.find((p) => !p.done);
+
+/** The share of a stage done, each shard by the share of the key range it has passed. */
+const stageDone = (stage: Progress[]) => stage.reduce((sum, p) => sum + (p.done ? 1 : Math.max(0, p.afterK) / KEY_RANGE), 0) / stage.length;
+
+export interface ReshardStatus {
+  bound: number;
+  layout: Layout;
+  /** Each bound shard's layout version (null: none written yet). */
+  shardVersions: (number | null)[];
+  progress: { target: number; stage: string; shard: number; done: boolean; keyShare: number }[];
+}
+
+export async function reshardStatus(shards: Shards): Promise<ReshardStatus> {
+  const [version, progress, shardVersions] = await Promise.all([
+    headVersion(shards),
+    readProgress(shards),
+    Promise.all(shards.map((db) => db.prepare(`SELECT value FROM meta WHERE key = 'layout'`).first<number>("value"))),
+  ]);
+  return {
+    bound: shards.length,
+    layout: layoutOfVersion(version),
+    shardVersions,
+    progress: progress.map((p) => ({ target: p.target, stage: p.stage, shard: p.shard, done: p.done, keyShare: p.done ? 1 : Math.max(0, p.afterK) / KEY_RANGE })),
+  };
+}
