@@ -34,7 +34,13 @@ async function sync(client: ReturnType<typeof newClient>, ids: Uint8Array[], ip:
 
 describe("with the shared monitoring failing", () => {
   it("fails for real", async () => {
-    await expect(monitorShard(broken, 0).normState(Date.now())).rejects.toThrow();
+    let failed = false;
+    try {
+      await monitorShard(broken, 0).normState(Date.now());
+    } catch {
+      failed = true;
+    }
+    expect(failed).toBe(true);
   });
 
   it("still flags and quarantines an enumerator, and serves an honest client", { timeout: 60_000 }, async () => {
