@@ -67,6 +67,28 @@ export function paramChunks(indices: number[], chars: (i: number) => number): nu
   return chunks;
 }
 
+/**
+ * Lookups read through D1's Sessions API, so that read replicas near the Worker can answer them.
+ * Each isolate keeps the newest bookmark it saw per shard and starts the next session from it, so
+ * its lookups never go back in time; the first starts unconstrained (any replica). Registration,
+ * deletion and authentication use the binding itself, which reads and writes the primary: they see
+ * their own writes. A lookup on a replica may miss a registration of the last moments (the
+ * replica's lag), as if the sync had come a moment earlier.
+ */
+const bookmarks = new WeakMap<D1Database, string>();
+
+export function readSession(db: D1Database): D1DatabaseSession {
+  return db.withSession(bookmarks.get(db) ?? "first-unconstrained");
+}
+
+export function keepBookmark(db: D1Database, session: D1DatabaseSession): void {
+  const bookmark = session.getBookmark();
+  if (bookmark !== null && bookmark > (bookmarks.get(db) ?? "")) bookmarks.set(db, bookmark);
+}
+
+/** The newest bookmark this isolate saw on a shard's lookups (null: none yet). */
+export const lookupBookmark = (db: D1Database): string | null => bookmarks.get(db) ?? null;
+
 /** What a lookup found, the time its statements took inside D1 (summed over shards), and the wall time of its D1 calls. */
 export interface Found<Row> {
   rows: Row[];
@@ -99,7 +121,9 @@ export async function probeShards<Row extends { i: number }>(
   const work = probes.flatMap((probe, p) => paramChunks(probe.indices, () => JSON_KEY_CHARS).map((chunk) => ({ p, shard: probe.shard, chunk })));
   const sent = performance.now();
   const results = await mapLimit(work, MAX_CONNECTIONS, async ({ p, shard, chunk }) => {
-    const { results: rows, meta } = await shards[shard]!.prepare(sql).bind(jsonKeyList(keys, chunk), ...params).all<Row & { id: string | number | null }>();
+    const session = readSession(shards[shard]!);
+    const { results: rows, meta } = await session.prepare(sql).bind(jsonKeyList(keys, chunk), ...params).all<Row & { id: string | number | null }>();
+    keepBookmark(shards[shard]!, session);
     const found: Row[] = [];
     for (const row of rows) {
       if (row.i === -1) {
