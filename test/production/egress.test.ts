@@ -5,34 +5,15 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { configOf } from "../../src/core/config";
 import { emptyTally, tallySync } from "../../src/core/telemetry";
-import { hashToken } from "../../src/core/token";
-import { shardsOf } from "../../src/db/shards";
 import * as db from "../../src/db/users";
-import { discover } from "../../src/domain/discovery";
 import { egressEpisode, refreshNorm } from "../../src/domain/monitoring";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { type Alert, monitorShard } from "../../src/objects/monitor";
-import { Result, newClient, randomIds } from "../helpers";
+import { Result, randomIds } from "../helpers";
+import { config, enrolled, fullSync, shards } from "./through-domain";
 
 const MINUTE = 60_000;
-const shards = () => shardsOf(env);
-const config = () => configOf(env);
-
-async function enrolled() {
-  const client = newClient();
-  await db.registerUser(shards(), client.user, await hashToken(client.authToken), Date.now());
-  return client;
-}
-
-/** One full sync through the domain, from `ip`; waits for what it left to run after the answer. */
-async function fullSync(client: ReturnType<typeof newClient>, ids: Uint8Array[], ip: string) {
-  const later: Promise<unknown>[] = [];
-  const answer = await discover(env, shards(), config(), "full", { ...client, identifiers: ids }, { now: Date.now(), waitUntil: (p) => later.push(p), origin: { ip, asn: undefined } });
-  while (later.length > 0) await Promise.allSettled(later.splice(0));
-  return answer;
-}
 
 /** Hands monitor object 0 a minute in which unjudged clients were shown `revealed` users. */
 async function minuteRevealing(revealed: number, at: number) {

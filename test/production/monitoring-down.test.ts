@@ -5,32 +5,13 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { configOf } from "../../src/core/config";
-import { hashToken } from "../../src/core/token";
-import { shardsOf } from "../../src/db/shards";
 import * as db from "../../src/db/users";
-import { discover } from "../../src/domain/discovery";
 import { monitorShard } from "../../src/objects/monitor";
 import { bucketsOf } from "../../src/objects/client-buckets";
-import { Result, newClient, randomIds } from "../helpers";
+import { Result, randomIds } from "../helpers";
+import { config, enrolled, fullSync, shards } from "./through-domain";
 
 const broken = { ...env, MONITOR: env.NETWORK_GUARD } as unknown as Env;
-const shards = () => shardsOf(env);
-const config = () => configOf(env);
-
-async function enrolled() {
-  const client = newClient();
-  await db.registerUser(shards(), client.user, await hashToken(client.authToken), Date.now());
-  return client;
-}
-
-/** One sync through the domain, with the broken monitoring; waits for everything it left to run after the answer. */
-async function sync(client: ReturnType<typeof newClient>, ids: Uint8Array[], ip: string) {
-  const later: Promise<unknown>[] = [];
-  const answer = await discover(broken, shards(), config(), "full", { ...client, identifiers: ids }, { now: Date.now(), waitUntil: (p) => later.push(p), origin: { ip, asn: undefined } });
-  while (later.length > 0) await Promise.allSettled(later.splice(0));
-  return answer;
-}
 
 describe("with the shared monitoring failing", () => {
   it("fails for real", async () => {
@@ -48,18 +29,18 @@ describe("with the shared monitoring failing", () => {
     await db.addUsers(shards(), users, Date.now());
 
     const enumerator = await enrolled();
-    expect((await sync(enumerator, randomIds(2_500), "198.51.100.1")).result).toBe(Result.SUCCESS);
+    expect((await fullSync(enumerator, randomIds(2_500), "198.51.100.1", broken)).result).toBe(Result.SUCCESS);
     const view = await bucketsOf(env, enumerator.user, 0).inspectClient();
     expect(view.flagged).toBe(true);
     expect(view.reasons.map((r) => r.rule)).toContain("hit-ratio");
-    const refused = await sync(enumerator, randomIds(10), "198.51.100.1");
+    const refused = await fullSync(enumerator, randomIds(10), "198.51.100.1", broken);
     expect(refused).toMatchObject({ result: Result.RATE_LIMIT_EXCEEDED });
     expect(refused.retryAfterSeconds).toBeUndefined();
 
     const honest = await enrolled();
     for (let i = 0; i < 8; i++) {
       const book = [...users.slice(i * 120, i * 120 + 120), ...randomIds(180)]; // 40% registered
-      const answer = await sync(honest, book, "198.51.100.2");
+      const answer = await fullSync(honest, book, "198.51.100.2", broken);
       expect(answer.result).toBe(Result.SUCCESS);
       expect(answer.added).toHaveLength(120);
     }
