@@ -34,31 +34,9 @@ export function hexDigits(ids: Uint8Array[]): HexDigits {
 export const jsonHexChars = (hex: HexDigits, i: number) => hex.start[i + 1]! - hex.start[i]! + 3;
 
 /**
- * The JSON array of the identifiers i in `indices`, as hex strings: written as bytes and decoded
- * once, so that 20,000 identifiers make one string rather than hundreds of thousands.
- */
-export function jsonHexList(hex: HexDigits, indices: number[]): string {
-  let length = 2;
-  for (const i of indices) length += jsonHexChars(hex, i);
-  const out = new Uint8Array(length - (indices.length > 0 ? 1 : 0));
-  const { digits, start } = hex;
-  let at = 0;
-  out[at++] = 0x5b; // [
-  for (let k = 0; k < indices.length; k++) {
-    if (k > 0) out[at++] = COMMA;
-    out[at++] = QUOTE;
-    const i = indices[k]!;
-    out.set(digits.subarray(start[i]!, start[i + 1]!), at);
-    at += start[i + 1]! - start[i]!;
-    out[at++] = QUOTE;
-  }
-  out[at] = 0x5d; // ]
-  return new TextDecoder().decode(out);
-}
-
-/**
  * The JSON array `[[key, "hex"], ...]` of the identifiers i in `indices` with their keys (as
- * lookup-key.ts computes them), written as bytes like jsonHexList: what an insert of many users binds.
+ * lookup-key.ts computes them), written as bytes and decoded once, so that 20,000 identifiers make one string rather than
+ * hundreds of thousands: what an insert of many users binds.
  */
 export function jsonKeyHexPairs(hex: HexDigits, keys: Float64Array, indices: number[]): string {
   const keyText = indices.map((i) => String(keys[i]!));
