@@ -14,8 +14,16 @@ export interface DetectionConfig {
   hitRatioFactor: number;
   /** Full syncs needed before "always at the bucket's edge" is judged. */
   edgeSyncs: number;
-  /** The most a client's full syncs may hold until its hit ratio has been judged (minVolume checked). */
+  /** The most a client's full syncs may hold until it has been judged (by the walk, or minVolume checked). */
   probationLimit: number;
+  /** The sequential test's error rates (both the false alarm and the miss): its thresholds are ln(e / (1 - e)) and ln((1 - e) / e). */
+  walkError: number;
+  /**
+   * Set only while an egress episode lasts (withProbation() in detection.ts): the full-sync limit of
+   * a client not yet judged whose walk has not decided; a suspect one gets none, an honest-looking
+   * one probationLimit.
+   */
+  episodeLimit?: number | undefined;
 }
 
 export interface Config {
@@ -115,6 +123,13 @@ function fractionVar(vars: Record<string, unknown>, name: string, fallback: numb
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) {
     throw new ConfigError(`${name} must be a number from 0 to 1, got ${JSON.stringify(raw)}`);
   }
+  return value;
+}
+
+/** DETECT_WALK_ERROR: an error rate of the sequential test, strictly between 0 and 0.5 (at 0.5 it would decide on nothing). */
+function walkErrorVar(vars: Record<string, unknown>): number {
+  const value = fractionVar(vars, "DETECT_WALK_ERROR", 0.01);
+  if (value <= 0 || value >= 0.5) throw new ConfigError(`DETECT_WALK_ERROR must be above 0 and below 0.5, got ${JSON.stringify(vars.DETECT_WALK_ERROR)}`);
   return value;
 }
 
@@ -238,6 +253,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       hitRatioFactor: fractionVar(vars, "DETECT_HIT_RATIO_FACTOR", 0.25),
       edgeSyncs: optionalInteger(vars, "DETECT_EDGE_SYNCS", 7, 1, 1_000_000),
       probationLimit: optionalInteger(vars, "DETECT_PROBATION_LIMIT", maxContacts, 1, maxContacts),
+      walkError: walkErrorVar(vars),
     },
     quarantineBudget: fractionVar(vars, "QUARANTINE_BUDGET", 0),
     networkAccountsPerDay: optionalInteger(vars, "DETECT_NETWORK_ACCOUNTS_PER_DAY", 20, 1, 1_000_000_000),

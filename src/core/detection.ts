@@ -28,9 +28,48 @@ export interface Signals {
   refusals: number;
   /** Full syncs that took the bucket to within EDGE_MARGIN of its limit. */
   edgeFullSyncs: number;
+  /** The sequential test's log-likelihood ratio over full-sync hits and misses (stepWalk); absent before the first step. */
+  walk?: number;
+  /** What the walk last decided: it holds until the walk reaches the other bound. */
+  verdict?: WalkVerdict;
+  /** Judged: minVolume checked in full syncs and the walk not suspect then. Kept until the signals go. */
+  judged?: boolean;
 }
 
 export type Rule = "distinct" | "hit-ratio" | "edge";
+
+/**
+ * The sequential test (a threshold random walk, as in port-scan detection) on a client's full-sync
+ * hits and misses: does it look up identifiers like an enumerator, whose hit ratio is at the flag
+ * threshold (DETECT_HIT_RATIO_FACTOR x the norm), or like an address book, at twice that or more
+ * (capped at the norm)? Each hit steps it by ln(t1 / t0), each miss by ln((1 - t1) / (1 - t0)); it is
+ * kept between its two thresholds ln(e / (1 - e)) and ln((1 - e) / e), e = DETECT_WALK_ERROR, so
+ * it follows a change of behaviour within a few hundred identifiers. Reaching the lower bound decides
+ * the client honest-looking, the upper one suspect, and the verdict holds until the walk reaches
+ * the other bound; before either it is open. Tens of identifiers decide an
+ * address book at 40% registered; about a hundred an enumerator at the threshold. The walk never
+ * flags (an honest CRM book at 10 to 15% registered walks like an enumerator); it sets the limits
+ * of a client not yet judged during an egress episode, and a suspect client is not judged by
+ * volume.
+ */
+export type WalkVerdict = "honest" | "open" | "suspect";
+
+const walkBounds = (error: number) => ({ low: Math.log(error / (1 - error)), high: Math.log((1 - error) / error) });
+
+/** The walk after a full sync of `identifiers` with `matches` hits, against the norm of the moment. */
+export function stepWalk(walk: number, identifiers: number, matches: number, normHitRatio: number, config: Pick<DetectionConfig, "hitRatioFactor" | "walkError">): number {
+  const enumerator = Math.min(0.98, Math.max(1e-4, normHitRatio * config.hitRatioFactor));
+  const honest = Math.min(0.99, Math.max(Math.min(normHitRatio, 2 * enumerator), enumerator * 1.01));
+  const step = matches * Math.log(enumerator / honest) + (identifiers - matches) * Math.log((1 - enumerator) / (1 - honest));
+  const { low, high } = walkBounds(config.walkError);
+  return Math.min(high, Math.max(low, walk + step));
+}
+
+/** The verdict after the walk moved to `walk`: a bound decides, in between the last decision holds. */
+export function walkVerdict(walk: number, previous: WalkVerdict | undefined, config: Pick<DetectionConfig, "walkError">): WalkVerdict {
+  const { low, high } = walkBounds(config.walkError);
+  return walk <= low ? "honest" : walk >= high ? "suspect" : (previous ?? "open");
+}
 
 export interface Reason {
   rule: Rule;
@@ -122,10 +161,12 @@ export function evaluateRules(signals: Signals, distinct: number, normHitRatio: 
 }
 
 /**
- * The full-sync limit of a client: the bucket's capacity; a fraction of it while the client is
- * flagged (QUARANTINE_BUDGET; 0 refuses its full syncs outright); at most the probation limit until
- * enough of its full syncs were seen to judge its hit ratio, so that a fresh account (of a Sybil
- * crowd, say) cannot take a whole bucket before the rules have looked at it.
+ * The full-sync limit of a client: the bucket's capacity once it is judged (or an operator vouched
+ * for it); a fraction of it while it is flagged (QUARANTINE_BUDGET; 0 refuses its full syncs
+ * outright); the probation limit until then, so that a fresh account (of a Sybil crowd, say) cannot
+ * take a whole bucket before the rules have looked at it. During an egress episode an unjudged
+ * client's walk decides: honest-looking keeps the probation limit, open gets the episode's limit,
+ * suspect gets nothing until the episode ends.
  */
 export function fullSyncLimit(
   capacity: number,
@@ -133,19 +174,29 @@ export function fullSyncLimit(
   config: Pick<Config, "quarantineBudget" | "detection">,
 ): number {
   if (flagged) return Math.floor(capacity * config.quarantineBudget);
-  return isJudged({ vouched, signals }, config) ? capacity : Math.min(capacity, config.detection.probationLimit);
+  if (isJudged({ vouched, signals }, config)) return capacity;
+  const { probationLimit, episodeLimit } = config.detection;
+  const probation = Math.min(capacity, probationLimit);
+  if (episodeLimit === undefined) return probation;
+  const verdict = signals?.verdict ?? "open";
+  return verdict === "honest" ? probation : verdict === "suspect" ? 0 : Math.min(probation, episodeLimit);
 }
 
-/** Whether a client's hit ratio has been judged (enough of its full syncs seen), or an operator vouched for it. */
+/**
+ * Whether a client has been judged: minVolume identifiers checked in full syncs while its walk was
+ * not suspect (signals recorded before the walk existed: the volume alone), or an operator vouched
+ * for it. Judged clients keep their whole bucket, egress episode or not.
+ */
 export const isJudged = ({ vouched, signals }: Pick<ClientState, "vouched" | "signals">, config: Pick<Config, "detection">) =>
-  vouched || (signals?.identifiers.full ?? 0) >= config.detection.minVolume;
+  vouched || (signals !== undefined && (signals.judged ?? signals.identifiers.full >= config.detection.minVolume));
 
 /**
- * The configuration with a tighter probation limit: during an egress episode (src/core/egress.ts)
- * clients not yet judged get `limit`; judged clients keep their full bucket.
+ * The configuration of a sync during an egress episode (src/core/egress.ts): unjudged clients are
+ * held as fullSyncLimit() says, with `limit` for those the walk has not decided. A limit of at
+ * least the probation limit leaves the episode's response off (local development: alert only).
  */
 export const withProbation = <C extends Pick<Config, "detection">>(config: C, limit: number | undefined): C =>
-  limit === undefined || limit >= config.detection.probationLimit ? config : { ...config, detection: { ...config.detection, probationLimit: limit } };
+  limit === undefined || limit >= config.detection.probationLimit ? config : { ...config, detection: { ...config.detection, episodeLimit: limit } };
 
 export interface ClientState {
   emptyAt: Record<BucketKind, number>;
@@ -202,7 +253,13 @@ export function observeAnswer(
   config: DetectionConfig,
   now: number,
 ): { signals: Signals; sketch: Uint8Array; samples: NormSample[]; newFlag: Flag | null } {
-  const signals = recordAnswer(evidence.signals ?? emptySignals(now), answered, now);
+  let signals = recordAnswer(evidence.signals ?? emptySignals(now), answered, now);
+  if (answered.kind === "full" && normHitRatio !== null) {
+    const walk = stepWalk(signals.walk ?? 0, answered.identifiers, answered.matches, normHitRatio, config);
+    const verdict = walkVerdict(walk, signals.verdict, config);
+    const judged = signals.judged === true || (signals.identifiers.full >= config.minVolume && verdict !== "suspect");
+    signals = { ...signals, walk, verdict, judged };
+  }
   const merged = mergeSketch(evidence.sketch ?? emptySketch(), sketch);
   const samples = [...(evidence.samples ?? []), ...(sample ? [sample] : [])].slice(-MAX_SAMPLES);
   let newFlag: Flag | null = null;

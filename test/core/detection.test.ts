@@ -2,9 +2,10 @@
 
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/core/config";
-import { type Signals, atEdge, decideCharge, emptySignals, evaluateRules, fullSyncLimit, recordAnswer, recordRefusal } from "../../src/core/detection";
+import { emptySketch } from "../../src/core/hyperloglog";
+import { type Evidence, type Signals, type WalkVerdict, atEdge, decideCharge, emptySignals, evaluateRules, fullSyncLimit, isJudged, observeAnswer, recordAnswer, recordRefusal, stepWalk, walkVerdict, withProbation } from "../../src/core/detection";
 
-const config = { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 3, probationLimit: 20_000 };
+const config = { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 3, probationLimit: 20_000, walkError: 0.01 };
 const T0 = 1_800_000_000_000;
 
 function after(syncs: { kind?: "full" | "incremental"; n: number; matches: number; edge?: boolean }[]): Signals {
@@ -81,5 +82,88 @@ describe("the rules", () => {
     expect(decideCharge(production, state(after([{ n: 2_000, matches: 900 }])), "full", 18_000, T0)).toMatchObject({ ok: true, fresh: false });
     // An operator's clear vouches for the client: no probation, though its signals start afresh.
     expect(decideCharge(production, state(emptySignals(T0), true), "full", 18_000, T0)).toMatchObject({ ok: true });
+  });
+});
+
+/** Identifiers one at a time, `hits` of every `of` registered: how many until the walk decides, and what. */
+function decide(hits: number, of: number, norm: number, start = { walk: 0, verdict: "open" as WalkVerdict }, most = 10_000) {
+  let { walk } = start;
+  for (let i = 1; i <= most; i++) {
+    walk = stepWalk(walk, 1, i % of < hits ? 1 : 0, norm, config);
+    const verdict = walkVerdict(walk, start.verdict, config);
+    if (verdict !== start.verdict) return { verdict, after: i };
+  }
+  return { verdict: start.verdict, after: most };
+}
+
+/** The evidence after full syncs observed against `norm`, as the client's object records them. */
+const observed = (syncs: { n: number; matches: number }[], norm: number): Evidence =>
+  syncs.reduce<Evidence>((e, { n, matches }, i) => {
+    const { newFlag, ...next } = observeAnswer(e, { kind: "full", identifiers: n, matches, edge: false }, emptySketch(), null, norm, config, T0 + i);
+    return { ...next, flag: e.flag ?? newFlag ?? undefined };
+  }, {});
+
+describe("the sequential test (the walk)", () => {
+  it("decides an address book honest within tens of identifiers, an enumerator at the flag threshold suspect within two hundred", () => {
+    const honest = decide(2, 5, 0.4); // 40% registered
+    expect(honest.verdict).toBe("honest");
+    expect(honest.after).toBeLessThanOrEqual(40);
+    const enumerator = decide(1, 10, 0.4); // 10%, the threshold 0.25 x 40%
+    expect(enumerator.verdict).toBe("suspect");
+    expect(enumerator.after).toBeLessThanOrEqual(200);
+    // A book at a quarter registered, the lowest an ordinary one shows, still walks honest.
+    expect(decide(1, 4, 0.4).verdict).toBe("honest");
+  });
+
+  it("stays within its bounds and holds its verdict, so a change of behaviour is followed within a few hundred identifiers", () => {
+    let walk = 0;
+    let verdict: WalkVerdict = "open";
+    for (let i = 0; i < 5_000; i++) {
+      walk = stepWalk(walk, 1, i % 5 < 2 ? 1 : 0, 0.4, config); // a long honest history
+      verdict = walkVerdict(walk, verdict, config);
+    }
+    expect(verdict).toBe("honest");
+    expect(walk).toBeGreaterThanOrEqual(Math.log(0.01 / 0.99)); // bounded: the history does not pile up
+    const change = decide(1, 10, 0.4, { walk, verdict });
+    expect(change.verdict).toBe("suspect");
+    expect(change.after).toBeLessThanOrEqual(400);
+    // Within its bounds, a whole request steps it as its identifiers would one by one.
+    let oneByOne = 0;
+    for (let i = 0; i < 9; i++) oneByOne = stepWalk(oneByOne, 1, i % 3 === 0 ? 1 : 0, 0.4, config);
+    expect(oneByOne).toBeLessThan(0);
+    expect(stepWalk(0, 9, 3, 0.4, config)).toBeCloseTo(oneByOne);
+  });
+
+  it("never flags: a low-ratio book under the volume is left alone, and a suspect one is not judged by volume", () => {
+    const small = observed([{ n: 500, matches: 40 }], 0.41); // 8%, suspect, but below DETECT_MIN_VOLUME
+    expect(small.signals?.verdict).toBe("suspect");
+    expect(small.flag).toBeUndefined();
+    // A CRM book at 12% registered: above the hit-ratio threshold (10.25%), so not flagged; but it walks suspect, so not judged.
+    const crm = observed([{ n: 1_000, matches: 120 }, { n: 1_000, matches: 120 }, { n: 1_000, matches: 120 }], 0.41);
+    expect(crm.flag).toBeUndefined();
+    expect(crm.signals?.judged).toBe(false);
+    expect(isJudged({ vouched: false, signals: crm.signals }, { detection: config })).toBe(false);
+    // An address book at 40% is judged once the volume is checked, and stays judged whatever it does next.
+    const book = observed([{ n: 1_000, matches: 400 }, { n: 1_000, matches: 400 }], 0.41);
+    expect(book.signals?.judged).toBe(true);
+    const later = observed([{ n: 1_000, matches: 400 }, { n: 1_000, matches: 400 }, { n: 300, matches: 3 }], 0.41);
+    expect(later.signals?.verdict).toBe("suspect");
+    expect(isJudged({ vouched: false, signals: later.signals }, { detection: config })).toBe(true);
+  });
+
+  it("sets an unjudged client's limit during an egress episode: open gets the episode's, honest-looking the probation's, suspect none", () => {
+    const production = { quarantineBudget: 0, detection: { ...config, probationLimit: 1_000 } };
+    const episode = withProbation(production, 100);
+    const limit = (signals: Signals | undefined, c = episode, vouched = false) => fullSyncLimit(20_000, { flagged: false, vouched, signals }, c);
+    const fresh = undefined;
+    const honest = observed([{ n: 100, matches: 40 }], 0.41).signals;
+    const suspect = observed([{ n: 300, matches: 15 }], 0.41).signals;
+    const judged = observed([{ n: 2_000, matches: 800 }], 0.41).signals;
+    expect([limit(fresh), limit(honest), limit(suspect), limit(judged), limit(suspect, episode, true)]).toEqual([100, 1_000, 0, 20_000, 20_000]);
+    // Outside an episode the walk changes nothing: probation for every unjudged client.
+    expect([limit(fresh, production), limit(honest, production), limit(suspect, production)]).toEqual([1_000, 1_000, 1_000]);
+    // An episode limit of at least the probation limit leaves the response off (local development).
+    expect(withProbation(production, 1_000)).toBe(production);
+    expect(limit(suspect, withProbation(production, 20_000))).toBe(1_000);
   });
 });

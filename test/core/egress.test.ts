@@ -48,7 +48,7 @@ describe("egress control", () => {
   it("holds clients not yet judged to the episode's limit, and leaves judged ones their bucket", () => {
     const base = parseConfig({ MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000, DETECT_PROBATION_LIMIT: 5000 });
     const tight = withProbation(base, probationDuring(base.egress, true));
-    expect(tight.detection.probationLimit).toBe(1_000);
+    expect(tight.detection.episodeLimit).toBe(1_000);
     expect(withProbation(base, probationDuring(base.egress, false))).toBe(base);
     const fresh = { emptyAt: { full: 0, incremental: 0 }, flagged: false, vouched: false, signals: undefined };
     expect(decideCharge(tight, fresh, "full", 1_001, 0)).toEqual({ ok: false, capped: true });

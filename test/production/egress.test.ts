@@ -23,28 +23,44 @@ async function minuteRevealing(revealed: number, at: number) {
 }
 
 describe("an egress episode", () => {
-  it("holds unjudged clients to EGRESS_PROBATION_LIMIT, leaves judged ones their bucket, and ends when calm", { timeout: 60_000 }, async () => {
+  it("holds unjudged clients by their walk (open: EGRESS_PROBATION_LIMIT, honest-looking: probation, suspect: none), leaves judged ones their bucket, and ends when calm", { timeout: 60_000 }, async () => {
+    const users = randomIds(400);
+    await db.addUsers(shards(), users, Date.now());
     const start = (Math.floor(Date.now() / MINUTE) + 10) * MINUTE;
-    await minuteRevealing(200_000, start); // ten times the floor of 20,000 a minute
+    await minuteRevealing(200_000, start); // a hundred times the floor of 2,000 a minute
     await minuteRevealing(0, start + MINUTE);
     await refreshNorm(env, config(), Date.now());
     expect(egressEpisode()).toBe(true);
 
+    // A fresh client: its walk has not decided, so EGRESS_PROBATION_LIMIT (100).
     const fresh = await enrolled();
-    const capped = await fullSync(fresh, randomIds(1_001), "198.51.100.20");
+    const capped = await fullSync(fresh, randomIds(101), "198.51.100.20");
     expect(capped.result).toBe(Result.RATE_LIMIT_EXCEEDED);
     expect(capped.retryAfterSeconds).toBeUndefined(); // waiting does not help, a smaller request does
-    expect((await fullSync(fresh, randomIds(1_000), "198.51.100.20")).result).toBe(Result.SUCCESS);
+    // An address book's first hundred, 40% registered: the walk finds it honest-looking, and it gets the probation limit for the rest.
+    expect((await fullSync(fresh, [...users.slice(0, 40), ...randomIds(60)], "198.51.100.20")).added).toHaveLength(40);
+    expect((await fullSync(fresh, [...users.slice(40, 400), ...randomIds(500)], "198.51.100.20")).added).toHaveLength(360);
+
+    // A crowd's account: its hundred numbers found 2 users; the walk finds it suspect, and it gets nothing more while the episode lasts.
+    const crowd = await enrolled();
+    expect((await fullSync(crowd, [...users.slice(0, 2), ...randomIds(98)], "198.51.100.23")).result).toBe(Result.SUCCESS);
+    expect((await bucketsOf(env, crowd.user, 0).inspectClient()).signals).toMatchObject({ verdict: "suspect" });
+    const held = await fullSync(crowd, randomIds(1), "198.51.100.23");
+    expect(held.result).toBe(Result.RATE_LIMIT_EXCEEDED);
+    expect(held.retryAfterSeconds).toBeUndefined();
+    expect((await bucketsOf(env, crowd.user, 0).inspectClient()).flagged).toBe(false); // held, not flagged: the walk never flags
 
     const judged = await enrolled();
     await bucketsOf(env, judged.user, 0).clearFlag(); // an operator vouched for it
     expect((await fullSync(judged, randomIds(15_000), "198.51.100.21")).result).toBe(Result.SUCCESS);
 
-    for (let m = 2; m <= 11; m++) await minuteRevealing(0, start + m * MINUTE);
+    for (let m = 2; m <= config().egress.calmMinutes + 1; m++) await minuteRevealing(0, start + m * MINUTE);
     await refreshNorm(env, config(), Date.now());
     expect(egressEpisode()).toBe(false);
+    // After the episode, the suspect account is back to the probation limit, like any unjudged client.
+    expect((await fullSync(crowd, randomIds(500), "198.51.100.23")).result).toBe(Result.SUCCESS);
     const other = await enrolled();
-    expect((await fullSync(other, randomIds(1_500), "198.51.100.22")).result).toBe(Result.SUCCESS);
+    expect((await fullSync(other, randomIds(1_000), "198.51.100.22")).result).toBe(Result.SUCCESS);
     const alerts = (await monitorShard(env, 0).alerts(10)) as Alert[];
     expect(alerts.filter((a) => a.type === "egress").map((a) => a.detail.episode)).toEqual(["ended", "started"]);
   });
@@ -55,17 +71,22 @@ describe("a network's egress", () => {
     const users = randomIds(6_000);
     await db.addUsers(shards(), users, Date.now());
     const ip = "198.51.100.30";
-    const first = await enrolled();
-    expect((await fullSync(first, users.slice(0, 4_000), ip)).added).toHaveLength(4_000);
-    const second = await enrolled();
-    expect((await fullSync(second, users.slice(4_000, 5_500), ip)).added).toHaveLength(1_500); // 5,500 > 5,000 a day
+    // Five new clients, a probation limit's worth each, then a sixth that takes the network past 5,000 a day.
+    const clients = [];
+    for (let i = 0; i < 6; i++) {
+      const client = await enrolled();
+      const book = users.slice(i * 1_000, i * 1_000 + (i < 5 ? 1_000 : 500));
+      expect((await fullSync(client, book, ip)).added).toHaveLength(book.length);
+      clients.push(client);
+    }
+    const first = clients[0]!;
 
     const third = await enrolled();
     const refused = await fullSync(third, users.slice(0, 10), ip);
     expect(refused.result).toBe(Result.RATE_LIMIT_EXCEEDED);
     expect(refused.retryAfterSeconds).toBeGreaterThan(0);
     // Its existing clients have done nothing themselves: served as before.
-    expect((await fullSync(first, users.slice(5_500, 5_600), ip)).result).toBe(Result.SUCCESS);
+    expect((await fullSync(first, users.slice(5_500, 5_600), ip)).result).toBe(Result.SUCCESS); // judged: 1,000 checked at 100%
     // Another network is not concerned.
     expect((await fullSync(third, users.slice(0, 10), "198.51.100.31")).result).toBe(Result.SUCCESS);
   });

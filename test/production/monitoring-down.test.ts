@@ -29,7 +29,7 @@ describe("with the shared monitoring failing", () => {
     await db.addUsers(shards(), users, Date.now());
 
     const enumerator = await enrolled();
-    expect((await fullSync(enumerator, randomIds(2_500), "198.51.100.1", broken)).result).toBe(Result.SUCCESS);
+    expect((await fullSync(enumerator, randomIds(1_000), "198.51.100.1", broken)).result).toBe(Result.SUCCESS);
     const view = await bucketsOf(env, enumerator.user, 0).inspectClient();
     expect(view.flagged).toBe(true);
     expect(view.reasons.map((r) => r.rule)).toContain("hit-ratio");
@@ -39,10 +39,10 @@ describe("with the shared monitoring failing", () => {
 
     const honest = await enrolled();
     for (let i = 0; i < 8; i++) {
-      const book = [...users.slice(i * 120, i * 120 + 120), ...randomIds(180)]; // 40% registered
+      const book = [...users.slice(i * 100, i * 100 + 100), ...randomIds(150)]; // 40% registered
       const answer = await fullSync(honest, book, "198.51.100.2", broken);
       expect(answer.result).toBe(Result.SUCCESS);
-      expect(answer.added).toHaveLength(120);
+      expect(answer.added).toHaveLength(100);
     }
     expect((await bucketsOf(env, honest.user, 0).inspectClient()).flagged).toBe(false);
   });
