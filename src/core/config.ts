@@ -19,6 +19,11 @@ export interface DetectionConfig {
   /** The sequential test's error rates (both the false alarm and the miss): its thresholds are ln(e / (1 - e)) and ln((1 - e) / e). */
   walkError: number;
   /**
+   * A client is young for this long after its first sync (DETECT_YOUNG_HOURS): what full syncs
+   * show it is egress-accounted, and an egress episode holds it even when judged.
+   */
+  youngMs: number;
+  /**
    * Set only while an egress episode lasts (withProbation() in detection.ts): the full-sync limit of
    * a client not yet judged whose walk has not decided; a suspect one gets none, an honest-looking
    * one probationLimit.
@@ -254,6 +259,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       edgeSyncs: optionalInteger(vars, "DETECT_EDGE_SYNCS", 7, 1, 1_000_000),
       probationLimit: optionalInteger(vars, "DETECT_PROBATION_LIMIT", maxContacts, 1, maxContacts),
       walkError: walkErrorVar(vars),
+      youngMs: optionalInteger(vars, "DETECT_YOUNG_HOURS", 24, 0, 24 * 365) * 3600_000,
     },
     quarantineBudget: fractionVar(vars, "QUARANTINE_BUDGET", 0),
     networkAccountsPerDay: optionalInteger(vars, "DETECT_NETWORK_ACCOUNTS_PER_DAY", 20, 1, 1_000_000_000),

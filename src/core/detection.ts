@@ -165,17 +165,19 @@ export function evaluateRules(signals: Signals, distinct: number, normHitRatio: 
  * for it); a fraction of it while it is flagged (QUARANTINE_BUDGET; 0 refuses its full syncs
  * outright); the probation limit until then, so that a fresh account (of a Sybil crowd, say) cannot
  * take a whole bucket before the rules have looked at it. During an egress episode an unjudged
- * client's walk decides: honest-looking keeps the probation limit, open gets the episode's limit,
- * suspect gets nothing until the episode ends.
+ * client's walk decides (and a judged one's while it is young): honest-looking keeps the probation
+ * limit, open gets the episode's limit, suspect gets nothing until the episode ends.
  */
 export function fullSyncLimit(
   capacity: number,
   { flagged, vouched, signals }: Omit<ClientState, "emptyAt">,
   config: Pick<Config, "quarantineBudget" | "detection">,
+  now?: number,
 ): number {
   if (flagged) return Math.floor(capacity * config.quarantineBudget);
-  if (isJudged({ vouched, signals }, config)) return capacity;
   const { probationLimit, episodeLimit } = config.detection;
+  const judged = isJudged({ vouched, signals }, config);
+  if (judged && (episodeLimit === undefined || isEstablished({ vouched, signals }, config, now))) return capacity;
   const probation = Math.min(capacity, probationLimit);
   if (episodeLimit === undefined) return probation;
   const verdict = signals?.verdict ?? "open";
@@ -189,6 +191,15 @@ export function fullSyncLimit(
  */
 export const isJudged = ({ vouched, signals }: Pick<ClientState, "vouched" | "signals">, config: Pick<Config, "detection">) =>
   vouched || (signals !== undefined && (signals.judged ?? signals.identifiers.full >= config.detection.minVolume));
+
+/**
+ * Established: judged, and older than DETECT_YOUNG_HOURS since its first sync (or vouched for by an
+ * operator). What full syncs show any other client is egress-accounted (src/core/egress.ts), so a
+ * crowd of young accounts is seen even when each of them passed its own rules. Without `now` the
+ * age is not asked.
+ */
+export const isEstablished = (state: Pick<ClientState, "vouched" | "signals">, config: Pick<Config, "detection">, now?: number) =>
+  state.vouched || (isJudged(state, config) && (now === undefined || now - state.signals!.firstAt >= config.detection.youngMs));
 
 /**
  * The configuration of a sync during an egress episode (src/core/egress.ts): unjudged clients are
@@ -207,8 +218,8 @@ export interface ClientState {
 }
 
 export type ChargeDecision =
-  /** `judged`: the client was judged before this charge; what unjudged clients reveal is egress-accounted. */
-  | { ok: true; emptyAt: number; edge: boolean; flagged: boolean; fresh: boolean; judged: boolean }
+  /** `judged`: the client was judged before this charge; `established`: judged and no longer young (what others reveal is egress-accounted). */
+  | { ok: true; emptyAt: number; edge: boolean; flagged: boolean; fresh: boolean; judged: boolean; established: boolean }
   | { ok: false; retryAfterSeconds: number }
   /** Over the client's limit (quarantine or probation): waiting does not help, a smaller request or an operator may. */
   | { ok: false; capped: true };
@@ -216,20 +227,20 @@ export type ChargeDecision =
 /** The largest request of `kind` that decideCharge() would allow now. */
 export function largestAllowed(config: Config, state: ClientState, kind: BucketKind, now: number): number {
   const policy = bucketPolicy(config, kind);
-  const limit = kind === "full" ? fullSyncLimit(policy.capacity, state, config) : policy.capacity;
+  const limit = kind === "full" ? fullSyncLimit(policy.capacity, state, config, now) : policy.capacity;
   return Math.max(0, Math.floor(limit - bucketLevel(policy, state.emptyAt[kind], now) + 1e-9));
 }
 
 /** What ClientBuckets.charge() decides for a client in `state`; the caller stores the new emptyAt. */
 export function decideCharge(config: Config, state: ClientState, kind: BucketKind, n: number, now: number): ChargeDecision {
   const policy = bucketPolicy(config, kind);
-  const limit = kind === "full" ? fullSyncLimit(policy.capacity, state, config) : policy.capacity;
+  const limit = kind === "full" ? fullSyncLimit(policy.capacity, state, config, now) : policy.capacity;
   if (limit < n) return { ok: false, capped: true };
   const outcome = chargeBucket(policy, state.emptyAt[kind], n, now, limit);
   if (!outcome.ok) return outcome;
   // `fresh`: the client has no signals yet, so this is its first request (within the signals' retention).
   const edge = atEdge(largestFit(policy, outcome.emptyAt, now), policy.capacity);
-  return { ok: true, emptyAt: outcome.emptyAt, edge, flagged: state.flagged, fresh: state.signals === undefined, judged: isJudged(state, config) };
+  return { ok: true, emptyAt: outcome.emptyAt, edge, flagged: state.flagged, fresh: state.signals === undefined, judged: isJudged(state, config), established: isEstablished(state, config, now) };
 }
 
 /** What a client's object keeps as evidence: the signals, their sketch, its norm samples, its flag. */

@@ -114,8 +114,8 @@ export async function discover(
   // start, as it may have run alongside.
   answer.timings = { charge: authenticated - started, lookup: answeredAt - started, ...answer.timings };
   const matches = (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
-  // Egress control counts what clients not yet judged were shown, per network (with the guard on).
-  const unjudgedFrom = !next.charged.judged && config.guard ? networkKeys(origin) : null;
+  // Egress control counts what clients not yet established (judged, and no longer young) were shown, per network (with the guard on).
+  const unjudgedFrom = !next.charged.established && config.guard ? networkKeys(origin) : null;
   const sync = { user: req.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: next.charged.edge, flagged: next.charged.flagged, unjudgedFrom };
   inBackground(waitUntil, () => observeSync(env, shards, config, sync, now, waitUntil));
   return answer;

@@ -21,7 +21,7 @@ describe("configuration", () => {
       registration: "open",
       guard: false,
       guardRegistrationsPerHour: 10,
-      detection: { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 7, probationLimit: 20_000, walkError: 0.01 },
+      detection: { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 7, probationLimit: 20_000, walkError: 0.01, youngMs: 86_400_000 },
       quarantineBudget: 0,
       networkAccountsPerDay: 20,
       asnAccountsPerDay: 2_000,
@@ -45,7 +45,7 @@ describe("configuration", () => {
       registration: "open",
       guard: false,
       guardRegistrationsPerHour: 10,
-      detection: { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 7, probationLimit: 5, walkError: 0.01 },
+      detection: { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 7, probationLimit: 5, walkError: 0.01, youngMs: 86_400_000 },
       quarantineBudget: 0,
       networkAccountsPerDay: 20,
       asnAccountsPerDay: 2_000,
@@ -143,7 +143,7 @@ describe("configuration", () => {
       ALERT_WEBHOOK_URL: "https://hooks.example.com/icd",
     };
     expect(parseConfig(vars)).toMatchObject({
-      detection: { maxDistinct: 50_000, minVolume: 500, hitRatioFactor: 0.1, edgeSyncs: 5, probationLimit: 4_000, walkError: 0.001 },
+      detection: { maxDistinct: 50_000, minVolume: 500, hitRatioFactor: 0.1, edgeSyncs: 5, probationLimit: 4_000, walkError: 0.001, youngMs: 86_400_000 },
       quarantineBudget: 0.5,
       networkAccountsPerDay: 7,
       asnAccountsPerDay: 70,

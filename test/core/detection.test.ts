@@ -5,7 +5,7 @@ import { parseConfig } from "../../src/core/config";
 import { emptySketch } from "../../src/core/hyperloglog";
 import { type Evidence, type Signals, type WalkVerdict, atEdge, decideCharge, emptySignals, evaluateRules, fullSyncLimit, isJudged, observeAnswer, recordAnswer, recordRefusal, stepWalk, walkVerdict, withProbation } from "../../src/core/detection";
 
-const config = { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 3, probationLimit: 20_000, walkError: 0.01 };
+const config = { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 3, probationLimit: 20_000, walkError: 0.01, youngMs: 24 * 3600_000 };
 const T0 = 1_800_000_000_000;
 
 function after(syncs: { kind?: "full" | "incremental"; n: number; matches: number; edge?: boolean }[]): Signals {
@@ -162,6 +162,10 @@ describe("the sequential test (the walk)", () => {
     expect([limit(fresh), limit(honest), limit(suspect), limit(judged), limit(suspect, episode, true)]).toEqual([100, 1_000, 0, 20_000, 20_000]);
     // Outside an episode the walk changes nothing: probation for every unjudged client.
     expect([limit(fresh, production), limit(honest, production), limit(suspect, production)]).toEqual([1_000, 1_000, 1_000]);
+    // A judged client is held like an unjudged one while it is young (a day after its first sync), during an episode only.
+    const young = (c: typeof production, hours: number) => fullSyncLimit(20_000, { flagged: false, vouched: false, signals: judged }, c, T0 + hours * 3600_000);
+    expect([young(episode, 1), young(episode, 25), young(production, 1)]).toEqual([1_000, 20_000, 20_000]);
+    expect(decideCharge({ ...parseConfig({ MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000 }), detection: config }, { emptyAt: { full: 0, incremental: 0 }, flagged: false, vouched: false, signals: judged }, "full", 10, T0 + 3600_000)).toMatchObject({ ok: true, judged: true, established: false });
     // An episode limit of at least the probation limit leaves the response off (local development).
     expect(withProbation(production, 1_000)).toBe(production);
     expect(limit(suspect, withProbation(production, 20_000))).toBe(1_000);

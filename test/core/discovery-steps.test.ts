@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { type Charged, afterAdmission, afterCharge, beforeCharge } from "../../src/core/discovery-steps";
 
-const charged = (fresh: boolean): Charged => ({ ok: true, emptyAt: 1, edge: false, flagged: false, fresh, judged: false });
+const charged = (fresh: boolean): Charged => ({ ok: true, emptyAt: 1, edge: false, flagged: false, fresh, judged: false, established: false });
 
 describe("the steps of discovery", () => {
   it("refuse more than a full bucket without Retry-After, answer an empty request at once, else charge", () => {

@@ -1,7 +1,7 @@
 // Egress control on [env.production]: an episode (too many registered users revealed to clients
-// not yet judged, over the whole service) holds unjudged clients to EGRESS_PROBATION_LIMIT while
-// judged ones keep their bucket, and ends when calm; a network whose unjudged clients were shown
-// more than EGRESS_NETWORK_PER_DAY gets no new clients, while its existing clients are served.
+// not yet established, over the whole service) holds those clients by their walk while established
+// ones keep their bucket, and ends when calm; a network whose unestablished clients were shown more
+// than EGRESS_NETWORK_PER_DAY gets no new clients, while its existing clients are served.
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
@@ -23,9 +23,14 @@ async function minuteRevealing(revealed: number, at: number) {
 }
 
 describe("an egress episode", () => {
-  it("holds unjudged clients by their walk (open: EGRESS_PROBATION_LIMIT, honest-looking: probation, suspect: none), leaves judged ones their bucket, and ends when calm", { timeout: 60_000 }, async () => {
+  it("holds clients not established (unjudged, or judged but young) by their walk: open EGRESS_PROBATION_LIMIT, honest-looking the probation limit, suspect none; established ones keep their bucket; it ends when calm", { timeout: 60_000 }, async () => {
     const users = randomIds(400);
     await db.addUsers(shards(), users, Date.now());
+    // Judged before the episode (1,000 checked, 40% registered), but younger than DETECT_YOUNG_HOURS.
+    const young = await enrolled();
+    expect((await fullSync(young, [...users, ...randomIds(600)], "198.51.100.24")).added).toHaveLength(400);
+    expect((await bucketsOf(env, young.user, 0).inspectClient()).signals).toMatchObject({ judged: true, verdict: "honest" });
+    expect((await fullSync(young, randomIds(10), "198.51.100.24")).result).toBe(Result.SUCCESS); // judged: past the probation limit
     const start = (Math.floor(Date.now() / MINUTE) + 10) * MINUTE;
     await minuteRevealing(200_000, start); // a hundred times the floor of 2,000 a minute
     await minuteRevealing(0, start + MINUTE);
@@ -50,8 +55,13 @@ describe("an egress episode", () => {
     expect(held.retryAfterSeconds).toBeUndefined();
     expect((await bucketsOf(env, crowd.user, 0).inspectClient()).flagged).toBe(false); // held, not flagged: the walk never flags
 
+    // The judged young client is held like an honest-looking unjudged one, to the probation limit: it holds 1,010, so it waits.
+    const heldYoung = await fullSync(young, randomIds(10), "198.51.100.24");
+    expect(heldYoung.result).toBe(Result.RATE_LIMIT_EXCEEDED);
+    expect(heldYoung.retryAfterSeconds).toBeGreaterThan(0);
+
     const judged = await enrolled();
-    await bucketsOf(env, judged.user, 0).clearFlag(); // an operator vouched for it
+    await bucketsOf(env, judged.user, 0).clearFlag(); // an operator vouched for it: established, whatever its age
     expect((await fullSync(judged, randomIds(15_000), "198.51.100.21")).result).toBe(Result.SUCCESS);
 
     for (let m = 2; m <= config().egress.calmMinutes + 1; m++) await minuteRevealing(0, start + m * MINUTE);
