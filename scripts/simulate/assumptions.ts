@@ -1,6 +1,6 @@
 // Everything the figures depend on that is not the service's code nor a command-line option.
 
-import { DAY } from "./world";
+import { DAY, HOUR } from "./world";
 
 export const T0 = Date.UTC(2026, 0, 1); // day 0: the enumerators start
 /** Honest clients that were already there sync for the first time in the week before day 0, so the norm is learned. */
@@ -24,6 +24,10 @@ export const NO_LIMIT_REQUESTS_PER_HOUR = 100;
 export const SINGLE_BUCKET = { capacity: 20_000, drainMs: DAY };
 /** Enumerators. */
 export const SLOW_PER_DAY = 1_500;
+/** Crowds (--crowds): every account starts at a uniformly random moment in this time from the start of day 0. */
+export const CROWD_START_WITHIN = HOUR;
+/** A crowd is contained once what it finds in an hour stays below this share of its first hour's. */
+export const CONTAINED_SHARE = 0.1;
 export const EVASIVE_TARGET_RATIO = 0.15; // the hit ratio the evasive enumerator pads its requests up to
 export const EVASIVE_SEED_KNOWN = 500; // registered numbers it knows at the start (its own accounts, a leak)
 export const EVASIVE_FREE = 1_100; // contacts it leaves free in the bucket: the edge is under 5% (1,000) free

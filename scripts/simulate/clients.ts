@@ -1,9 +1,11 @@
-// The clients of a scenario: honest ones (client/src/client.js) and five enumerators.
+// The clients of a scenario: honest ones (client/src/client.js), five enumerators, and crowds of
+// fresh accounts spread over many networks.
 
 import type { BucketKind } from "../../src/core/bucket";
 import type { Rule } from "../../src/core/detection";
 import {
   CLIENT_MARGIN_MS,
+  CROWD_START_WITHIN,
   EVASIVE_FREE,
   EVASIVE_MIN_BATCH,
   EVASIVE_SEED_KNOWN,
@@ -76,6 +78,8 @@ export function honestPlans(scenario: Scenario, registeredList: Int32Array, regi
 
 export interface HonestResult {
   cohort: HonestPlan["cohort"];
+  /** Established: first sync before day 0; new: joined during the run. */
+  joined: "established" | "new";
   bookSize: number;
   share: number;
   syncs: number;
@@ -85,6 +89,10 @@ export interface HonestResult {
   failedSyncs: number;
   flag: { at: number; rules: Rule[]; message: string } | null;
   account: Account;
+  /** Syncs that started while an egress episode was in force; of them, those delayed (a 429 with Retry-After) and refused (a 429 without). */
+  episode: { syncs: number; delayed: number; refused: number };
+  /** The first sync: when it started, whether an episode was in force then, and when every contact of it had been answered. */
+  first: { at: number; inEpisode: boolean; doneAt: number | null } | null;
 }
 
 /** One honest client, syncing once a day (at the hour it joined) when online, as client/src/client.js does. */
@@ -92,7 +100,25 @@ export function startHonest(scenario: Scenario, plan: HonestPlan, index: number,
   const { production, maxContacts: M } = scenario;
   const account = newAccount(`honest-${index}`, `honest-network-${index}`);
   const checkedAt = new Float64Array(plan.book.length).fill(NaN);
-  const result: HonestResult = { cohort: plan.cohort, bookSize: 0, share: plan.share, syncs: 0, requests: 0, refusals: 0, failedSyncs: 0, flag: null, account };
+  const result: HonestResult = {
+    cohort: plan.cohort,
+    joined: plan.joinAt < T0 ? "established" : "new",
+    bookSize: 0,
+    share: plan.share,
+    syncs: 0,
+    requests: 0,
+    refusals: 0,
+    failedSyncs: 0,
+    flag: null,
+    account,
+    episode: { syncs: 0, delayed: 0, refused: 0 },
+    first: null,
+  };
+  /** What this sync's 429s were: with a Retry-After (delayed), without (refused). */
+  let delayed = false;
+  let refused = false;
+  /** Contacts in the book at the first sync: it is complete once all of them were answered. */
+  let firstSize = 0;
   const jitter = scenario.stream(`jitter-${index}`);
   let reinstalled = false;
   const freshFor = production.s2DeltaMs - CLIENT_MARGIN_MS;
@@ -113,6 +139,8 @@ export function startHonest(scenario: Scenario, plan: HonestPlan, index: number,
         continue;
       }
       result.refusals++;
+      if (answer.retryAfterSeconds === null) refused = true;
+      else delayed = true;
       if (answer.retryAfterSeconds === null) {
         if (batch.length === 1) return "error";
         size = Math.ceil(batch.length / 2);
@@ -144,7 +172,19 @@ export function startHonest(scenario: Scenario, plan: HonestPlan, index: number,
       result.bookSize = i + 1;
     }
     result.syncs++;
+    const inEpisode = service.episodeAt(now);
+    if (!result.first) {
+      result.first = { at: now, inEpisode, doneAt: null };
+      firstSize = result.bookSize;
+    }
+    delayed = refused = false;
     if (check("incremental", incremental, now) === "error" || check("full", full, now) === "error") result.failedSyncs++;
+    if (inEpisode) {
+      result.episode.syncs++;
+      if (delayed) result.episode.delayed++;
+      if (refused) result.episode.refused++;
+    }
+    if (result.first.doneAt === null && checkedAt.subarray(0, firstSize).every((t) => t === t)) result.first.doneAt = now;
     clock.at(next, sync);
   };
   clock.at(plan.joinAt, sync);
@@ -170,6 +210,11 @@ export class Enumerator {
   refusals = 0;
   readonly accounts: { account: Account; report: AccountReport; dead: boolean }[] = [];
   readonly foundByDay: number[] = [];
+  /** When its first request was sent, and what it found in each hour from then on. */
+  firstAt: number | null = null;
+  readonly foundByHour: number[] = [];
+  /** When the walk of the number space it shares (a Sybil's, a crowd's) was done. */
+  walkDoneAt: number | null = null;
 
   constructor(
     readonly key: string,
@@ -190,6 +235,7 @@ export class Enumerator {
   ask(service: Service, entry: Enumerator["accounts"][number], kind: BucketKind, numbers: ArrayLike<number>, now: number): Answer {
     const answer = service.discover(entry.account, kind, numbers, now);
     this.requests++;
+    this.firstAt ??= now;
     if (!answer.ok) {
       this.refusals++;
       return answer;
@@ -198,6 +244,9 @@ export class Enumerator {
     let newly = 0;
     for (const x of answer.added) if (!this.found[x]) (this.found[x] = 1), newly++;
     this.foundCount += newly;
+    const hour = Math.floor((now - this.firstAt) / HOUR);
+    while (this.foundByHour.length <= hour) this.foundByHour.push(0);
+    this.foundByHour[hour]! += newly;
     const r = entry.report;
     if (r.flaggedAt === null) {
       r.checkedBeforeFlag += numbers.length;
@@ -234,20 +283,27 @@ class Walk {
 /**
  * Greedy: every hour, each live account asks for as many new numbers as its full budget takes (in
  * requests of at most MAX_CONTACTS), and, where incremental lookups have a budget of their own, as
- * many as that takes too. An account whose full syncs are refused without a Retry-After (quarantined)
- * is dropped from full syncs; a Sybil then moves on to its next account.
+ * many as that takes too. An account whose full syncs are refused for good (quarantined) is dropped
+ * from full syncs, and stops once it has nothing else to do: so does every account once the walk is
+ * done. (A flagged account's budget reads 0, so it would ask nothing anyway; what it saves is the
+ * clock's time, which a crowd of 10,000 accounts ticking for 30 days would cost.)
  */
 function greedy(e: Enumerator, service: Service, clock: Clock, M: number, walk: Walk, incrementalWalk: Walk | null) {
   const tick = (entry: Enumerator["accounts"][number]) => (now: number) => {
     let requests = 0;
     while (!entry.dead && !walk.done && requests < NO_LIMIT_REQUESTS_PER_HOUR) {
       const n = Math.min(M, service.fits(entry.account, "full", now));
-      if (n < 1) break;
+      if (n < 1) {
+        if (service.closed(entry.account)) entry.dead = true;
+        break;
+      }
       const numbers = walk.peek(n);
       const answer = e.ask(service, entry, "full", numbers, now);
       requests++;
-      if (answer.ok) walk.take(numbers.length);
-      else {
+      if (answer.ok) {
+        walk.take(numbers.length);
+        if (walk.done) e.walkDoneAt ??= now;
+      } else {
         if (answer.retryAfterSeconds === null) entry.dead = true;
         break;
       }
@@ -259,7 +315,7 @@ function greedy(e: Enumerator, service: Service, clock: Clock, M: number, walk: 
         if (e.ask(service, entry, "incremental", numbers, now).ok) incrementalWalk.take(numbers.length);
       }
     }
-    if (!entry.dead || incrementalWalk) clock.at(now + HOUR, tick(entry));
+    if ((!entry.dead && !walk.done) || incrementalWalk) clock.at(now + HOUR, tick(entry));
   };
   return tick;
 }
@@ -347,4 +403,22 @@ export function startEnumerators(scenario: Scenario, service: Service, clock: Cl
   clock.at(T0, evasiveTick);
 
   return [random, sequential, sybil, slow, evasive];
+}
+
+/**
+ * A crowd: `size` fresh accounts, each on a network of its own (so that neither the network rule nor
+ * a network's egress allowance sees more than one of them), all starting in the first
+ * CROWD_START_WITHIN of day 0 (uniformly at random) and walking one shared random order of the
+ * number space greedily, as the Sybil does.
+ */
+export function startCrowd(scenario: Scenario, service: Service, clock: Clock, size: number): Enumerator {
+  const { space, end, maxContacts: M } = scenario;
+  const crowd = new Enumerator(`crowd-${size}`, `crowd of ${size.toLocaleString("en-US")} (one network each)`, space);
+  const tick = greedy(crowd, service, clock, M, new Walk(scenario.permutation("crowd-walk"), space), null);
+  const rand = scenario.stream(`crowd-${size}`);
+  for (let k = 0; k < size; k++) {
+    const at = T0 + rand() * CROWD_START_WITHIN;
+    if (at < end) clock.at(at, tick(crowd.addAccount(at, `crowd-${size}-net-${k}`)));
+  }
+  return crowd;
 }

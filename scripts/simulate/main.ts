@@ -1,11 +1,13 @@
-// `npm run simulate [-- --seed N --days D --honest N --sybil-per-day N ...]`: how well the budgets and
-// the enumeration rules stop enumerators, and whether they ever flag honest clients.
+// `npm run simulate [-- --seed N --days D --honest N --sybil-per-day N --crowds 100,1000 ...]`: how
+// well the budgets, the enumeration rules and egress control stop enumerators and crowds of fresh
+// accounts, and whether they ever flag or hold up honest clients.
 //
 // The service's own decisions (src/core: discovery-steps, client-state, detection, admission,
-// hit-ratio-norm, bucket, hyperloglog), configured by wrangler.toml's [env.production] vars parsed
-// by src/core/config.ts, run in memory on a simulated clock: no Workers runtime, no HTTP (see
+// egress, hit-ratio-norm, bucket, hyperloglog), configured by wrangler.toml's [env.production] vars
+// parsed by src/core/config.ts, run in memory on a simulated clock: no Workers runtime, no HTTP (see
 // services.ts). Honest clients follow client/src/client.js (clients.ts). Same seed, same figures.
 // Writes docs/simulation.json and docs/simulation.svg; docs/simulation.md says what they show.
+// `--no-crowds` leaves the crowd runs out (a quicker run of the regimes alone).
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -28,6 +30,9 @@ const { values: opt } = parseArgs({
     space: { type: "string", default: `${d.space}` },
     "sybil-accounts": { type: "string", default: `${d.sybilAccounts}` },
     "sybil-per-day": { type: "string", default: `${d.sybilPerDay}` },
+    /** Crowd sizes, each run on its own against the production regime with and without egress control. */
+    crowds: { type: "string", default: d.crowds.join(",") },
+    "no-crowds": { type: "boolean", default: false },
     out: { type: "string", default: "docs" },
     /** What-if: override a wrangler.toml var, e.g. --set DETECT_EDGE_SYNCS=7 (repeatable). */
     set: { type: "string", multiple: true, default: [] },
@@ -46,19 +51,22 @@ const overrides = Object.fromEntries(
   }),
 );
 const productionVars = { ...(unstable_readConfig({ config: "wrangler.toml", env: "production" }).vars as Record<string, unknown>), ...overrides };
+const crowds = opt["no-crowds"] || opt.crowds === "" ? [] : opt.crowds!.split(",").map((c) => Number(c.trim()));
+if (!crowds.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`--crowds takes sizes separated by commas, e.g. 100,1000, got ${opt.crowds}`);
 const scenario = new Scenario(
-  { seed: int("seed"), days: int("days"), honest: int("honest"), users: int("users"), space: int("space"), sybilAccounts: int("sybil-accounts"), sybilPerDay: int("sybil-per-day") },
+  { seed: int("seed"), days: int("days"), honest: int("honest"), users: int("users"), space: int("space"), sybilAccounts: int("sybil-accounts"), sybilPerDay: int("sybil-per-day"), crowds },
   productionVars,
 );
 
 const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });
 process.stderr.write(`simulating ${scenario.days} days, seed ${scenario.seed}: directory of ${fmt(scenario.users)} in ${fmt(scenario.space)} numbers, ${fmt(scenario.honest)} + ${fmt(scenario.largeBooks)} honest clients\n`);
 const results = scenario.run((r) => process.stderr.write(`  ${r.label}: ${r.seconds.toFixed(1)} s\n`));
-console.log(report(scenario, results));
+const crowdResults = scenario.runCrowds((r) => process.stderr.write(`  crowd of ${r.label}: ${r.seconds.toFixed(1)} s\n`));
+console.log(report(scenario, results, crowdResults));
 
 const outDir = opt.out!;
 mkdirSync(outDir, { recursive: true });
 const runtimeSeconds = Math.round((performance.now() - started) / 100) / 10;
-writeFileSync(path.join(outDir, "simulation.json"), `${JSON.stringify(figures(scenario, results, { command, runtimeSeconds, overrides }), null, 1)}\n`);
+writeFileSync(path.join(outDir, "simulation.json"), `${JSON.stringify(figures(scenario, results, { command, runtimeSeconds, overrides }, crowdResults), null, 1)}\n`);
 writeFileSync(path.join(outDir, "simulation.svg"), `${chart(scenario, results, command)}\n`);
 process.stderr.write(`wrote ${path.join(outDir, "simulation.json")} and ${path.join(outDir, "simulation.svg")} in ${runtimeSeconds} s\n`);

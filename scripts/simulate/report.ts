@@ -2,6 +2,8 @@
 // figures (docs/simulation.json). Pure string building: main.ts writes them.
 
 import {
+  CONTAINED_SHARE,
+  CROWD_START_WITHIN,
   EVASIVE_FREE,
   EVASIVE_SEED_KNOWN,
   EVASIVE_TARGET_RATIO,
@@ -16,7 +18,7 @@ import {
   SLOW_PER_DAY,
   WARMUP_DAYS,
 } from "./assumptions";
-import type { RegimeResult, Scenario } from "./scenario";
+import type { CrowdResult, RegimeResult, Scenario } from "./scenario";
 
 const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });
 const pct = (x: number) => `${(100 * x).toFixed(x < 0.01 ? 2 : 1)}%`;
@@ -28,8 +30,14 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), `|${widths.map((w, i) => (i === 0 ? ` ${"-".repeat(w)} ` : ` ${"-".repeat(w - 1)}: `)).join("|")}|`, ...rows.map(line)].join("\n");
 }
 
-/** The tables of docs/simulation.md. */
-export function report(scenario: Scenario, results: RegimeResult[]): string {
+/** The tables of docs/simulation.md: the regimes', then the crowds'. */
+export function report(scenario: Scenario, results: RegimeResult[], crowds: CrowdResult[] = []): string {
+  const parts = [...(results.length > 0 ? [regimeReport(scenario, results)] : []), ...(crowds.length > 0 ? [crowdReport(scenario, crowds)] : [])];
+  return parts.join("\n\n");
+}
+
+/** The regimes' tables: what each enumerator found, when and why it was flagged, and the honest clients. */
+function regimeReport(scenario: Scenario, results: RegimeResult[]): string {
   const { directoryAtEnd, days, production } = scenario;
   const out: string[] = [];
   const byKey = Object.fromEntries(results.map((r) => [r.key, r]));
@@ -88,7 +96,57 @@ export function report(scenario: Scenario, results: RegimeResult[]): string {
     }
     const norm = p.norm;
     out.push(`\nLearned norm (production): ${pct(norm[0]?.hitRatio ?? 0)} on day 1, ${pct(norm.at(-1)?.hitRatio ?? 0)} on day ${norm.at(-1)?.day}; hit-ratio threshold ${pct((norm.at(-1)?.hitRatio ?? 0) * production.detection.hitRatioFactor)}.`);
+    if (p.egress) out.push(`Egress episodes (production, these enumerators): ${p.egress.episodes.length}${p.egress.episodes.length ? `, ${fmt(p.egress.episodeMinutes)} min in all` : ""}; networks throttled for egress: ${p.egress.networksThrottled}.`);
   }
+  return out.join("\n");
+}
+
+const hoursCell = (h: number | null) => (h === null ? "never" : h === 0 ? "0 min" : h < 1 ? `${(h * 60).toFixed(h < 1 / 6 ? 1 : 0)} min` : duration(h));
+
+/** The crowd runs' tables: what each crowd found and how soon it was contained, and what honest clients met meanwhile. */
+function crowdReport(scenario: Scenario, crowds: CrowdResult[]): string {
+  const out: string[] = [];
+  out.push(
+    `Crowds of fresh accounts, one network each, all starting in the first ${hoursCell(CROWD_START_WITHIN / 3_600_000)} of day 0, each run alone with the honest clients (registered users found, share of the ${fmt(scenario.directoryAtEnd)} registered at the end; times from the crowd's first request):\n`,
+  );
+  out.push(
+    table(
+      ["crowd, regime", "found", "per account", "share", "accounts flagged", "egress episodes", "first alert after", `under ${pct(CONTAINED_SHARE)} of first hour after`, "walk done after"],
+      crowds.map(({ label, crowd: c, egress }) => [
+        label,
+        fmt(c.found),
+        fmt(c.perAccount),
+        pct(c.foundShare),
+        `${fmt(c.accountsFlagged)} of ${fmt(c.accounts)}`,
+        `${egress.episodes.length}${egress.episodes.length ? ` (${fmt(egress.episodeMinutes)} min)` : ""}`,
+        c.episodeOnAtStart ? "on already" : hoursCell(c.firstAlertHours),
+        hoursCell(c.containedHours),
+        hoursCell(c.walkDoneHours),
+      ]),
+    ),
+  );
+  out.push(
+    "\nHonest clients in the crowd runs (established: first sync before day 0; new: joined during the run). A sync is in an episode when it started while one was in force; delayed: it met a 429 with Retry-After, refused: one without. Last columns: new clients whose first sync started in an episode, how many of those completed it, and the slowest one's time to do so:\n",
+  );
+  const rows: string[][] = [];
+  for (const { label, honest } of crowds) {
+    for (const [name, c] of Object.entries(honest)) {
+      const isNew = name.endsWith("-new");
+      rows.push([
+        `${label}, ${name.replace("-", " books, ")}`,
+        fmt(c.clients),
+        fmt(c.syncs),
+        fmt(c.episodeSyncs),
+        fmt(c.delayed),
+        fmt(c.refused),
+        fmt(c.flagged),
+        isNew ? fmt(c.firstInEpisode) : "-",
+        isNew ? fmt(c.firstCompleted) : "-",
+        isNew && c.firstSlowestHours !== null ? hoursCell(c.firstSlowestHours) : "-",
+      ]);
+    }
+  }
+  out.push(table(["crowd, regime, cohort", "clients", "syncs", "in an episode", "delayed", "refused", "flagged", "first sync in an episode", "completed", "slowest"], rows));
   return out.join("\n");
 }
 
@@ -147,9 +205,14 @@ export function chart(scenario: Scenario, results: RegimeResult[], command: stri
   return parts.join("\n");
 }
 
-/** docs/simulation.json: the command, the inputs and every regime's results. */
-export function figures(scenario: Scenario, results: RegimeResult[], { command, runtimeSeconds, overrides }: { command: string; runtimeSeconds: number; overrides: Record<string, string> }) {
-  const { production, budgetsOnly, maxContacts } = scenario;
+/** docs/simulation.json: the command, the inputs and every regime's and crowd's results. */
+export function figures(
+  scenario: Scenario,
+  results: RegimeResult[],
+  { command, runtimeSeconds, overrides }: { command: string; runtimeSeconds: number; overrides: Record<string, string> },
+  crowds: CrowdResult[] = [],
+) {
+  const { production, budgetsOnly, alertsOnly, maxContacts } = scenario;
   return {
     command,
     seed: scenario.seed,
@@ -157,7 +220,7 @@ export function figures(scenario: Scenario, results: RegimeResult[], { command, 
     runtimeSeconds,
     directory: { space: scenario.space, users: scenario.users, usersAtEnd: scenario.directoryAtEnd, registrationsPerDay: REGISTRATIONS_PER_DAY, removalsPerDay: REMOVALS_PER_DAY },
     overrides,
-    config: { production: { ...production, adminToken: undefined }, budgetsOnly: { quarantineBudget: budgetsOnly.quarantineBudget } },
+    config: { production: { ...production, adminToken: undefined }, budgetsOnly: { quarantineBudget: budgetsOnly.quarantineBudget }, alertsOnly: { egress: alertsOnly.egress } },
     assumptions: {
       warmupDays: WARMUP_DAYS,
       honest: { typical: scenario.honest, large: scenario.largeBooks, joinDuringRun: JOIN_DURING_RUN, newContactsPerDay: NEW_CONTACTS_PER_DAY, reinstallShare: REINSTALL_SHARE, offlineShare: OFFLINE_SHARE },
@@ -166,7 +229,16 @@ export function figures(scenario: Scenario, results: RegimeResult[], { command, 
       sybil: { accounts: scenario.sybilAccounts, perDay: scenario.sybilPerDay, network: "one" },
       slowPerDay: SLOW_PER_DAY,
       evasive: { targetHitRatio: EVASIVE_TARGET_RATIO, seedKnown: EVASIVE_SEED_KNOWN, leavesFree: EVASIVE_FREE },
+      crowds: {
+        sizes: scenario.crowds,
+        start: `each account at a uniformly random moment in the first ${CROWD_START_WITHIN / 60_000} minutes of day 0`,
+        networks: "one per account (no ASN: the per-ASN allowances are not modelled)",
+        walk: "one shared random order of the number space, greedy as the Sybil",
+        containedShare: CONTAINED_SHARE,
+        runs: "each crowd alone with the honest clients, on the production regime and with egress control only alerting",
+      },
     },
     regimes: results,
+    crowds,
   };
 }

@@ -1,4 +1,4 @@
-// One scenario: its options (seed, length, population, number space, Sybil crowd), the service's
+// One scenario: its options (seed, length, population, number space, Sybil, crowds), the service's
 // configuration, and the runs of the regimes compared on it. Importable without running anything:
 // scripts/simulate/main.ts is the command line, test/simulate/ a fixed-seed smoke run.
 
@@ -6,8 +6,8 @@ import type { BucketPolicy } from "../../src/core/bucket";
 import { type Config, parseConfig } from "../../src/core/config";
 import type { Rule } from "../../src/core/detection";
 import { normOf } from "../../src/core/hit-ratio-norm";
-import { CHURN_START, LARGE_BOOKS_PER_TYPICAL, NO_LIMIT_REQUESTS_PER_HOUR, REGISTRATIONS_PER_DAY, REMOVALS_PER_DAY, SINGLE_BUCKET, T0 } from "./assumptions";
-import { type Enumerator, type HonestPlan, type HonestResult, honestPlans, startEnumerators, startHonest } from "./clients";
+import { CHURN_START, CONTAINED_SHARE, LARGE_BOOKS_PER_TYPICAL, NO_LIMIT_REQUESTS_PER_HOUR, REGISTRATIONS_PER_DAY, REMOVALS_PER_DAY, SINGLE_BUCKET, T0 } from "./assumptions";
+import { type Enumerator, type HonestPlan, type HonestResult, honestPlans, startCrowd, startEnumerators, startHonest } from "./clients";
 import { type Rand, permutation, streamOf } from "./random";
 import { type Account, IcdService, PlainService, type Service } from "./services";
 import { type BaseDirectory, type ChurnEvent, Clock, DAY, Directory, HOUR, baseDirectory, churnEvents } from "./world";
@@ -22,12 +22,24 @@ export interface ScenarioOptions {
   space: number;
   sybilAccounts: number;
   sybilPerDay: number;
+  /** Sizes of the crowds run on their own, each against the production regime with and without egress control. */
+  crowds?: number[];
 }
 
 /** `npm run simulate` without options. */
-export const DEFAULT_OPTIONS: ScenarioOptions = { seed: 1, days: 30, honest: 1000, users: 1_000_000, space: 10_000_000, sybilAccounts: 200, sybilPerDay: 7 };
+export const DEFAULT_OPTIONS: Required<ScenarioOptions> = { seed: 1, days: 30, honest: 1000, users: 1_000_000, space: 10_000_000, sybilAccounts: 200, sybilPerDay: 7, crowds: [100, 1_000, 10_000] };
 
 export type RegimeKey = "none" | "single" | "budgets" | "production";
+export type CrowdRegimeKey = "production" | "alerts-only";
+
+/** What egress control did in a run: its episodes and alerts (hours from the start of day 0), and the networks it throttled. */
+export interface EgressSummary {
+  episodes: { startHours: number; alertHours: number; endHours: number | null }[];
+  alerts: { hours: number; episode: "started" | "ended"; revealed: number; limit: number }[];
+  /** Minutes from the first abnormal minute of each episode to its end (or the run's). */
+  episodeMinutes: number;
+  networksThrottled: number;
+}
 
 export interface RegimeResult {
   key: string;
@@ -36,6 +48,20 @@ export interface RegimeResult {
   honest: ReturnType<Scenario["honestSummary"]> | null;
   norm: { day: number; hitRatio: number; samples: number }[];
   throttledNetworks: string[];
+  egress: EgressSummary | null;
+  seconds: number;
+}
+
+/** A crowd's run: the crowd alone with the honest population, on the production regime or with egress control only alerting. */
+export interface CrowdResult {
+  key: string;
+  label: string;
+  size: number;
+  regime: CrowdRegimeKey;
+  crowd: ReturnType<Scenario["crowdSummary"]>;
+  honest: ReturnType<Scenario["honestInEpisodes"]>;
+  egress: EgressSummary;
+  norm: RegimeResult["norm"];
   seconds: number;
 }
 
@@ -49,6 +75,8 @@ interface Shared {
 }
 
 const hours = (ms: number) => Math.round((ms / HOUR) * 10) / 10;
+/** Hours to the minute's tenth or so: an alert comes minutes after a crowd's first request. */
+const fineHours = (ms: number) => Math.round((ms / HOUR) * 1000) / 1000;
 
 export class Scenario {
   readonly seed: number;
@@ -58,18 +86,26 @@ export class Scenario {
   readonly space: number;
   readonly sybilAccounts: number;
   readonly sybilPerDay: number;
+  readonly crowds: number[];
   readonly largeBooks: number;
   readonly end: number;
   /** The vars given (wrangler.toml's [env.production] with any overrides), parsed by the service's own parser. */
   readonly production: Config;
   /** The same with QUARANTINE_BUDGET = 1: the rules run, flags change nothing. */
   readonly budgetsOnly: Config;
+  /**
+   * The production vars with egress control only alerting, as locally: EGRESS_PROBATION_LIMIT at
+   * the probation limit (withProbation() then changes nothing) and no network's egress allowance.
+   */
+  readonly alertsOnly: Config;
   private shared: Shared | undefined;
 
-  constructor(options: ScenarioOptions, vars: Record<string, unknown>) {
+  constructor({ crowds = [], ...options }: ScenarioOptions, vars: Record<string, unknown>) {
     for (const [name, value] of Object.entries(options)) {
       if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number, got ${value}`);
     }
+    if (!crowds.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`crowds must be whole numbers above 0, got ${crowds.join(",")}`);
+    this.crowds = crowds;
     if (options.users > options.space / 2) throw new Error("--users must be at most half of --space");
     if (options.space * options.space >= 2 ** 53) throw new Error("--space must be below 94 million");
     ({ seed: this.seed, days: this.days, honest: this.honest, users: this.users, space: this.space, sybilAccounts: this.sybilAccounts } = options);
@@ -78,6 +114,7 @@ export class Scenario {
     this.end = T0 + this.days * DAY;
     this.production = parseConfig(vars);
     this.budgetsOnly = parseConfig({ ...vars, QUARANTINE_BUDGET: 1 });
+    this.alertsOnly = parseConfig({ ...vars, EGRESS_PROBATION_LIMIT: this.production.detection.probationLimit, EGRESS_NETWORK_PER_DAY: 1_000_000_000 });
   }
 
   get maxContacts(): number {
@@ -133,13 +170,57 @@ export class Scenario {
   runRegime(key: RegimeKey): RegimeResult {
     const regime = this.regimes.find((r) => r.key === key);
     if (!regime) throw new Error(`no regime ${key}`);
+    const run = this.simulate(regime.make, regime.withHonest, (service, clock, registeredList) => startEnumerators(this, service, clock, registeredList));
+    return {
+      key,
+      label: regime.label,
+      enumerators: run.enumerators.map((e) => this.enumeratorSummary(e)),
+      honest: regime.withHonest ? this.honestSummary(run.honest) : null,
+      norm: run.norm,
+      throttledNetworks: run.service instanceof IcdService ? [...run.service.throttledNetworks] : [],
+      egress: run.service instanceof IcdService ? this.egressSummary(run.service) : null,
+      seconds: run.seconds,
+    };
+  }
+
+  /** The crowd runs: each size in `crowds`, with and without egress control; `onRun` hears of each when it is done. */
+  runCrowds(onRun?: (result: CrowdResult) => void): CrowdResult[] {
+    return this.crowds.flatMap((size) =>
+      (["production", "alerts-only"] as const).map((regime) => {
+        const result = this.runCrowd(size, regime);
+        onRun?.(result);
+        return result;
+      }),
+    );
+  }
+
+  /** One crowd of `size` fresh accounts with the honest population and no other enumerator, on the service as `regime` configures it. */
+  runCrowd(size: number, regime: CrowdRegimeKey): CrowdResult {
+    const config = regime === "production" ? this.production : this.alertsOnly;
+    const run = this.simulate((d) => new IcdService(d, config, CHURN_START), true, (service, clock) => [startCrowd(this, service, clock, size)]);
+    const service = run.service as IcdService;
+    return {
+      key: `crowd-${size}-${regime}`,
+      label: `${size.toLocaleString("en-US")} accounts, ${regime === "production" ? "production" : "egress alerts only"}`,
+      size,
+      regime,
+      crowd: this.crowdSummary(run.enumerators[0]!, service),
+      honest: this.honestInEpisodes(run.honest),
+      egress: this.egressSummary(service),
+      norm: run.norm,
+      seconds: run.seconds,
+    };
+  }
+
+  /** Runs the service `make` builds, with the honest clients or not, and the enumerators `start` starts, over the whole scenario. */
+  private simulate(make: (d: Directory) => Service, withHonest: boolean, start: (service: Service, clock: Clock, registeredList: Int32Array) => Enumerator[]) {
     const { base, churn, plans } = this.world; // built once, before the first regime's clock starts
     const t = performance.now();
     const directory = new Directory(base.registered, churn);
-    const service = regime.make(directory);
+    const service = make(directory);
     const clock = new Clock(directory, T0, this.end);
-    const honest = regime.withHonest ? plans.map((p, i) => startHonest(this, p, i, service, clock)) : [];
-    const enumerators = startEnumerators(this, service, clock, base.list);
+    const honest = withHonest ? plans.map((p, i) => startHonest(this, p, i, service, clock)) : [];
+    const enumerators = start(service, clock, base.list);
     const norm: RegimeResult["norm"] = [];
     clock.run((day) => {
       if (day <= T0) return;
@@ -149,15 +230,79 @@ export class Scenario {
         norm.push({ day: (day - T0) / DAY, hitRatio: Math.round(view.hitRatio * 1e4) / 1e4, samples: Math.round(view.samples * 10) / 10 });
       }
     });
-    const seconds = (performance.now() - t) / 1000;
+    if (service instanceof IcdService) service.finish(this.end);
+    return { service, honest, enumerators, norm, seconds: (performance.now() - t) / 1000 };
+  }
+
+  egressSummary(service: IcdService): EgressSummary {
+    const h = (at: number) => Math.round(((at - T0) / HOUR) * 100) / 100;
     return {
-      key,
-      label: regime.label,
-      enumerators: enumerators.map((e) => this.enumeratorSummary(e)),
-      honest: regime.withHonest ? this.honestSummary(honest) : null,
-      norm,
-      throttledNetworks: service instanceof IcdService ? [...service.throttledNetworks] : [],
-      seconds,
+      episodes: service.episodes.map((e) => ({ startHours: h(e.start), alertHours: h(e.alertAt), endHours: e.end === null ? null : h(e.end) })),
+      alerts: service.alerts.map((a) => ({ hours: h(a.at), episode: a.episode, revealed: a.revealed, limit: a.limit })),
+      episodeMinutes: Math.round(service.episodes.reduce((sum, e) => sum + (e.end ?? this.end) - e.start, 0) / 60_000),
+      networksThrottled: service.egressThrottledNetworks.size,
+    };
+  }
+
+  /**
+   * A crowd's yield, and how fast it was contained: from its first request to the first egress alert
+   * after it, and to the hour from which it found less than CONTAINED_SHARE of its first hour's
+   * every hour to the end of the run (null: not before the end). Where the crowd's walk of the number
+   * space was done by then, that is exhaustion, not containment: `walkDoneHours` says when.
+   */
+  crowdSummary(e: Enumerator, service: IcdService) {
+    const first = e.firstAt;
+    // An episode already on when the crowd came (begun by someone else): alerted from its first request.
+    const onAtStart = first !== null && service.episodes.some((ep) => ep.alertAt <= first && (ep.end === null || ep.end > first));
+    const alert = first === null || onAtStart ? undefined : service.episodes.find((ep) => ep.alertAt >= first);
+    const byHour = e.foundByHour;
+    const threshold = CONTAINED_SHARE * (byHour[0] ?? 0);
+    let last = byHour.length - 1;
+    while (last >= 0 && byHour[last]! < threshold) last--;
+    const containedAt = first === null || threshold === 0 ? null : first + (last + 1) * HOUR;
+    const { foundByDay: _, ...summary } = this.enumeratorSummary(e);
+    return {
+      ...summary,
+      perAccount: e.foundCount / e.accounts.length,
+      firstRequestHours: first === null ? null : hours(first - T0),
+      episodeOnAtStart: onAtStart,
+      firstAlertHours: onAtStart ? 0 : alert && first !== null ? fineHours(alert.alertAt - first) : null,
+      containedHours: containedAt !== null && containedAt < this.end ? hours(containedAt - first!) : null,
+      walkDoneHours: e.walkDoneAt !== null && first !== null ? fineHours(e.walkDoneAt - first) : null,
+      firstHourFound: byHour[0] ?? 0,
+      foundByHour: byHour.slice(0, 48),
+    };
+  }
+
+  /**
+   * Honest clients in four cohorts (typical and large books, established before day 0 and new during
+   * the run): their syncs, those that started while an egress episode was in force and what those
+   * met, flags, and for new clients whose first sync started in an episode, whether it completed and
+   * the slowest one's hours to do so.
+   */
+  honestInEpisodes(results: HonestResult[]) {
+    const cohort = (books: HonestPlan["cohort"], joined: HonestResult["joined"]) => {
+      const rs = results.filter((r) => r.cohort === books && r.joined === joined);
+      const firsts = joined === "new" ? rs.map((r) => r.first).filter((f): f is NonNullable<typeof f> => f !== null && f.inEpisode) : [];
+      const done = firsts.filter((f) => f.doneAt !== null);
+      return {
+        clients: rs.length,
+        syncs: rs.reduce((s, r) => s + r.syncs, 0),
+        episodeSyncs: rs.reduce((s, r) => s + r.episode.syncs, 0),
+        delayed: rs.reduce((s, r) => s + r.episode.delayed, 0),
+        refused: rs.reduce((s, r) => s + r.episode.refused, 0),
+        flagged: rs.filter((r) => r.flag !== null).length,
+        failedSyncs: rs.reduce((s, r) => s + r.failedSyncs, 0),
+        firstInEpisode: firsts.length,
+        firstCompleted: done.length,
+        firstSlowestHours: done.length > 0 ? Math.max(...done.map((f) => hours(f.doneAt! - f.at))) : null,
+      };
+    };
+    return {
+      "typical-established": cohort("typical", "established"),
+      "typical-new": cohort("typical", "new"),
+      "large-established": cohort("large", "established"),
+      "large-new": cohort("large", "new"),
     };
   }
 

@@ -1,17 +1,39 @@
 // The regimes compared: plain leaky buckets (no limits but a request rate, or one bucket for every
 // lookup), and the service itself, whose decisions come from src/core: the same functions that
 // src/domain/discovery.ts, src/objects/client-buckets.ts, src/objects/network-guard.ts,
-// src/domain/admission.ts and src/objects/monitor.ts call, here on state kept in memory.
+// src/domain/admission.ts, src/domain/monitoring.ts and src/objects/monitor.ts call, here on state
+// kept in memory.
 
 import { admissionGuards, admitToNetwork, firstRefusal, type Admission, type GuardState } from "../../src/core/admission";
 import { type BucketKind, type BucketPolicy, chargeBucket, largestFit } from "../../src/core/bucket";
 import { chargeClient, refundCharge, sweepClient } from "../../src/core/client-state";
 import type { Config } from "../../src/core/config";
-import { type ClientState, type Answered, type ChargeDecision, type Flag, type Rule, type Signals, evaluateRules, largestAllowed, observeAnswer } from "../../src/core/detection";
+import {
+  type Answered,
+  type ChargeDecision,
+  type ClientState,
+  type Flag,
+  type Reason,
+  type Rule,
+  type Signals,
+  evaluateRules,
+  fullSyncLimit,
+  largestAllowed,
+  observeAnswer,
+  withProbation,
+} from "../../src/core/detection";
 import { type Charged, type DiscoveryStep, afterAdmission, afterCharge, beforeCharge } from "../../src/core/discovery-steps";
 import { type NormSample, type NormState, type NormView, type SyncRecord, emptyNorm, learnFromSync, removeSamples } from "../../src/core/hit-ratio-norm";
 import { estimateDistinct, sketchOf } from "../../src/core/hyperloglog";
+import { type EgressState, egressLimit, judgeMinute, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
+import { MINUTE_MS } from "../../src/core/telemetry";
 import { type Directory, identifiers } from "./world";
+
+/**
+ * BASELINE_MINUTES of src/objects/monitor.ts: the hour of minutes an egress limit is the mean of.
+ * That module imports cloudflare:workers, so Node cannot load it; test/simulate/ checks they agree.
+ */
+export const BASELINE_MINUTES = 60;
 
 export interface Account {
   name: string;
@@ -35,8 +57,31 @@ export interface Service {
   discover(account: Account, kind: BucketKind, numbers: ArrayLike<number>, now: number): Answer;
   /** The largest request the budget takes now, as a client can work out from the protocol and its own history. */
   fits(account: Account, kind: BucketKind, now: number): number;
+  /**
+   * Whether no full sync of the account can ever be answered again (flagged, QUARANTINE_BUDGET = 0):
+   * what an enumerator learns from one refusal without Retry-After that stays so.
+   */
+  closed(account: Account): boolean;
+  /** Whether an egress episode is in force for the syncs charged at `now` (as the isolates see it). */
+  episodeAt(now: number): boolean;
   /** Whether incremental lookups have a budget of their own (else an enumerator does not spend on them). */
   readonly separateIncremental: boolean;
+}
+
+/** An alert of the egress control (src/objects/monitor.ts judgeEgress): an episode started or ended. */
+export interface EgressAlert {
+  at: number;
+  episode: "started" | "ended";
+  minute: number;
+  revealed: number;
+  limit: number;
+}
+
+/** An egress episode as monitor object 0 judges it: from its first abnormal minute to its end alert (null: still on). */
+export interface Episode {
+  start: number;
+  alertAt: number;
+  end: number | null;
 }
 
 /** (a) and (b): one leaky bucket per account and kind (or one for both), nothing else. */
@@ -56,6 +101,9 @@ export class PlainService implements Service {
     return Math.min(this.limits.maxContacts, largestFit(this.policy, account.emptyAt[this.key(kind)], now));
   }
 
+  closed = (): boolean => false;
+  episodeAt = (): boolean => false;
+
   discover(account: Account, kind: BucketKind, numbers: ArrayLike<number>, now: number): Answer {
     if (numbers.length > this.limits.maxContacts) return { ok: false, retryAfterSeconds: null };
     const outcome = chargeBucket(this.policy, account.emptyAt[this.key(kind)], numbers.length, now);
@@ -66,18 +114,31 @@ export class PlainService implements Service {
   }
 }
 
+/** What a NetworkGuard object keeps: the network rule's state, and the egress control's revealed users (src/core/egress.ts). */
+type NetworkState = GuardState & { revealedEmptyAt: number };
+
 /**
- * The service itself: the two buckets, the rules, the global norm and the network guard. Its
- * decisions are src/core's; what is here is only where the state lives and the synchronous calls
- * where the service awaits an object or the database.
+ * The service itself: the two buckets, the rules, the global norm, the network guard and egress
+ * control. Its decisions are src/core's; what is here is only where the state lives and the
+ * synchronous calls where the service awaits an object or the database.
  */
 export class IcdService implements Service {
   readonly detection = true;
   readonly separateIncremental = true;
   norm: NormState;
-  /** What each NetworkGuard object keeps for the network rule, by network. */
-  private readonly guards = new Map<string, GuardState>();
+  /** What each NetworkGuard object keeps, by network. */
+  private readonly guards = new Map<string, NetworkState>();
+  /** Networks throttled for new clients, by the network rule or by what clients not yet established there were shown. */
   readonly throttledNetworks = new Set<string>();
+  /** Of those, the ones egress control throttled (src/domain/admission.ts reportEgress). */
+  readonly egressThrottledNetworks = new Set<string>();
+  // Egress control, as monitor object 0 keeps it: users revealed to clients not yet established,
+  // per minute (the last hour of them), the episode, and the next minute to judge.
+  private egress: EgressState = noEpisode();
+  private readonly revealed = new Map<number, number>();
+  private nextMinute: number | null = null;
+  readonly episodes: Episode[] = [];
+  readonly alerts: EgressAlert[] = [];
 
   constructor(
     private readonly directory: Directory,
@@ -88,7 +149,56 @@ export class IcdService implements Service {
   }
 
   fits(account: Account, kind: BucketKind, now: number): number {
-    return largestAllowed(this.config, this.state(account), kind, now);
+    return largestAllowed(this.configAt(now), this.state(account), kind, now);
+  }
+
+  closed(account: Account): boolean {
+    return account.flag !== undefined && fullSyncLimit(this.config.maxContacts, this.state(account), this.config) < 1;
+  }
+
+  episodeAt(now: number): boolean {
+    this.judgeUntil(now - this.config.monitorReadMs);
+    return this.egress.since !== null;
+  }
+
+  /**
+   * The configuration a charge at `now` runs under: discovery passes probationDuring(egressEpisode())
+   * and ClientBuckets.charge() applies it with withProbation().
+   */
+  private configAt(now: number): Config {
+    return withProbation(this.config, probationDuring(this.config.egress, this.episodeAt(now)));
+  }
+
+  /**
+   * Judges every minute completed by `until` as Monitor.judgeEgress() does. Object 0 judges a
+   * minute when the first tally of the next one reaches it, about a second after it ends; an isolate
+   * reads the verdict every MONITOR_READ_SECONDS, so a sync sees a minute's verdict only once
+   * monitorReadMs have passed after it (the worst case: read just before the verdict). Here every
+   * minute is judged, quiet or not: the monitor judges only minutes followed by traffic, and the
+   * real service has traffic every minute, this simulated one (a thousand clients) not.
+   */
+  private judgeUntil(until: number): void {
+    if (this.nextMinute === null) return;
+    for (; (this.nextMinute + 1) * MINUTE_MS <= until; this.nextMinute++) {
+      const m = this.nextMinute;
+      const hour: number[] = [];
+      for (let k = m - BASELINE_MINUTES; k < m; k++) hour.push(this.revealed.get(k) ?? 0);
+      this.revealed.delete(m - BASELINE_MINUTES);
+      const revealed = this.revealed.get(m) ?? 0;
+      const limit = egressLimit(this.config.egress, hour, BASELINE_MINUTES);
+      const verdict = judgeMinute(this.config.egress, this.egress, revealed, limit, m * MINUTE_MS);
+      this.egress = verdict.state;
+      if (!verdict.change) continue;
+      const at = (m + 1) * MINUTE_MS;
+      this.alerts.push({ at, episode: verdict.change, minute: m * MINUTE_MS, revealed, limit: Math.round(limit) });
+      if (verdict.change === "started") this.episodes.push({ start: verdict.state.since!, alertAt: at, end: null });
+      else this.episodes.at(-1)!.end = at;
+    }
+  }
+
+  /** The run is over: judges the minutes up to `end`, so that the episodes are complete. */
+  finish(end: number): void {
+    this.judgeUntil(end);
   }
 
   private state(account: Account): ClientState {
@@ -124,16 +234,19 @@ export class IcdService implements Service {
     const answer = kind === "full" ? this.directory.full(numbers) : this.directory.incremental(numbers, now - this.config.s2DeltaMs);
     const matches = answer.added.length + answer.removed;
     const { norm, sample } = this.recordSync({ kind, identifiers: n, matches, flagged: charged.flagged }, now);
+    // Egress control counts what clients not yet established were shown (discovery.ts unjudgedFrom: with the guard on).
+    if (kind === "full" && !charged.established && this.config.guard && matches > 0) this.reveal(account.network, matches, now);
+    const wasFlagged = account.flag !== undefined;
     const { newFlag, samples } = this.observe(account, { kind, identifiers: n, matches, edge: charged.edge }, sketchOf(identifiers(numbers)), sample, norm.hitRatio, now);
     if (newFlag) this.norm = removeSamples(this.norm, samples, now); // Monitor.flag()
-    this.noteRules(account, norm.hitRatio, now);
+    this.noteRules(account, wasFlagged ? null : (newFlag?.reasons ?? []), norm.hitRatio, now);
     return { ok: true, ...answer, newFlag };
   }
 
   /** ClientBuckets.charge(): chargeClient() on the account's state in memory, after the sweep its alarm would have run. */
   private charge(account: Account, kind: BucketKind, n: number, now: number): ChargeDecision {
     this.sweep(account, now);
-    const { decision, emptyAt, signals } = chargeClient(this.config, this.state(account), kind, n, now);
+    const { decision, emptyAt, signals } = chargeClient(this.configAt(now), this.state(account), kind, n, now);
     if (emptyAt !== undefined) account.emptyAt[kind] = emptyAt;
     if (signals !== undefined) account.signals = signals;
     return decision;
@@ -163,21 +276,58 @@ export class IcdService implements Service {
     return { norm, sample };
   }
 
+  /**
+   * What the full sync of a client not yet established revealed: counted in its minute for monitor
+   * object 0 (tallySync()), and handed to its network's guard (reportEgress(), NetworkGuard.reveal())
+   * at once rather than with the isolate's next hand-over a second later. Clients have no ASN here,
+   * so the per-ASN allowance (EGRESS_ASN_PER_DAY) is not modelled: the crowds are taken to come
+   * from many ASNs (residential proxies), the way that defeats it.
+   */
+  private reveal(network: string, revealed: number, now: number): void {
+    if (this.nextMinute === null) this.nextMinute = Math.floor(now / MINUTE_MS);
+    const minute = Math.floor(now / MINUTE_MS);
+    this.revealed.set(minute, (this.revealed.get(minute) ?? 0) + revealed);
+    const guard = this.guardOf(network);
+    const next = revealToNetwork(guard, revealed, this.config.egress.networkPerDay, now);
+    guard.revealedEmptyAt = next.revealedEmptyAt;
+    guard.throttledUntil = next.throttledUntil;
+    if (next.throttledNow) {
+      this.throttledNetworks.add(network);
+      this.egressThrottledNetworks.add(network);
+    }
+  }
+
+  private guardOf(key: string): NetworkState {
+    let guard = this.guards.get(key);
+    if (!guard) this.guards.set(key, (guard = { newClients: 0, throttledUntil: 0, revealedEmptyAt: 0 }));
+    return guard;
+  }
+
   /** src/domain/admission.ts over NetworkGuard.admitNewClient(): the network's guard (no ASN here: its 2,000 a day never binds). */
   private admitNewClient(network: string, now: number): Admission {
     const verdicts = admissionGuards(this.config, network, undefined).map(([key, perDay]) => {
-      const guard = this.guards.get(key) ?? { newClients: 0, throttledUntil: 0 };
+      const guard = this.guardOf(key);
       const { admission, newClients, throttledUntil } = admitToNetwork(guard, perDay, now);
-      this.guards.set(key, { newClients: newClients ?? guard.newClients, throttledUntil: throttledUntil ?? guard.throttledUntil });
+      if (newClients !== undefined) guard.newClients = newClients;
+      if (throttledUntil !== undefined) guard.throttledUntil = throttledUntil;
       if (admission.throttledNow) this.throttledNetworks.add(key);
       return admission;
     });
     return firstRefusal(verdicts);
   }
 
-  /** Reporting only (not the service): when each rule would first fire, flagged or not. */
-  private noteRules(account: Account, normHitRatio: number, now: number): void {
-    if (!account.signals || !account.sketch) return;
-    for (const r of evaluateRules(account.signals, estimateDistinct(account.sketch), normHitRatio, this.config.detection)) account.ruleFirstAt[r.rule] ??= now;
+  /**
+   * Reporting only (not the service): when each rule would first fire, flagged or not. For a client
+   * that was not flagged, observeAnswer() has just run the rules on this same evidence, and `fired`
+   * is what they said (its new flag's reasons); a flagged one's rules run here (the sketch's
+   * estimate is the costliest step of a sync, so it is not taken twice).
+   */
+  private noteRules(account: Account, fired: Reason[] | null, normHitRatio: number, now: number): void {
+    const seen = account.ruleFirstAt;
+    if (fired === null) {
+      if (!account.signals || !account.sketch || (seen.distinct !== undefined && seen["hit-ratio"] !== undefined && seen.edge !== undefined)) return;
+      fired = evaluateRules(account.signals, estimateDistinct(account.sketch), normHitRatio, this.config.detection);
+    }
+    for (const r of fired) seen[r.rule] ??= now;
   }
 }

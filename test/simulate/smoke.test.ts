@@ -1,10 +1,16 @@
 // A fixed-seed run of `npm run simulate`'s two regimes of the service itself, small enough for the
-// suite (3 days, 63 honest clients, 500,000 numbers): the simulation runs the service's own decisions
-// (src/core), so if a decision or the simulation around it breaks, these outcomes move.
+// suite (3 days, 63 honest clients, 500,000 numbers), and of a crowd of 50 fresh accounts for a day:
+// the simulation runs the service's own decisions (src/core), so if a decision or the simulation
+// around it breaks, these outcomes move.
 
 import { beforeAll, describe, expect, it } from "vitest";
-import { chart, report } from "../../scripts/simulate/report";
-import { type RegimeResult, Scenario } from "../../scripts/simulate/scenario";
+import { parseConfig } from "../../src/core/config";
+import { BASELINE_MINUTES as MONITOR_BASELINE_MINUTES } from "../../src/objects/monitor";
+import { T0 } from "../../scripts/simulate/assumptions";
+import { chart, figures, report } from "../../scripts/simulate/report";
+import { type CrowdResult, type RegimeResult, Scenario } from "../../scripts/simulate/scenario";
+import { BASELINE_MINUTES, IcdService, newAccount } from "../../scripts/simulate/services";
+import { Directory } from "../../scripts/simulate/world";
 
 /** wrangler.toml's [env.production] vars when this was written (the simulation reads them from there). */
 const PRODUCTION_VARS = {
@@ -71,7 +77,10 @@ describe("the simulation, seed 1, production regime", () => {
   });
 
   it("throttles the Sybil's network, and refunds the accounts it turned away so that each still gets its first request", () => {
-    expect(result.throttledNetworks).toEqual(["sybil-net"]);
+    // And, by egress control, the network of the first large book (12,092 contacts, 47% registered):
+    // a client's first day is egress-accounted (DETECT_YOUNG_HOURS), and its first sync alone shows
+    // more than EGRESS_NETWORK_PER_DAY (5,000), so its network gets no new clients until that drains.
+    expect(result.throttledNetworks).toEqual(["honest-network-60", "sybil-net"]);
     expect(enumerator("sybil").refusals).toBeGreaterThan(0);
     // Without the refund, an account refused by its network keeps the charge, so its later requests
     // are cut to what is left under the probation limit: smaller, noisier samples, and some accounts
@@ -92,7 +101,8 @@ describe("the simulation, seed 1, production regime", () => {
       expect(enumerator(key, budgets), key).toMatchObject({ accountsFlagged: 1, rules: { "hit-ratio": 1 }, firstFlagHours: 0, checkedBeforeFlag: PROBATION });
       expect(enumerator(key, budgets).checked, key).toBeGreaterThan(4 * PROBATION);
     }
-    expect(enumerator("sybil", budgets).found).toBeGreaterThan(2 * enumerator("sybil").found);
+    // The Sybil's network is held back by its egress allowance instead (its young accounts' syncs count).
+    expect(enumerator("sybil", budgets).found).toBeGreaterThan(1.5 * enumerator("sybil").found);
   });
 
   it("learns the norm from honest full syncs only: flagged clients, still syncing with the budgets alone, do not teach it", () => {
@@ -106,23 +116,26 @@ describe("the simulation, seed 1, production regime", () => {
     expect(result.enumerators.map((e) => [e.key, e.found, e.checked, e.requests, e.refusals])).toEqual([
       ["random", 713, 84_166, 73, 0],
       ["sequential", 252, 5_000, 1, 0],
-      ["sybil", 11_988, 225_000, 190, 145],
+      // The network's egress allowance (5,000 revealed a day) throttles it before the network rule
+      // does, and only until what it revealed drains: fewer turned away than 190 requests and 145
+      // refusals without it.
+      ["sybil", 11_985, 225_000, 68, 23],
       ["slow", 166, 3_000, 3, 1],
-      ["evasive", 1_561, 24_400, 14, 0],
+      ["evasive", 1_565, 24_400, 14, 0],
     ]);
     const { typical, large } = result.honest!;
     expect([typical.syncs, typical.requests, large.syncs, large.requests, large.refusals]).toEqual([389, 443, 27, 36, 2]);
     expect(result.norm).toEqual([
-      { day: 1, hitRatio: 0.3662, samples: 48.6 },
-      { day: 2, hitRatio: 0.3564, samples: 47 },
-      { day: 3, hitRatio: 0.3457, samples: 48.2 },
+      { day: 1, hitRatio: 0.3709, samples: 46.8 },
+      { day: 2, hitRatio: 0.3561, samples: 47.1 },
+      { day: 3, hitRatio: 0.3454, samples: 48.4 },
     ]);
     expect(budgets.enumerators.map((e) => [e.key, e.found, e.checked, e.requests, e.accountsFlagged])).toEqual([
       ["random", 1_845, 105_082, 145, 1],
       ["sequential", 1_418, 25_916, 73, 1],
-      ["sybil", 26_729, 500_000, 176, 25],
+      ["sybil", 20_385, 382_246, 2_586, 16],
       ["slow", 256, 4_500, 3, 1],
-      ["evasive", 1_561, 24_400, 14, 0],
+      ["evasive", 1_565, 24_400, 14, 0],
     ]);
     expect(scenario.directoryAtEnd).toBe(27_000);
   });
@@ -132,5 +145,76 @@ describe("the simulation, seed 1, production regime", () => {
     expect(text).toContain("| 3. Sybil (45 accounts, 40/day, one network) |");
     expect(text).toContain("45 of 45");
     expect(chart(scenario, [budgets, result], "smoke")).toMatch(/^<svg[\s\S]*<\/svg>$/);
+  });
+});
+
+// Egress control as production runs it, but with a floor a crowd of 50 goes over (the real one,
+// 20,000 users a minute, wants a crowd a hundred times larger than this directory allows).
+const EGRESS_VARS = { EGRESS_FLOOR_PER_MINUTE: 500, EGRESS_FACTOR: 4, EGRESS_CALM_MINUTES: 10, EGRESS_PROBATION_LIMIT: 1000, EGRESS_NETWORK_PER_DAY: 5000, MONITOR_READ_SECONDS: 60 };
+const CROWD_VARS = { ...PRODUCTION_VARS, ...EGRESS_VARS };
+
+describe("a crowd of 50 fresh accounts, one network each, for a day", () => {
+  let crowdScenario: Scenario;
+  let runs: CrowdResult[];
+  const run = (regime: CrowdResult["regime"]) => runs.find((r) => r.regime === regime)!;
+
+  beforeAll(() => {
+    crowdScenario = new Scenario({ ...OPTIONS, days: 1, crowds: [50] }, CROWD_VARS);
+    runs = crowdScenario.runCrowds();
+  }, 60_000);
+
+  it("judges minutes over the hour that Monitor.judgeEgress does", () => {
+    expect(BASELINE_MINUTES).toBe(MONITOR_BASELINE_MINUTES);
+  });
+
+  it("shows an episode to syncs only once the minute is over and an isolate has read it, then holds fresh clients to EGRESS_PROBATION_LIMIT", () => {
+    const config = parseConfig(CROWD_VARS);
+    const service = new IcdService(new Directory(new Uint8Array(10_000).fill(1), []), config, T0);
+    const at = T0 + 10 * 60_000;
+    // One fresh client's first full sync reveals 1,000 users (every number is registered), twice the floor.
+    expect(service.discover(newAccount("a", "net-a"), "full", Array.from({ length: 1000 }, (_, i) => i), at)).toMatchObject({ ok: true });
+    const visible = at + 60_000 + config.monitorReadMs;
+    expect(service.episodeAt(visible - 1)).toBe(false);
+    expect(service.fits(newAccount("b", "net-b"), "full", visible - 1)).toBe(PRODUCTION_VARS.DETECT_PROBATION_LIMIT);
+    expect(service.episodeAt(visible)).toBe(true);
+    expect(service.fits(newAccount("c", "net-c"), "full", visible)).toBe(EGRESS_VARS.EGRESS_PROBATION_LIMIT);
+    service.finish(T0 + 3600_000);
+    expect(service.episodes).toEqual([{ start: at, alertAt: at + 60_000, end: at + 11 * 60_000 }]);
+    expect(service.alerts.map((a) => [a.episode, a.revealed, a.limit])).toEqual([
+      ["started", 1000, 500],
+      ["ended", 0, 500],
+    ]);
+  });
+
+  it("alerts within the crowd's first hour, once per episode start and end, whether egress control acts or only alerts", () => {
+    for (const r of runs) {
+      expect(r.egress.episodes.length, r.key).toBeGreaterThan(0);
+      expect(r.crowd.firstAlertHours, r.key).not.toBeNull();
+      expect(r.crowd.firstAlertHours!, r.key).toBeLessThan(1);
+      expect(r.egress.alerts.filter((a) => a.episode === "started").length, r.key).toBe(r.egress.episodes.length);
+      expect(r.egress.alerts.filter((a) => a.episode === "ended").length, r.key).toBe(r.egress.episodes.filter((e) => e.endHours !== null).length);
+    }
+  });
+
+  it("slows the crowd down when it acts: accounts that start during an episode get EGRESS_PROBATION_LIMIT, not the probation limit", () => {
+    expect(run("production").crowd.accounts).toBe(50);
+    // Only alerting, every account's first request holds the probation limit (5,000), so the crowd checks 250,000 in its first hour.
+    expect(run("alerts-only").crowd).toMatchObject({ requests: 50, checked: 50 * PROBATION });
+    expect(run("production").crowd.firstHourFound).toBeLessThan(0.8 * run("alerts-only").crowd.firstHourFound);
+  });
+
+  it("flags no honest client and fails none of their syncs, in any cohort", () => {
+    for (const r of runs) {
+      for (const [name, cohort] of Object.entries(r.honest)) expect(cohort, `${r.key} ${name}`).toMatchObject({ flagged: 0, failedSyncs: 0 });
+      expect(Object.values(r.honest).reduce((n, c) => n + c.clients, 0), r.key).toBe(63);
+    }
+  });
+
+  it("reports the crowd rows and writes them to the figures", () => {
+    const text = report(crowdScenario, [], runs);
+    expect(text).toMatch(/^\| 50 accounts, production +\|/m);
+    expect(text).toMatch(/^\| 50 accounts, egress alerts only +\|/m);
+    expect(text).toMatch(/^\| 50 accounts, production, typical books, new +\|/m);
+    expect(figures(crowdScenario, [], { command: "smoke", runtimeSeconds: 0, overrides: {} }, runs).crowds).toHaveLength(2);
   });
 });
