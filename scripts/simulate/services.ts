@@ -25,7 +25,7 @@ import {
 import { type Charged, type DiscoveryStep, afterAdmission, afterCharge, beforeCharge } from "../../src/core/discovery-steps";
 import { type NormSample, type NormState, type NormView, type SyncRecord, emptyNorm, learnFromSync, removeSamples } from "../../src/core/hit-ratio-norm";
 import { estimateDistinct, sketchOf } from "../../src/core/hyperloglog";
-import { type EgressState, egressLimit, judgeMinute, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
+import { type EgressState, judgeMinute, minuteLimit, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
 import { MINUTE_MS } from "../../src/core/telemetry";
 import { type Directory, identifiers } from "./world";
 
@@ -185,7 +185,7 @@ export class IcdService implements Service {
       for (let k = m - BASELINE_MINUTES; k < m; k++) hour.push(this.revealed.get(k) ?? 0);
       this.revealed.delete(m - BASELINE_MINUTES);
       const revealed = this.revealed.get(m) ?? 0;
-      const limit = egressLimit(this.config.egress, hour, BASELINE_MINUTES);
+      const limit = minuteLimit(this.config.egress, this.egress, hour, BASELINE_MINUTES);
       const verdict = judgeMinute(this.config.egress, this.egress, revealed, limit, m * MINUTE_MS);
       this.egress = verdict.state;
       if (!verdict.change) continue;
@@ -233,9 +233,10 @@ export class IcdService implements Service {
     const n = numbers.length;
     const answer = kind === "full" ? this.directory.full(numbers) : this.directory.incremental(numbers, now - this.config.s2DeltaMs);
     const matches = answer.added.length + answer.removed;
-    const { norm, sample } = this.recordSync({ kind, identifiers: n, matches, flagged: charged.flagged }, now);
-    // Egress control counts what clients not yet established were shown (discovery.ts unjudgedFrom: with the guard on).
-    if (kind === "full" && !charged.established && this.config.guard && matches > 0) this.reveal(account.network, matches, now);
+    // As discovery.ts: only a client's first full sync teaches the norm, and none during an episode.
+    const { norm, sample } = this.recordSync({ kind, identifiers: n, matches, flagged: charged.flagged, teaches: charged.fresh && !this.episodeAt(now) }, now);
+    // Egress control counts what clients not yet established were shown (discovery.ts unjudgedFrom): over the service always, per network with the guard on.
+    if (kind === "full" && !charged.established && matches > 0) this.reveal(account.network, Math.min(matches, this.config.detection.probationLimit), now);
     const wasFlagged = account.flag !== undefined;
     const { newFlag, samples } = this.observe(account, { kind, identifiers: n, matches, edge: charged.edge }, sketchOf(identifiers(numbers)), sample, norm.hitRatio, now);
     if (newFlag) this.norm = removeSamples(this.norm, samples, now); // Monitor.flag()
@@ -287,6 +288,7 @@ export class IcdService implements Service {
     if (this.nextMinute === null) this.nextMinute = Math.floor(now / MINUTE_MS);
     const minute = Math.floor(now / MINUTE_MS);
     this.revealed.set(minute, (this.revealed.get(minute) ?? 0) + revealed);
+    if (!this.config.guard) return;
     const guard = this.guardOf(network);
     const next = revealToNetwork(guard, revealed, this.config.egress.networkPerDay, now);
     guard.revealedEmptyAt = next.revealedEmptyAt;

@@ -165,8 +165,8 @@ export function evaluateRules(signals: Signals, distinct: number, normHitRatio: 
  * for it); a fraction of it while it is flagged (QUARANTINE_BUDGET; 0 refuses its full syncs
  * outright); the probation limit until then, so that a fresh account (of a Sybil crowd, say) cannot
  * take a whole bucket before the rules have looked at it. During an egress episode an unjudged
- * client's walk decides (and a judged one's while it is young): honest-looking keeps the probation
- * limit, open gets the episode's limit, suspect gets nothing until the episode ends.
+ * client's walk decides (and a judged one's while it is young): suspect gets nothing until the
+ * episode ends, open and young (a fresh account) the episode's limit, anyone else the probation limit.
  */
 export function fullSyncLimit(
   capacity: number,
@@ -181,7 +181,10 @@ export function fullSyncLimit(
   const probation = Math.min(capacity, probationLimit);
   if (episodeLimit === undefined) return probation;
   const verdict = signals?.verdict ?? "open";
-  return verdict === "honest" ? probation : verdict === "suspect" ? 0 : Math.min(probation, episodeLimit);
+  if (verdict === "suspect") return 0;
+  // Open: a fresh account, unless it has been around longer than a crowd's burst (then as honest-looking).
+  const young = signals === undefined || now === undefined || now - signals.firstAt < config.detection.youngMs;
+  return verdict === "open" && young ? Math.min(probation, episodeLimit) : probation;
 }
 
 /**

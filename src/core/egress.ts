@@ -28,6 +28,11 @@ export interface EgressState {
   since: number | null;
   /** Completed minutes in a row within the limit, during an episode. */
   calm: number;
+  /**
+   * The limit the episode started against, held until it ends: the crowd's own minutes would
+   * otherwise raise the mean of the hour it is judged by, and a crowd held back would look calm.
+   */
+  limit?: number;
 }
 
 export const noEpisode = (): EgressState => ({ since: null, calm: 0 });
@@ -45,12 +50,19 @@ export function egressLimit(config: EgressConfig, hour: readonly number[], minut
   return Math.max(config.floorPerMinute, config.factor * mean);
 }
 
-/** Steps the episode state by one completed minute that revealed `revealed` users. */
+/** The limit a completed minute is judged by: the hour before it, or during an episode the limit it started against. */
+export const minuteLimit = (config: EgressConfig, state: EgressState, hour: readonly number[], minutesInHour: number): number =>
+  state.since !== null && state.limit !== undefined ? state.limit : egressLimit(config, hour, minutesInHour);
+
+/** Steps the episode state by one completed minute that revealed `revealed` users, judged by `limit` (minuteLimit()). */
 export function judgeMinute(config: EgressConfig, state: EgressState, revealed: number, limit: number, minuteStart: number): MinuteVerdict {
-  if (revealed > limit) return { state: { since: state.since ?? minuteStart, calm: 0 }, change: state.since === null ? "started" : null, limit };
+  if (revealed > limit) {
+    const started = state.since === null;
+    return { state: { since: state.since ?? minuteStart, calm: 0, limit: started ? limit : (state.limit ?? limit) }, change: started ? "started" : null, limit };
+  }
   if (state.since === null) return { state, change: null, limit };
   const calm = state.calm + 1;
-  return calm >= config.calmMinutes ? { state: noEpisode(), change: "ended", limit } : { state: { since: state.since, calm }, change: null, limit };
+  return calm >= config.calmMinutes ? { state: noEpisode(), change: "ended", limit } : { state: { ...state, calm }, change: null, limit };
 }
 
 /** The probation limit a sync is charged under: tighter while an episode lasts. */

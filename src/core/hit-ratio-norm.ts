@@ -94,6 +94,18 @@ export interface SyncRecord {
   matches: number;
   /** The client was already flagged: its syncs do not teach the norm. */
   flagged: boolean;
+  /**
+   * Whether this sync may teach the norm (absent: yes). The service lets only a client's first full
+   * sync teach, and none during an egress episode: a large book sent in pieces, or a crowd, would
+   * otherwise outvote the address books.
+   */
+  teaches?: boolean;
+  /**
+   * What a full sync of a client not established counts for egress control (absent: its matches).
+   * The service counts at most DETECT_PROBATION_LIMIT a sync: egress watches how many young
+   * accounts are shown users, and one large honest book counts as much as one crowd account.
+   */
+  revealed?: number;
 }
 
 /**
@@ -102,7 +114,7 @@ export interface SyncRecord {
  * sample its client keeps (to be taken out with removeSamples if the client is flagged).
  */
 export function learnFromSync(state: NormState, sync: SyncRecord, now: number): { state: NormState; taught: boolean; norm: NormView; sample: NormSample | null } {
-  const taught = sync.kind === "full" && !sync.flagged;
+  const taught = sync.kind === "full" && !sync.flagged && sync.teaches !== false;
   const { state: next, sample } = taught ? addSample(state, sync.identifiers, sync.matches, now) : { state, sample: null };
   return { state: next, taught, norm: normOf(next, now), sample };
 }

@@ -46,7 +46,7 @@ export function addToNorm(state: NormState, bins: readonly number[], at: number)
  * sync of a client not yet judged also counts what it revealed, for the client's `networks`.
  */
 export function tallySync(tally: Tally, record: SyncRecord, now: number, unjudgedFrom: readonly string[] | null = null): NormSample | null {
-  const revealed = unjudgedFrom && record.kind === "full" ? record.matches : 0;
+  const revealed = unjudgedFrom && record.kind === "full" ? (record.revealed ?? record.matches) : 0;
   countInto(tally, now, { syncs: 1, [record.kind]: 1, identifiers: record.identifiers, matches: record.matches, revealed });
   if (revealed > 0) for (const key of unjudgedFrom!) tally.networks[key] = (tally.networks[key] ?? 0) + revealed;
   tally.syncs += 1;

@@ -114,9 +114,12 @@ export async function discover(
   // start, as it may have run alongside.
   answer.timings = { charge: authenticated - started, lookup: answeredAt - started, ...answer.timings };
   const matches = (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
-  // Egress control counts what clients not yet established (judged, and no longer young) were shown, per network (with the guard on).
-  const unjudgedFrom = !next.charged.established && config.guard ? networkKeys(origin) : null;
-  const sync = { user: req.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: next.charged.edge, flagged: next.charged.flagged, unjudgedFrom };
+  // Egress control counts what clients not yet established (judged, and no longer young) were
+  // shown: over the whole service always, per network with the guard on.
+  const unjudgedFrom = next.charged.established ? null : config.guard ? networkKeys(origin) : [];
+  const teaches = next.charged.fresh && !egressEpisode();
+  const revealed = Math.min(matches, config.detection.probationLimit);
+  const sync = { user: req.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: next.charged.edge, flagged: next.charged.flagged, teaches, revealed, unjudgedFrom };
   inBackground(waitUntil, () => observeSync(env, shards, config, sync, now, waitUntil));
   return answer;
 }

@@ -25,7 +25,11 @@ export interface AnsweredSync {
   /** From the charge: whether it filled the bucket to its edge, and whether the client was flagged. */
   edge: boolean;
   flagged: boolean;
-  /** The network keys of a client not yet judged (egress control), or null. */
+  /** Whether it may teach the norm: the client's first full sync, outside an egress episode. */
+  teaches: boolean;
+  /** What it counts for egress control, if the client is not established (at most DETECT_PROBATION_LIMIT). */
+  revealed: number;
+  /** For a client not established, the network keys its reveals count for (none with the guard off); null for an established one. */
   unjudgedFrom: readonly string[] | null;
 }
 
@@ -33,7 +37,7 @@ type WaitUntil = (p: Promise<unknown>) => void;
 
 export async function observeSync(env: Env, shards: Shards, config: Config, sync: AnsweredSync, now: number, waitUntil: WaitUntil): Promise<void> {
   const n = sync.identifiers.length;
-  const sample = noteSync(env, config, { kind: sync.kind, identifiers: n, matches: sync.matches, flagged: sync.flagged }, now, waitUntil, sync.unjudgedFrom);
+  const sample = noteSync(env, config, { kind: sync.kind, identifiers: n, matches: sync.matches, flagged: sync.flagged, teaches: sync.teaches, revealed: sync.revealed }, now, waitUntil, sync.unjudgedFrom);
   const normHitRatio = currentNorm(env, config, now, waitUntil);
   const buckets = bucketsOf(env, sync.user, sync.bucketEpoch);
   const answered = { kind: sync.kind, identifiers: n, matches: sync.matches, edge: sync.edge };

@@ -10,7 +10,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../core/config";
-import { type EgressState, egressLimit, judgeMinute, noEpisode } from "../core/egress";
+import { type EgressState, judgeMinute, minuteLimit, noEpisode } from "../core/egress";
 import type { Reason } from "../core/detection";
 import { type NormSample, type NormState, emptyNorm } from "../core/hit-ratio-norm";
 import { type Counts, MINUTE_MS, type Minute, SERIES, type SeriesName, type Tally, addToNorm, mergeSeries, samplesOut, zeros } from "../core/telemetry";
@@ -204,8 +204,9 @@ export class Monitor extends DurableObject<Env> {
   /** Egress control over the merged series: an episode starts when a minute's revealed users leave their limit, and ends when calm. */
   private async judgeEgress(minute: number, revealed: number, hour: number[]): Promise<void> {
     const config = configOf(this.env).egress;
-    const limit = egressLimit(config, hour, BASELINE_MINUTES);
-    const verdict = judgeMinute(config, this.egress(), revealed, limit, minute * MINUTE_MS);
+    const state = this.egress();
+    const limit = minuteLimit(config, state, hour, BASELINE_MINUTES);
+    const verdict = judgeMinute(config, state, revealed, limit, minute * MINUTE_MS);
     this.ctx.storage.kv.put("egress", verdict.state);
     if (verdict.change) {
       await this.alert({ at: (minute + 1) * MINUTE_MS, type: "egress", detail: { episode: verdict.change, minute: minute * MINUTE_MS, revealed, limit: Math.round(limit) } });

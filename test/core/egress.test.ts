@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/core/config";
 import { decideCharge, withProbation } from "../../src/core/detection";
-import { type EgressConfig, egressLimit, judgeMinute, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
+import { type EgressConfig, egressLimit, judgeMinute, minuteLimit, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
 
 const DAY = 86_400_000;
 const config: EgressConfig = { floorPerMinute: 1_000, factor: 4, calmMinutes: 3, probationLimit: 500, networkPerDay: 5_000, asnPerDay: 500_000 };
@@ -24,10 +24,28 @@ describe("egress control", () => {
     state = started.state;
     state = judgeMinute(config, state, 10, 1_000, 120_000).state;
     state = judgeMinute(config, state, 5_000, 1_000, 180_000).state; // over again: the calm count restarts
-    expect(state).toEqual({ since: 60_000, calm: 0 });
+    expect(state).toEqual({ since: 60_000, calm: 0, limit: 1_000 });
     for (const m of [4, 5]) state = judgeMinute(config, state, 0, 1_000, m * 60_000).state;
     const ended = judgeMinute(config, state, 0, 1_000, 6 * 60_000);
     expect(ended).toMatchObject({ change: "ended", state: noEpisode() });
+  });
+
+  it("holds the limit an episode started against until it ends, so the crowd's own minutes do not raise it", () => {
+    const quiet = Array(60).fill(100); // an hour of 100 a minute: the limit is max(floor, factor x 100)
+    const limit = minuteLimit(config, noEpisode(), quiet, 60);
+    expect(limit).toBe(Math.max(config.floorPerMinute, config.factor * 100));
+    let state = judgeMinute(config, noEpisode(), limit * 10, limit, 0).state;
+    // An hour in which the crowd revealed ten times the limit each minute would raise a fresh limit tenfold.
+    const crowded = Array(60).fill(limit * 10);
+    expect(egressLimit(config, crowded, 60)).toBeGreaterThan(limit * 5);
+    expect(minuteLimit(config, state, crowded, 60)).toBe(limit);
+    // Held back to twice the old limit, the crowd keeps the episode on; back under it, the episode ends as usual.
+    state = judgeMinute(config, state, limit * 2, minuteLimit(config, state, crowded, 60), 60_000).state;
+    expect(state.calm).toBe(0);
+    let change = null;
+    for (let m = 2; change === null; m++) ({ state, change } = judgeMinute(config, state, 0, minuteLimit(config, state, crowded, 60), m * 60_000));
+    expect(change).toBe("ended");
+    expect(minuteLimit(config, state, quiet, 60)).toBe(limit);
   });
 
   it("throttles a network for new clients once its unjudged clients were shown more than a day's allowance, until it drains", () => {

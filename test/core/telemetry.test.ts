@@ -22,6 +22,15 @@ describe("tallies", () => {
     expect(normOf(tally.norm, T0).samples).toBeCloseTo(1, 6);
   });
 
+  it("teach the norm only with syncs that may, count a sync's egress as it says, and count it globally without networks (guard off)", () => {
+    const tally = emptyTally(T0);
+    expect(tallySync(tally, { kind: "full", identifiers: 300, matches: 120, flagged: false, teaches: false }, T0, [])).toBeNull();
+    expect(normOf(tally.norm, T0).samples).toBe(0);
+    tallySync(tally, { kind: "full", identifiers: 20_000, matches: 8_000, flagged: false, revealed: 1_000 }, T0, ["198.51.100.1"]);
+    expect(tally.minutes[T0 / MINUTE]).toMatchObject({ matches: 8_120, revealed: 1_120 });
+    expect(tally.networks).toEqual({ "198.51.100.1": 1_000 });
+  });
+
   it("merge without losing a count, and two objects' series and norms add up", () => {
     const a = emptyTally(T0);
     const b = emptyTally(T0);
