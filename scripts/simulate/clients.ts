@@ -89,7 +89,7 @@ export interface HonestResult {
   failedSyncs: number;
   flag: { at: number; rules: Rule[]; message: string } | null;
   account: Account;
-  /** Syncs that started while an egress episode was in force; of them, those delayed (a 429 with Retry-After) and refused (a 429 without). */
+  /** Syncs after the first that started while an egress episode was in force; of them, those delayed (a 429 with Retry-After) and refused (a 429 without). */
   episode: { syncs: number; delayed: number; refused: number };
   /** The first sync: when it started, whether an episode was in force then, and when every contact of it had been answered. */
   first: { at: number; inEpisode: boolean; doneAt: number | null } | null;
@@ -173,13 +173,15 @@ export function startHonest(scenario: Scenario, plan: HonestPlan, index: number,
     }
     result.syncs++;
     const inEpisode = service.episodeAt(now);
+    // A first sync is the client's first sync, reported apart (first); the episode counts are of the later ones.
+    const later = result.first !== null && result.first.doneAt !== null;
     if (!result.first) {
       result.first = { at: now, inEpisode, doneAt: null };
       firstSize = result.bookSize;
     }
     delayed = refused = false;
     if (check("incremental", incremental, now) === "error" || check("full", full, now) === "error") result.failedSyncs++;
-    if (inEpisode) {
+    if (inEpisode && later) {
       result.episode.syncs++;
       if (delayed) result.episode.delayed++;
       if (refused) result.episode.refused++;

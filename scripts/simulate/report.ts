@@ -126,12 +126,11 @@ function crowdReport(scenario: Scenario, crowds: CrowdResult[]): string {
     ),
   );
   out.push(
-    "\nHonest clients in the crowd runs (established: first sync before day 0; new: joined during the run). A sync is in an episode when it started while one was in force; delayed: it met a 429 with Retry-After, refused: one without. Last columns: new clients whose first sync started in an episode, how many of those completed it, and the slowest one's time to do so:\n",
+    "\nHonest clients in the crowd runs (established: first sync before day 0; new: joined during the run). A sync after the client's first is in an episode when it started while one was in force; delayed: it met a 429 with Retry-After, refused: one without. Last columns: clients whose first sync started in an episode (for the established cohort, in the week before day 0), how many of those completed it, and the slowest one's time to do so:\n",
   );
   const rows: string[][] = [];
   for (const { label, honest } of crowds) {
     for (const [name, c] of Object.entries(honest)) {
-      const isNew = name.endsWith("-new");
       rows.push([
         `${label}, ${name.replace("-", " books, ")}`,
         fmt(c.clients),
@@ -140,9 +139,9 @@ function crowdReport(scenario: Scenario, crowds: CrowdResult[]): string {
         fmt(c.delayed),
         fmt(c.refused),
         fmt(c.flagged),
-        isNew ? fmt(c.firstInEpisode) : "-",
-        isNew ? fmt(c.firstCompleted) : "-",
-        isNew && c.firstSlowestHours !== null ? hoursCell(c.firstSlowestHours) : "-",
+        fmt(c.firstInEpisode),
+        fmt(c.firstCompleted),
+        c.firstSlowestHours !== null ? hoursCell(c.firstSlowestHours) : "-",
       ]);
     }
   }

@@ -277,13 +277,13 @@ export class Scenario {
   /**
    * Honest clients in four cohorts (typical and large books, established before day 0 and new during
    * the run): their syncs, those that started while an egress episode was in force and what those
-   * met, flags, and for new clients whose first sync started in an episode, whether it completed and
+   * met, flags, and for clients whose first sync started in an episode, whether it completed and
    * the slowest one's hours to do so.
    */
   honestInEpisodes(results: HonestResult[]) {
     const cohort = (books: HonestPlan["cohort"], joined: HonestResult["joined"]) => {
       const rs = results.filter((r) => r.cohort === books && r.joined === joined);
-      const firsts = joined === "new" ? rs.map((r) => r.first).filter((f): f is NonNullable<typeof f> => f !== null && f.inEpisode) : [];
+      const firsts = rs.map((r) => r.first).filter((f): f is NonNullable<typeof f> => f !== null && f.inEpisode);
       const done = firsts.filter((f) => f.doneAt !== null);
       return {
         clients: rs.length,

@@ -164,9 +164,10 @@ export function evaluateRules(signals: Signals, distinct: number, normHitRatio: 
  * The full-sync limit of a client: the bucket's capacity once it is judged (or an operator vouched
  * for it); a fraction of it while it is flagged (QUARANTINE_BUDGET; 0 refuses its full syncs
  * outright); the probation limit until then, so that a fresh account (of a Sybil crowd, say) cannot
- * take a whole bucket before the rules have looked at it. During an egress episode an unjudged
- * client's walk decides (and a judged one's while it is young): suspect gets nothing until the
- * episode ends, open and young (a fresh account) the episode's limit, anyone else the probation limit.
+ * take a whole bucket before the rules have looked at it. During an egress episode a young client
+ * (its first sync less than DETECT_YOUNG_HOURS ago, judged or not) is held by its walk: suspect
+ * gets nothing until the episode ends, open (a fresh account) the episode's limit, honest-looking
+ * the probation limit. Older clients are served as outside an episode.
  */
 export function fullSyncLimit(
   capacity: number,
@@ -176,16 +177,16 @@ export function fullSyncLimit(
 ): number {
   if (flagged) return Math.floor(capacity * config.quarantineBudget);
   const { probationLimit, episodeLimit } = config.detection;
-  const judged = isJudged({ vouched, signals }, config);
-  if (judged && (episodeLimit === undefined || isEstablished({ vouched, signals }, config, now))) return capacity;
   const probation = Math.min(capacity, probationLimit);
-  if (episodeLimit === undefined) return probation;
+  const usual = isJudged({ vouched, signals }, config) ? capacity : probation;
+  if (episodeLimit === undefined || !isYoung({ vouched, signals }, config, now)) return usual;
   const verdict = signals?.verdict ?? "open";
-  if (verdict === "suspect") return 0;
-  // Open: a fresh account, unless it has been around longer than a crowd's burst (then as honest-looking).
-  const young = signals === undefined || now === undefined || now - signals.firstAt < config.detection.youngMs;
-  return verdict === "open" && young ? Math.min(probation, episodeLimit) : probation;
+  return verdict === "suspect" ? 0 : verdict === "open" ? Math.min(probation, episodeLimit) : probation;
 }
+
+/** Young: no operator vouched for it, and its first sync was less than DETECT_YOUNG_HOURS ago (or is this one). Without `now` the age is not asked. */
+export const isYoung = ({ vouched, signals }: Pick<ClientState, "vouched" | "signals">, config: Pick<Config, "detection">, now?: number) =>
+  !vouched && (signals === undefined || (now !== undefined && now - signals.firstAt < config.detection.youngMs));
 
 /**
  * Whether a client has been judged: minVolume identifiers checked in full syncs while its walk was
@@ -202,7 +203,7 @@ export const isJudged = ({ vouched, signals }: Pick<ClientState, "vouched" | "si
  * age is not asked.
  */
 export const isEstablished = (state: Pick<ClientState, "vouched" | "signals">, config: Pick<Config, "detection">, now?: number) =>
-  state.vouched || (isJudged(state, config) && (now === undefined || now - state.signals!.firstAt >= config.detection.youngMs));
+  state.vouched || (isJudged(state, config) && !isYoung(state, config, now));
 
 /**
  * The configuration of a sync during an egress episode (src/core/egress.ts): unjudged clients are

@@ -54,13 +54,20 @@ export function egressLimit(config: EgressConfig, hour: readonly number[], minut
 export const minuteLimit = (config: EgressConfig, state: EgressState, hour: readonly number[], minutesInHour: number): number =>
   state.since !== null && state.limit !== undefined ? state.limit : egressLimit(config, hour, minutesInHour);
 
-/** Steps the episode state by one completed minute that revealed `revealed` users, judged by `limit` (minuteLimit()). */
+/**
+ * Steps the episode state by one completed minute that revealed `revealed` users, judged by `limit`
+ * (minuteLimit()): above it an episode starts (or goes on); it ends after `calmMinutes` minutes in
+ * a row at the baseline, at most limit / factor.
+ */
 export function judgeMinute(config: EgressConfig, state: EgressState, revealed: number, limit: number, minuteStart: number): MinuteVerdict {
   if (revealed > limit) {
     const started = state.since === null;
     return { state: { since: state.since ?? minuteStart, calm: 0, limit: started ? limit : (state.limit ?? limit) }, change: started ? "started" : null, limit };
   }
   if (state.since === null) return { state, change: null, limit };
+  // Calm is back at the baseline (the limit / factor), not merely under the limit: a crowd held to
+  // a trickle just under it would otherwise end the episode and be let go again.
+  if (revealed > limit / config.factor) return { state: { ...state, calm: 0 }, change: null, limit };
   const calm = state.calm + 1;
   return calm >= config.calmMinutes ? { state: noEpisode(), change: "ended", limit } : { state: { ...state, calm }, change: null, limit };
 }

@@ -151,15 +151,18 @@ describe("the sequential test (the walk)", () => {
     expect(isJudged({ vouched: false, signals: later.signals }, { detection: config })).toBe(true);
   });
 
-  it("sets an unjudged client's limit during an egress episode: open gets the episode's, honest-looking the probation's, suspect none", () => {
+  it("holds a young client during an egress episode by its walk: open gets the episode's limit, honest-looking the probation's, suspect none", () => {
     const production = { quarantineBudget: 0, detection: { ...config, probationLimit: 1_000 } };
     const episode = withProbation(production, 100);
-    const limit = (signals: Signals | undefined, c = episode, vouched = false) => fullSyncLimit(20_000, { flagged: false, vouched, signals }, c);
+    const HOUR = 3600_000;
+    const limit = (signals: Signals | undefined, c = episode, vouched = false, hours = 1) => fullSyncLimit(20_000, { flagged: false, vouched, signals }, c, T0 + hours * HOUR);
     const fresh = undefined;
     const honest = observed([{ n: 100, matches: 40 }], 0.41).signals;
     const suspect = observed([{ n: 300, matches: 15 }], 0.41).signals;
     const judged = observed([{ n: 2_000, matches: 800 }], 0.41).signals;
-    expect([limit(fresh), limit(honest), limit(suspect), limit(judged), limit(suspect, episode, true)]).toEqual([100, 1_000, 0, 20_000, 20_000]);
+    expect([limit(fresh), limit(honest), limit(suspect), limit(suspect, episode, true)]).toEqual([100, 1_000, 0, 20_000]);
+    // Older than DETECT_YOUNG_HOURS, a client is served as outside an episode, whatever its walk.
+    expect([limit(honest, episode, false, 25), limit(suspect, episode, false, 25), limit(judged, episode, false, 25)]).toEqual([1_000, 1_000, 20_000]);
     // Outside an episode the walk changes nothing: probation for every unjudged client.
     expect([limit(fresh, production), limit(honest, production), limit(suspect, production)]).toEqual([1_000, 1_000, 1_000]);
     // A judged client is held like an unjudged one while it is young (a day after its first sync), during an episode only.

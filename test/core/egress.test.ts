@@ -42,6 +42,9 @@ describe("egress control", () => {
     // Held back to twice the old limit, the crowd keeps the episode on; back under it, the episode ends as usual.
     state = judgeMinute(config, state, limit * 2, minuteLimit(config, state, crowded, 60), 60_000).state;
     expect(state.calm).toBe(0);
+    // Under the limit but above the baseline (limit / factor): not calm either.
+    state = judgeMinute(config, state, limit / 2, minuteLimit(config, state, crowded, 60), 90_000).state;
+    expect(state).toMatchObject({ since: 0, calm: 0 });
     let change = null;
     for (let m = 2; change === null; m++) ({ state, change } = judgeMinute(config, state, 0, minuteLimit(config, state, crowded, 60), m * 60_000));
     expect(change).toBe("ended");

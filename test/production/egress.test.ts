@@ -1,5 +1,5 @@
 // Egress control on [env.production]: an episode (too many registered users revealed to clients
-// not yet established, over the whole service) holds those clients by their walk while established
+// not yet established, over the whole service) holds young clients by their walk while established
 // ones keep their bucket, and ends when calm; a network whose unestablished clients were shown more
 // than EGRESS_NETWORK_PER_DAY gets no new clients, while its existing clients are served.
 
@@ -23,7 +23,7 @@ async function minuteRevealing(revealed: number, at: number) {
 }
 
 describe("an egress episode", () => {
-  it("holds clients not established (unjudged, or judged but young) by their walk: open EGRESS_PROBATION_LIMIT, honest-looking the probation limit, suspect none; established ones keep their bucket; it ends when calm", { timeout: 60_000 }, async () => {
+  it("holds young clients (judged or not) by their walk: open EGRESS_PROBATION_LIMIT, honest-looking the probation limit, suspect none; established ones keep their bucket; it ends when calm", { timeout: 60_000 }, async () => {
     const users = randomIds(400);
     await db.addUsers(shards(), users, Date.now());
     // Judged before the episode (1,000 checked, 40% registered), but younger than DETECT_YOUNG_HOURS.

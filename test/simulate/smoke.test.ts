@@ -125,10 +125,12 @@ describe("the simulation, seed 1, production regime", () => {
     ]);
     const { typical, large } = result.honest!;
     expect([typical.syncs, typical.requests, large.syncs, large.requests, large.refusals]).toEqual([389, 443, 27, 36, 2]);
+    // Only a client's first full sync teaches the norm, and none during an episode: it holds steady
+    // (it drifted from 37.1% to 34.5% in three days when every request taught it).
     expect(result.norm).toEqual([
-      { day: 1, hitRatio: 0.3709, samples: 46.8 },
-      { day: 2, hitRatio: 0.3561, samples: 47.1 },
-      { day: 3, hitRatio: 0.3454, samples: 48.4 },
+      { day: 1, hitRatio: 0.3736, samples: 42.1 },
+      { day: 2, hitRatio: 0.3733, samples: 37.3 },
+      { day: 3, hitRatio: 0.3703, samples: 35.7 },
     ]);
     expect(budgets.enumerators.map((e) => [e.key, e.found, e.checked, e.requests, e.accountsFlagged])).toEqual([
       ["random", 1_845, 105_082, 145, 1],
