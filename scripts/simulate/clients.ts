@@ -353,7 +353,9 @@ export function startEnumerators(scenario: Scenario, service: Service, clock: Cl
   const slowWalk = walkOf("slow-walk");
   const w = slow.addAccount(T0, "slow-net");
   const slowTick = (now: number) => {
-    const numbers = slowWalk.peek(SLOW_PER_DAY);
+    // As many of its 1,500 as the service takes (probation may hold it to fewer), as a client would.
+    const numbers = slowWalk.peek(Math.min(SLOW_PER_DAY, service.fits(w.account, "full", now)));
+    if (numbers.length === 0) return clock.at(now + DAY, slowTick); // nothing fits today
     const answer = slow.ask(service, w, "full", numbers, now);
     if (answer.ok) slowWalk.take(numbers.length);
     else if (answer.retryAfterSeconds === null) return; // quarantined: nothing more to get
@@ -375,7 +377,10 @@ export function startEnumerators(scenario: Scenario, service: Service, clock: Cl
       // Against a service without rules there is nothing to evade: no padding, no margin.
       const density = newChecked > 1000 ? newFound / newChecked : 0.1;
       const padShare = service.detection ? Math.max(0, (EVASIVE_TARGET_RATIO - density) / (1 - density)) : 0;
-      let size = Math.min(M, service.fits(v.account, "full", now) - (service.detection ? EVASIVE_FREE : 0));
+      // Off the edge: it leaves EVASIVE_FREE of the bucket free. Where probation holds it to less than
+      // half the bucket, what it may send is far from the edge already, and it sends all of it.
+      const allowed = service.fits(v.account, "full", now);
+      let size = Math.min(M, service.detection && allowed > M / 2 ? allowed - EVASIVE_FREE : allowed);
       if (padShare > 0) size = Math.min(size, Math.floor(known.length / padShare));
       if (size < EVASIVE_MIN_BATCH) break;
       const pad = Math.ceil(size * padShare);
