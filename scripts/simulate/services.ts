@@ -25,7 +25,7 @@ import {
 import { type Charged, type DiscoveryStep, afterAdmission, afterCharge, beforeCharge } from "../../src/core/discovery-steps";
 import { type NormSample, type NormState, type NormView, type SyncRecord, emptyNorm, learnFromSync, removeSamples } from "../../src/core/hit-ratio-norm";
 import { estimateDistinct, sketchOf } from "../../src/core/hyperloglog";
-import { type EgressState, judgeMinute, minuteLimit, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
+import { type EgressState, WINDOW_MINUTES, judgeWindow, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
 import { MINUTE_MS } from "../../src/core/telemetry";
 import { type Directory, identifiers } from "./world";
 
@@ -181,12 +181,12 @@ export class IcdService implements Service {
     if (this.nextMinute === null) return;
     for (; (this.nextMinute + 1) * MINUTE_MS <= until; this.nextMinute++) {
       const m = this.nextMinute;
-      const hour: number[] = [];
-      for (let k = m - BASELINE_MINUTES; k < m; k++) hour.push(this.revealed.get(k) ?? 0);
-      this.revealed.delete(m - BASELINE_MINUTES);
+      const window: number[] = [];
+      for (let k = m - WINDOW_MINUTES; k < m; k++) window.push(this.revealed.get(k) ?? 0);
+      this.revealed.delete(m - WINDOW_MINUTES);
       const revealed = this.revealed.get(m) ?? 0;
-      const limit = minuteLimit(this.config.egress, this.egress, hour, BASELINE_MINUTES);
-      const verdict = judgeMinute(this.config.egress, this.egress, revealed, limit, m * MINUTE_MS);
+      const verdict = judgeWindow(this.config.egress, this.egress, window, revealed, m * MINUTE_MS);
+      const limit = verdict.limit;
       this.egress = verdict.state;
       if (!verdict.change) continue;
       const at = (m + 1) * MINUTE_MS;

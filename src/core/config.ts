@@ -266,6 +266,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     asnAccountsPerDay: optionalInteger(vars, "DETECT_ASN_ACCOUNTS_PER_DAY", 2_000, 1, 1_000_000_000),
     egress: {
       floorPerMinute: optionalInteger(vars, "EGRESS_FLOOR_PER_MINUTE", 20_000, 1, 1_000_000_000),
+      floorPerHour: optionalInteger(vars, "EGRESS_FLOOR_PER_HOUR", 15 * optionalInteger(vars, "EGRESS_FLOOR_PER_MINUTE", 20_000, 1, 1_000_000_000), 1, 1_000_000_000_000),
       factor: optionalInteger(vars, "EGRESS_FACTOR", 4, 1, 1000),
       calmMinutes: optionalInteger(vars, "EGRESS_CALM_MINUTES", 10, 1, 1440),
       probationLimit: optionalInteger(vars, "EGRESS_PROBATION_LIMIT", Math.min(1_000, maxContacts), 1, maxContacts),

@@ -12,6 +12,8 @@
 export interface EgressConfig {
   /** Revealed users a minute (all monitor objects) that are never abnormal, however quiet the hour before. */
   floorPerMinute: number;
+  /** The same for the last hour: a crowd trickling under the minute's floor is seen within its hour. */
+  floorPerHour: number;
   /** A minute is abnormal above this many times the mean of the hour before it (and the floor). */
   factor: number;
   /** Minutes in a row within the limit that end an episode. */
@@ -33,6 +35,8 @@ export interface EgressState {
    * otherwise raise the mean of the hour it is judged by, and a crowd held back would look calm.
    */
   limit?: number;
+  /** The same for the hour's limit (judgeWindow()). */
+  hourLimit?: number;
 }
 
 export const noEpisode = (): EgressState => ({ since: null, calm: 0 });
@@ -59,17 +63,49 @@ export const minuteLimit = (config: EgressConfig, state: EgressState, hour: read
  * (minuteLimit()): above it an episode starts (or goes on); it ends after `calmMinutes` minutes in
  * a row at the baseline, at most limit / factor.
  */
-export function judgeMinute(config: EgressConfig, state: EgressState, revealed: number, limit: number, minuteStart: number): MinuteVerdict {
-  if (revealed > limit) {
+export const judgeMinute = (config: EgressConfig, state: EgressState, revealed: number, limit: number, minuteStart: number): MinuteVerdict =>
+  step(config, state, { over: revealed > limit, calm: revealed <= limit / config.factor, limits: { limit } }, minuteStart);
+
+/** One completed minute's effect on the episode: `over` starts or continues it; calm minutes in a row end it. */
+function step(config: EgressConfig, state: EgressState, minute: { over: boolean; calm: boolean; limits: Pick<EgressState, "limit" | "hourLimit"> }, minuteStart: number): MinuteVerdict {
+  const limit = minute.limits.limit!;
+  if (minute.over) {
     const started = state.since === null;
-    return { state: { since: state.since ?? minuteStart, calm: 0, limit: started ? limit : (state.limit ?? limit) }, change: started ? "started" : null, limit };
+    const held = started ? minute.limits : { limit: state.limit ?? minute.limits.limit, hourLimit: state.hourLimit ?? minute.limits.hourLimit };
+    const next: EgressState = { since: state.since ?? minuteStart, calm: 0, ...(held.limit !== undefined && { limit: held.limit }), ...(held.hourLimit !== undefined && { hourLimit: held.hourLimit }) };
+    return { state: next, change: started ? "started" : null, limit };
   }
   if (state.since === null) return { state, change: null, limit };
   // Calm is back at the baseline (the limit / factor), not merely under the limit: a crowd held to
   // a trickle just under it would otherwise end the episode and be let go again.
-  if (revealed > limit / config.factor) return { state: { ...state, calm: 0 }, change: null, limit };
+  if (!minute.calm) return { state: { ...state, calm: 0 }, change: null, limit };
   const calm = state.calm + 1;
   return calm >= config.calmMinutes ? { state: noEpisode(), change: "ended", limit } : { state: { ...state, calm }, change: null, limit };
+}
+
+/** The minutes before a judged minute that judgeWindow() reads: two hours. */
+export const WINDOW_MINUTES = 120;
+const HOUR_MINUTES = 60;
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * Judges a completed minute that revealed `revealed`, given the WINDOW_MINUTES minutes before it
+ * (oldest first, missing minutes as 0), by two limits: the minute's (max(floor, factor x the mean
+ * minute of the hour before)) and the last hour's (max(floorPerHour, factor x the hour before
+ * that)), so a crowd that trickles under the minute's floor is still seen within its hour. During
+ * an episode both limits are the ones it started against; it ends after calm minutes with both
+ * back at their baselines (limit / factor).
+ */
+export function judgeWindow(config: EgressConfig, state: EgressState, window: readonly number[], revealed: number, minuteStart: number): MinuteVerdict & { hourRevealed: number; hourLimit: number } {
+  const lastHour = window.slice(-HOUR_MINUTES);
+  const hourBefore = window.slice(0, Math.max(0, window.length - HOUR_MINUTES));
+  const episode = state.since !== null;
+  const limit = episode && state.limit !== undefined ? state.limit : egressLimit(config, lastHour, HOUR_MINUTES);
+  const hourLimit = episode && state.hourLimit !== undefined ? state.hourLimit : Math.max(config.floorPerHour, config.factor * sum(hourBefore));
+  const hourRevealed = sum(lastHour.slice(1)) + revealed;
+  const over = revealed > limit || hourRevealed > hourLimit;
+  const calm = revealed <= limit / config.factor && hourRevealed <= hourLimit / config.factor;
+  return { ...step(config, state, { over, calm, limits: { limit, hourLimit } }, minuteStart), hourRevealed, hourLimit };
 }
 
 /** The probation limit a sync is charged under: tighter while an episode lasts. */

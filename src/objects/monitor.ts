@@ -10,7 +10,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../core/config";
-import { type EgressState, judgeMinute, minuteLimit, noEpisode } from "../core/egress";
+import { type EgressState, WINDOW_MINUTES, judgeWindow, noEpisode } from "../core/egress";
 import type { Reason } from "../core/detection";
 import { type NormSample, type NormState, emptyNorm } from "../core/hit-ratio-norm";
 import { type Counts, MINUTE_MS, type Minute, SERIES, type SeriesName, type Tally, addToNorm, mergeSeries, samplesOut, zeros } from "../core/telemetry";
@@ -175,14 +175,15 @@ export class Monitor extends DurableObject<Env> {
    * and again only after it came back. Object 0 does this, reading the others' last hour.
    */
   private async checkBaseline(minute: number, shard: Shard): Promise<void> {
-    const from = (minute - BASELINE_MINUTES) * MINUTE_MS;
+    const from = (minute - Math.max(BASELINE_MINUTES, WINDOW_MINUTES)) * MINUTE_MS;
     const to = (minute + 1) * MINUTE_MS;
     const others = await Promise.all(
       Array.from({ length: shard.of - 1 }, (_, k) => monitorShard(this.env, k + 1).series(from, to).catch(() => [] as Minute[])),
     );
     const merged = mergeSeries([this.series(from, to), ...others]);
     const current = merged.find((m) => m.at === minute * MINUTE_MS);
-    const history = merged.filter((m) => m.at < minute * MINUTE_MS);
+    const earlier = merged.filter((m) => m.at < minute * MINUTE_MS);
+    const history = earlier.filter((m) => m.at >= (minute - BASELINE_MINUTES) * MINUTE_MS);
     const first = this.ctx.storage.kv.get<number>("firstMinute") ?? minute;
     if (!this.ctx.storage.kv.get("firstMinute")) this.ctx.storage.kv.put("firstMinute", first);
     const out = this.ctx.storage.kv.get<SeriesName[]>("offBaseline") ?? [];
@@ -198,18 +199,18 @@ export class Monitor extends DurableObject<Env> {
       }
     }
     this.ctx.storage.kv.put("offBaseline", stillOut);
-    await this.judgeEgress(minute, current?.revealed ?? 0, history.map((m) => m.revealed));
+    const window = Array.from({ length: WINDOW_MINUTES }, (_, i) => earlier.find((m) => m.at === (minute - WINDOW_MINUTES + i) * MINUTE_MS)?.revealed ?? 0);
+    await this.judgeEgress(minute, current?.revealed ?? 0, window);
   }
 
-  /** Egress control over the merged series: an episode starts when a minute's revealed users leave their limit, and ends when calm. */
-  private async judgeEgress(minute: number, revealed: number, hour: number[]): Promise<void> {
+  /** Egress control over the merged series: an episode starts when a minute's or the last hour's revealed users leave their limit, and ends when calm. */
+  private async judgeEgress(minute: number, revealed: number, window: number[]): Promise<void> {
     const config = configOf(this.env).egress;
-    const state = this.egress();
-    const limit = minuteLimit(config, state, hour, BASELINE_MINUTES);
-    const verdict = judgeMinute(config, state, revealed, limit, minute * MINUTE_MS);
+    const verdict = judgeWindow(config, this.egress(), window, revealed, minute * MINUTE_MS);
     this.ctx.storage.kv.put("egress", verdict.state);
     if (verdict.change) {
-      await this.alert({ at: (minute + 1) * MINUTE_MS, type: "egress", detail: { episode: verdict.change, minute: minute * MINUTE_MS, revealed, limit: Math.round(limit) } });
+      const detail = { episode: verdict.change, minute: minute * MINUTE_MS, revealed, limit: Math.round(verdict.limit), hourRevealed: verdict.hourRevealed, hourLimit: Math.round(verdict.hourLimit) };
+      await this.alert({ at: (minute + 1) * MINUTE_MS, type: "egress", detail });
     }
   }
 

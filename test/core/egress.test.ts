@@ -4,10 +4,10 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/core/config";
 import { decideCharge, withProbation } from "../../src/core/detection";
-import { type EgressConfig, egressLimit, judgeMinute, minuteLimit, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
+import { type EgressConfig, WINDOW_MINUTES, egressLimit, judgeMinute, judgeWindow, minuteLimit, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
 
 const DAY = 86_400_000;
-const config: EgressConfig = { floorPerMinute: 1_000, factor: 4, calmMinutes: 3, probationLimit: 500, networkPerDay: 5_000, asnPerDay: 500_000 };
+const config: EgressConfig = { floorPerMinute: 1_000, floorPerHour: 6_000, factor: 4, calmMinutes: 3, probationLimit: 500, networkPerDay: 5_000, asnPerDay: 500_000 };
 
 describe("egress control", () => {
   it("sets a minute's limit at the floor or the factor times the hour's mean, whichever is higher", () => {
@@ -49,6 +49,34 @@ describe("egress control", () => {
     for (let m = 2; change === null; m++) ({ state, change } = judgeMinute(config, state, 0, minuteLimit(config, state, crowded, 60), m * 60_000));
     expect(change).toBe("ended");
     expect(minuteLimit(config, state, quiet, 60)).toBe(limit);
+  });
+
+  it("sees a crowd that trickles under the minute's floor within its hour, and ends only when the hour is back at its baseline", () => {
+    const window = Array<number>(WINDOW_MINUTES).fill(10); // two quiet hours: 600 an hour
+    let state = noEpisode();
+    let minute = 0;
+    const judge = (revealed: number) => {
+      const verdict = judgeWindow(config, state, window, revealed, minute * 60_000);
+      window.shift();
+      window.push(revealed);
+      state = verdict.state;
+      minute++;
+      return verdict;
+    };
+    // 150 a minute: never past the minute's floor (1,000), past the hour's (6,000) after 40 minutes.
+    const changes: (string | null)[] = [];
+    for (let m = 0; m < 60; m++) changes.push(judge(150).change);
+    expect(changes.indexOf("started")).toBeGreaterThanOrEqual(35);
+    expect(changes.indexOf("started")).toBeLessThan(45);
+    expect(state.hourLimit).toBe(6_000);
+    // Held to 60 a minute, the hour stays over its baseline (1,500) for a while: not calm yet.
+    for (let m = 0; m < 10; m++) expect(judge(60).change).toBeNull();
+    expect(state.since).not.toBeNull();
+    // Back to 10 a minute: the hour falls under 1,500 within the hour, then three calm minutes end it.
+    let ended = -1;
+    for (let m = 0; m < 90 && ended < 0; m++) if (judge(10).change === "ended") ended = m;
+    expect(ended).toBeGreaterThan(20);
+    expect(ended).toBeLessThan(70);
   });
 
   it("throttles a network for new clients once its unjudged clients were shown more than a day's allowance, until it drains", () => {

@@ -104,11 +104,24 @@ describe("the monitor", () => {
     };
     await reveal(30_000, T0); // over the local floor of 20,000 a minute
     await reveal(0, T0 + MINUTE); // the next minute: the last one is judged
-    expect(await monitor.egress()).toEqual({ since: T0, calm: 0 });
-    expect((await monitor.alerts(10))[0]).toMatchObject({ type: "egress", detail: { episode: "started", revealed: 30_000, limit: 20_000 } });
+    expect(await monitor.egress()).toEqual({ since: T0, calm: 0, limit: 20_000, hourLimit: 300_000 }); // the limits it started against, held
+    expect((await monitor.alerts(10))[0]).toMatchObject({ type: "egress", detail: { episode: "started", revealed: 30_000, limit: 20_000, hourRevealed: 30_000, hourLimit: 300_000 } });
     for (let m = 2; m <= 11; m++) await reveal(0, T0 + m * MINUTE); // ten calm minutes (EGRESS_CALM_MINUTES)
     expect(await monitor.egress()).toEqual({ since: null, calm: 0 });
     expect((await monitor.alerts(10))[0]).toMatchObject({ type: "egress", detail: { episode: "ended" } });
     expect((await monitor.totals()).revealed).toBe(30_000);
+  });
+
+  it("starts an egress episode when the last hour reveals more than its limit, though no minute does", async () => {
+    const monitor = fresh();
+    const reveal = async (matches: number, at: number) => {
+      const tally = emptyTally(at);
+      tallySync(tally, sync("full", 20_000, matches), at, []);
+      await monitor.absorb(tally, ONE, at);
+    };
+    // 8,000 a minute: under the local minute floor (20,000), over the hour's (300,000) in the 38th minute.
+    for (let m = 0; m < 40; m++) await reveal(8_000, T0 + m * MINUTE);
+    expect(await monitor.egress()).toMatchObject({ since: T0 + 37 * MINUTE });
+    expect((await monitor.alerts(10))[0]).toMatchObject({ type: "egress", detail: { episode: "started", revealed: 8_000, hourRevealed: 304_000, hourLimit: 300_000 } });
   });
 });
