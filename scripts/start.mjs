@@ -4,6 +4,7 @@
 
 import { spawnSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { unstable_readConfig } from "wrangler";
 
 const option = (name) => {
@@ -33,6 +34,35 @@ for (const { binding } of config.d1_databases) {
   console.log(`migrations applied to ${binding}`);
 }
 
-const dev = spawn("npx", ["wrangler", "dev", "--port", port, ...sharedArgs, ...devArgs], { stdio: "inherit" });
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
-dev.on("exit", (code) => process.exit(code ?? 0));
+// wrangler dev runs in a process group of its own (with the workerd processes it starts), so that
+// stopping this script stops all of them: SIGINT (Ctrl-C), SIGTERM or SIGHUP here goes to the whole
+// group, and so does an end of the parent (npm killed: this script is re-parented), with SIGKILL
+// 10 s later for anything still there. Its stdin is not the terminal: a background group reading it
+// would be stopped, so wrangler's hotkeys are off and Ctrl-C comes through here.
+const wrangler = fileURLToPath(new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url));
+const dev = spawn(process.execPath, [wrangler, "dev", "--port", port, ...sharedArgs, ...devArgs], { stdio: ["ignore", "inherit", "inherit"], detached: true });
+const group = (signal) => {
+  try {
+    process.kill(-dev.pid, signal);
+  } catch {
+    // the group is gone already
+  }
+};
+let stopping = false;
+const stop = (signal) => {
+  if (stopping) return;
+  stopping = true;
+  group(signal);
+  setTimeout(() => group("SIGKILL"), 10_000).unref();
+};
+// Importing wrangler (for its config reader) installs handlers that exit at once: ours replace them.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.removeAllListeners(signal);
+  process.on(signal, () => stop(signal));
+}
+const parent = process.ppid;
+setInterval(() => process.ppid !== parent && stop("SIGTERM"), 500).unref();
+dev.on("exit", (code, signal) => {
+  group("SIGKILL"); // whatever wrangler left behind
+  process.exit(code ?? (signal ? 0 : 1));
+});

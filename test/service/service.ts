@@ -1,11 +1,12 @@
 // The real service as `npm start` runs it (scripts/start.mjs: migrations, then wrangler dev with local
 // D1 and Durable Objects), on a port and a state directory of the caller's choosing, in a process
-// group of its own: npx, wrangler and both workerd processes end together, politely or hard.
+// group of its own. start.mjs runs wrangler and its workerd processes in a group of theirs and stops
+// it when asked politely; a hard kill reaches every process it started, found by parent in /proc.
 //
 // Node only: the tests of this folder (the "service" project of test/vitest.config.ts) use it.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -67,9 +68,18 @@ export async function startService(stateDir: string, port?: number, envName?: st
       clearTimeout(timer);
     },
     async kill() {
+      const started = descendants(group);
       signalGroup("SIGKILL");
+      for (const pid of started) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone already
+        }
+      }
       await exited;
       await groupGone(group);
+      for (const deadline = Date.now() + 10_000; started.some(alive) && Date.now() < deadline; ) await sleep(50);
     },
   };
   try {
@@ -134,6 +144,40 @@ async function waitForServer(base: string, exitCode: () => number | null, log: (
     await sleep(500);
   }
   throw new Error(`the server did not answer within ${STARTUP_MS / 1000} s:\n${log()}`);
+}
+
+/** Every process whose parent chain leads to `pid`, from /proc. */
+export function descendants(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      parents.set(Number(entry), Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found = new Set<number>();
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [child, parent] of parents) {
+      if ((parent === pid || found.has(parent)) && !found.has(child)) {
+        found.add(child);
+        grew = true;
+      }
+    }
+  }
+  return [...found];
+}
+
+/** Whether a process is still running (a zombie is not). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/status`, "utf8").includes("State:\tZ");
+  } catch {
+    return false;
+  }
 }
 
 /** Waits until no process is left in the group (the workerd processes are reaped by init, not by us). */
