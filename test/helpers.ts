@@ -1,7 +1,6 @@
-// Shared by the route tests: a tiny ICD client over SELF.fetch, and fresh identifiers.
+// Shared by the route tests: a tiny ICD client over exports.default.fetch, and fresh identifiers.
 
-import { SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { shardsOf } from "../src/db/shards";
 import { shardFor } from "../src/db/shards";
 import { keyOf } from "../src/core/lookup-key";
@@ -55,7 +54,7 @@ export interface Answer {
 
 /** POSTs a raw body and decodes the Response, failing the test if the body is not one. */
 export async function postRaw(path: string, body: BodyInit, headers: HeadersInit = {}): Promise<Answer> {
-  const response = await SELF.fetch(`https://icd.test${path}`, { method: "POST", body, headers });
+  const response = await exports.default.fetch(`https://icd.test${path}`, { method: "POST", body, headers });
   const decoded = ICD.Response.decode(new Uint8Array(await response.arrayBuffer()));
   return {
     status: response.status,
@@ -114,7 +113,7 @@ export type TestKey = keyof Cloudflare.Env["TEST_KEYS"];
  */
 export function admin(path: string, init: RequestInit & { token?: string; as?: TestKey } = {}) {
   const { as, token = as ? env.TEST_KEYS[as] : env.ADMIN_TOKEN, ...rest } = init;
-  return SELF.fetch(`https://icd.test/admin${path}`, {
+  return exports.default.fetch(`https://icd.test/admin${path}`, {
     ...rest,
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...rest.headers },
   });

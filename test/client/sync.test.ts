@@ -2,26 +2,17 @@
 // clocks: first sync, later registrations and removals, new contacts, a reinstall, a long time
 // offline, rate limits and an address book larger than one request.
 
-import { SELF } from "cloudflare:test";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
 import { type ClientOptions, type SyncResult, IcdClient, IcdError, MemoryStore, fromHex, identifierOf } from "../../client/index";
 import { ICD } from "../../src/proto/icd.js";
 import { randomIds } from "../helpers";
+import { DAY, SECOND, fakeClock } from "../fake-clock";
 
-const SECOND = 1000;
-const DAY = 86_400 * SECOND;
 const S2_DELTA = 10 * DAY;
 const MARGIN = 1 * DAY;
-// Fake clocks run a year ahead of the real one, so that bucket alarms never fire during a test.
-const T0 = Math.floor(Date.now() / SECOND) * SECOND + 365 * DAY;
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(T0);
-});
-afterEach(() => vi.useRealTimers());
-
-const at = (ms: number) => vi.setSystemTime(T0 + ms);
+const { at } = fakeClock();
 
 const SERVER = "https://icd.test";
 
@@ -34,13 +25,13 @@ interface Call {
   removed: number;
 }
 
-/** SELF.fetch, recording every call; `intercept` may answer instead of the Worker. */
+/** exports.default.fetch, recording every call; `intercept` may answer instead of the Worker. */
 function recordingFetch(intercept?: (path: string, identifiers: number) => Response | undefined) {
   const calls: Call[] = [];
   const fetch = async (input: string, init: RequestInit) => {
     const path = new URL(input).pathname;
     const identifiers = ICD.Request.decode(init.body as Uint8Array).identifiers.length;
-    const response = intercept?.(path, identifiers) ?? (await SELF.fetch(input, init));
+    const response = intercept?.(path, identifiers) ?? (await exports.default.fetch(input, init));
     const bytes = new Uint8Array(await response.clone().arrayBuffer());
     const decoded = ICD.Response.decode(bytes);
     calls.push({ path, identifiers, status: response.status, added: decoded.addedUsers.length, removed: decoded.removedUsers.length });
@@ -235,7 +226,7 @@ describe("rate limits", () => {
   async function spendFullBucket(user: User, n: number) {
     const state = (await user.store.load())!;
     const body = ICD.Request.encode({ user: await identifierOf(state.user!.phone), authToken: fromHex(state.user!.token), identifiers: randomIds(n) }).finish();
-    expect((await SELF.fetch(`${SERVER}/discovery/full`, { method: "POST", body })).status).toBe(200);
+    expect((await exports.default.fetch(`${SERVER}/discovery/full`, { method: "POST", body })).status).toBe(200);
   }
 
   it("on 429 sends the part that fits, keeps the rest pending with Retry-After, and resumes", async () => {

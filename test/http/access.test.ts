@@ -4,8 +4,7 @@
 // ACCESS_ROLES (test/vitest.config.ts: ops@example.com and group icd-operators are operators, group
 // icd-viewers and service token scraper.access viewers).
 
-import { SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { type CryptoKey, SignJWT, exportJWK, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { toHex } from "../../src/core/hex";
@@ -60,7 +59,7 @@ function accessToken({ claims = { email: "ops@example.com" }, audience = AUDIENC
 }
 
 const asAccess = async (path: string, token: string | Promise<string>, init: RequestInit = {}) =>
-  SELF.fetch(`https://icd.test/admin${path}`, { ...init, headers: { "Cf-Access-Jwt-Assertion": await token, ...init.headers } });
+  exports.default.fetch(`https://icd.test/admin${path}`, { ...init, headers: { "Cf-Access-Jwt-Assertion": await token, ...init.headers } });
 
 const lastAudit = async () => ((await (await admin("/audit?limit=1", { as: "operator" })).json()) as object[])[0];
 

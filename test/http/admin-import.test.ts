@@ -1,6 +1,6 @@
 // POST /admin/users/import, and the admin API's token check.
 
-import { SELF } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { toHex } from "../../src/core/hex";
 import { MAX_IMPORT_BATCH } from "../../src/http/routes/admin";
@@ -23,7 +23,7 @@ describe("admin token", () => {
       ["GET", "/admin/"],
       ["GET", "/admin/no/such/path"],
     ] as const) {
-      const response = await SELF.fetch(`https://icd.test${path}`, { method, headers, body: method === "POST" ? "{}" : undefined });
+      const response = await exports.default.fetch(`https://icd.test${path}`, { method, headers, body: method === "POST" ? "{}" : undefined });
       expect(response.status).toBe(401);
     }
   });

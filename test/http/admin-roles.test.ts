@@ -2,8 +2,7 @@
 // every other role 403 (audited with its role and key id), no credential 401. Two keys of one role
 // (a rotation) both work.
 
-import { SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { toHex } from "../../src/core/hex";
 import { ADMIN_ROUTES, type AdminRoute, ROLES, type Role } from "../../src/core/roles";
@@ -101,9 +100,9 @@ describe("without a role's key", () => {
 describe("keys", () => {
   it("work as Basic credentials too (key id as user name, secret as password), for the browser", async () => {
     const [id, secret] = env.TEST_KEYS.viewer.split(/\.(.*)/);
-    const response = await SELF.fetch("https://icd.test/admin/", { headers: { Authorization: `Basic ${btoa(`${id}:${secret}`)}` } });
+    const response = await exports.default.fetch("https://icd.test/admin/", { headers: { Authorization: `Basic ${btoa(`${id}:${secret}`)}` } });
     expect(response.status).toBe(200);
-    const wrongUser = await SELF.fetch("https://icd.test/admin/", { headers: { Authorization: `Basic ${btoa(`ops-1:${secret}`)}` } });
+    const wrongUser = await exports.default.fetch("https://icd.test/admin/", { headers: { Authorization: `Basic ${btoa(`ops-1:${secret}`)}` } });
     expect(wrongUser.status).toBe(401);
   });
 

@@ -1,12 +1,11 @@
 // The dashboard page under /admin/: behind the admin token, locked down by its headers, and no
 // shadow over the rest of the admin API. test/service/dashboard.test.ts drives it in Chromium.
 
-import { SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { admin } from "../helpers";
 
-const page = (path: string, headers: HeadersInit = {}) => SELF.fetch(`https://icd.test${path}`, { headers });
+const page = (path: string, headers: HeadersInit = {}) => exports.default.fetch(`https://icd.test${path}`, { headers });
 const basic = (user: string, password: string) => ({ Authorization: `Basic ${btoa(`${user}:${password}`)}` });
 
 describe("dashboard", () => {

@@ -2,17 +2,17 @@
 // the operator's view through the admin API. Locally QUARANTINE_BUDGET = 1: flagged, not refused
 // (test/production/quarantine.test.ts covers the refusal).
 
+import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { toHex } from "../../src/core/hex";
 import { type Client, admin, encodeRequest, post, randomIds, registered, seededIds } from "../helpers";
-import { SELF } from "cloudflare:test";
 
 const json = async (path: string, init?: RequestInit) => (await (await admin(path, init)).json()) as any;
 const clientView = (client: Client) => json(`/clients/${toHex(client.user)}`);
 
 /** Registers `n` users through the local hook and answers their identifiers. */
 async function directory(n: number, ids = randomIds(n)): Promise<Uint8Array[]> {
-  const response = await SELF.fetch("https://icd.test/test/add/many", { method: "POST", body: encodeRequest({}, ids) });
+  const response = await exports.default.fetch("https://icd.test/test/add/many", { method: "POST", body: encodeRequest({}, ids) });
   expect(response.status).toBe(200);
   return ids;
 }
@@ -128,7 +128,7 @@ describe("enumeration detection", () => {
     expect((await clear("cross-site")).status).toBe(403);
     expect((await clear("same-site")).status).toBe(403);
     expect((await clear("same-origin")).status).toBe(200);
-    const basic = await SELF.fetch("https://icd.test/admin/detection", { headers: { Authorization: `Basic ${btoa(`admin:${"test-admin-token-0123456789"}`)}` } });
+    const basic = await exports.default.fetch("https://icd.test/admin/detection", { headers: { Authorization: `Basic ${btoa(`admin:${"test-admin-token-0123456789"}`)}` } });
     expect(basic.status).toBe(200);
   });
 });

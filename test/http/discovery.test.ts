@@ -1,25 +1,15 @@
 // POST /discovery/full and /discovery/incremental through the Worker: every rule of docs/protocol.md.
 
-import { SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { maxRequestBytes } from "../../src/core/wire";
 import { type Client, Result, encodeRequest, hex, newClient, post, postRaw, randomId, randomIds, registered } from "../helpers";
+import { DAY, SECOND, fakeClock } from "../fake-clock";
 
-const SECOND = 1000;
-const DAY = 86_400 * SECOND;
 const S2_DELTA = 10 * DAY;
-// Fake clocks run a year ahead of the real one, so that bucket alarms never fire during a test.
-const T0 = Math.floor(Date.now() / SECOND) * SECOND + 365 * DAY;
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(T0);
-});
-afterEach(() => vi.useRealTimers());
-
-const at = (ms: number) => vi.setSystemTime(T0 + ms);
+const { at } = fakeClock();
 const fullLevel = async (client: Client) => (await bucketsOf(env, client.user, 0).inspect(Date.now())).full.level;
 const incrementalLevel = async (client: Client) => (await bucketsOf(env, client.user, 0).inspect(Date.now())).incremental.level;
 
@@ -36,7 +26,7 @@ describe("full sync", () => {
 
   it("reports the time of each step, and of the lookup inside D1, in Server-Timing", async () => {
     const client = await registered();
-    const response = await SELF.fetch("https://icd.test/discovery/full", { method: "POST", body: encodeRequest(client, randomIds(100)) });
+    const response = await exports.default.fetch("https://icd.test/discovery/full", { method: "POST", body: encodeRequest(client, randomIds(100)) });
     expect(response.headers.get("Server-Timing")).toMatch(/^charge;dur=\d+\.\d\d, lookup;dur=\d+\.\d\d, d1;dur=\d+\.\d\d, sql;dur=\d+\.\d\d$/);
   });
 
@@ -176,7 +166,7 @@ describe("refusals charge nothing", () => {
 
   it("answers no identifiers with an empty success, free", async () => {
     const client = await registered();
-    const response = await SELF.fetch("https://icd.test/discovery/incremental", { method: "POST", body: encodeRequest(client) });
+    const response = await exports.default.fetch("https://icd.test/discovery/incremental", { method: "POST", body: encodeRequest(client) });
     expect(response.status).toBe(200);
     expect((await response.arrayBuffer()).byteLength).toBe(0);
     expect(await incrementalLevel(client)).toBe(0);
@@ -250,6 +240,6 @@ describe("refusals charge nothing", () => {
 
 describe("routing", () => {
   it("answers a GET on an endpoint with 404, not 500", async () => {
-    expect((await SELF.fetch("https://icd.test/discovery/full")).status).toBe(404);
+    expect((await exports.default.fetch("https://icd.test/discovery/full")).status).toBe(404);
   });
 });

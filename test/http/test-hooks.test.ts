@@ -1,11 +1,11 @@
 // The local-development hooks of docs/protocol.md, as the reference's test suite uses them.
 
-import { SELF } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { MAX_CREATE } from "../../src/http/routes/test-hooks";
 import { Result, encodeRequest, hex, newClient, post, postRaw, randomIds, registered , countRows } from "../helpers";
 
-const get = (path: string) => SELF.fetch(`https://icd.test${path}`);
+const get = (path: string) => exports.default.fetch(`https://icd.test${path}`);
 const userCount = () => countRows("SELECT count(*) AS n FROM users WHERE removed_at IS NULL");
 
 describe("GET /test/create/<n>", () => {

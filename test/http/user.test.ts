@@ -1,6 +1,6 @@
 // POST /user/register and /user/delete through the Worker.
 
-import { SELF } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { Result, hex, newClient, post, postRaw, randomId, registered } from "../helpers";
 
@@ -9,7 +9,7 @@ const canSync = async (client: { user: Uint8Array; authToken: Uint8Array }) => (
 describe("register", () => {
   it("registers a new user with an empty SUCCESS body", async () => {
     const client = newClient();
-    const response = await SELF.fetch("https://icd.test/user/register", {
+    const response = await exports.default.fetch("https://icd.test/user/register", {
       method: "POST",
       body: (await import("../helpers")).encodeRequest(client),
     });

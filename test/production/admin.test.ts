@@ -2,8 +2,7 @@
 // test sets one, as a forgotten secret would be), no public /admin/users*, the account service on
 // its Service Binding, and the audit log keyed with AUDIT_KEY.
 
-import { SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { toHex } from "../../src/core/hex";
 import { keyedHash } from "../../src/core/token";
@@ -16,7 +15,7 @@ describe("the operator's side in production", () => {
     expect(env.ADMIN_TOKEN).toBeDefined();
     for (const path of ["/", "/stats", "/metrics", "/clients/abcd"]) {
       expect((await admin(path)).status).toBe(401);
-      const response = await SELF.fetch(`https://icd.test/admin${path}`, { headers: { Authorization: basic("admin", env.ADMIN_TOKEN!) } });
+      const response = await exports.default.fetch(`https://icd.test/admin${path}`, { headers: { Authorization: basic("admin", env.ADMIN_TOKEN!) } });
       expect(response.status).toBe(401);
     }
     expect((await admin("/stats", { as: "operator" })).status).toBe(200);
@@ -37,7 +36,7 @@ describe("the operator's side in production", () => {
       expect((await admin("/users/import", { as, method: "POST", body: JSON.stringify({ users: [] }) })).status).toBe(404);
       expect((await admin(`/users/${toHex(client.user)}`, { as, method: "DELETE" })).status).toBe(404);
     }
-    expect((await SELF.fetch("https://icd.test/admin/users", { method: "POST", body })).status).toBe(401);
+    expect((await exports.default.fetch("https://icd.test/admin/users", { method: "POST", body })).status).toBe(401);
   });
 
   it("registers and deletes through the Service Binding, audited as the account service with AUDIT_KEY's keyed hash", async () => {

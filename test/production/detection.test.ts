@@ -1,8 +1,7 @@
 // Runs against `[env.production]`: QUARANTINE_BUDGET = 0 (a flagged client's full syncs are refused),
 // the network rule on, and alerts sent to ALERT_WEBHOOK_URL.
 
-import { env } from "cloudflare:workers";
-import { SELF } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { toHex } from "../../src/core/hex";
 import { keyedHash } from "../../src/core/token";
@@ -14,7 +13,7 @@ let ipCounter = 1;
 const newNetwork = () => `198.18.${Math.floor(ipCounter / 250)}.${ipCounter++ % 250}`;
 
 async function sync(kind: "full" | "incremental", client: Client, ids: Uint8Array[], ip: string) {
-  const response = await SELF.fetch(`https://icd.test/discovery/${kind}`, { method: "POST", body: encodeRequest(client, ids), headers: { "CF-Connecting-IP": ip } });
+  const response = await exports.default.fetch(`https://icd.test/discovery/${kind}`, { method: "POST", body: encodeRequest(client, ids), headers: { "CF-Connecting-IP": ip } });
   await response.arrayBuffer();
   return response;
 }

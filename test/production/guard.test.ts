@@ -1,11 +1,11 @@
 // Runs against `[env.production]`, where the network guard is on.
 
-import { SELF } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { admin, encodeRequest, newClient, randomIds } from "../helpers";
 
 const from = (ip: string) =>
-  SELF.fetch("https://icd.test/discovery/full", {
+  exports.default.fetch("https://icd.test/discovery/full", {
     method: "POST",
     body: encodeRequest(newClient(), randomIds(1)),
     headers: { "CF-Connecting-IP": ip },

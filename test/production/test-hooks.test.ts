@@ -1,7 +1,6 @@
 // Runs against `[env.production]` of wrangler.toml: the unauthenticated hooks must not exist there.
 
-import { SELF } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { countRows, encodeRequest, enroll, post, randomIds } from "../helpers";
 
@@ -20,7 +19,7 @@ describe("the production environment", () => {
     const client = await enroll(); // self-registration is off in production: the account service registers
     const before = await userCount();
     const body = method === "POST" ? encodeRequest({}, randomIds(10)) : undefined;
-    const response = await SELF.fetch(`https://icd.test${path}`, { method, body });
+    const response = await exports.default.fetch(`https://icd.test${path}`, { method, body });
     expect(response.status).toBe(404);
     expect(await userCount()).toBe(before);
     expect((await post("/discovery/full", client, randomIds(1))).status).toBe(200);
