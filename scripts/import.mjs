@@ -12,6 +12,7 @@
 // so no user is imported twice and none is skipped.
 
 import { createReadStream, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readDevVar } from "./dev-vars.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -30,12 +31,6 @@ const token = process.env.ADMIN_KEY ?? process.env.ADMIN_TOKEN ?? readDevVar("AD
 if (!token) {
   console.error("no credential: set ADMIN_KEY to an account-service key (<id>.<secret>), or locally ADMIN_TOKEN");
   process.exit(2);
-}
-
-function readDevVar(name) {
-  if (!existsSync(".dev.vars")) return undefined;
-  const line = readFileSync(".dev.vars", "utf8").split("\n").find((l) => l.startsWith(`${name}=`));
-  return line?.slice(name.length + 1).trim().replace(/^"(.*)"$/, "$1");
 }
 
 const { size, mtimeMs } = statSync(file);

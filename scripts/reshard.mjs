@@ -12,7 +12,7 @@
 // --batch N: rows read per step (default 1000, at most 5000). --parallel P: P steps at a time, each
 // on its own old shards (every old shard is its own database), for directories of many shards.
 
-import { existsSync, readFileSync } from "node:fs";
+import { readDevVar } from "./dev-vars.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -30,12 +30,6 @@ if (!token) {
 if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(parallel) || parallel < 1) {
   console.error("usage: npm run reshard -- [--server URL] [--batch N] [--parallel P]");
   process.exit(2);
-}
-
-function readDevVar(name) {
-  if (!existsSync(".dev.vars")) return undefined;
-  const line = readFileSync(".dev.vars", "utf8").split("\n").find((l) => l.startsWith(`${name}=`));
-  return line?.slice(name.length + 1).trim().replace(/^"(.*)"$/, "$1");
 }
 
 async function call(method, path) {

@@ -29,12 +29,6 @@ import { type EgressState, WINDOW_MINUTES, judgeWindow, noEpisode, probationDuri
 import { MINUTE_MS } from "../../src/core/telemetry";
 import { type Directory, identifiers } from "./world";
 
-/**
- * BASELINE_MINUTES of src/objects/monitor.ts: the hour of minutes an egress limit is the mean of.
- * That module imports cloudflare:workers, so Node cannot load it; test/simulate/ checks they agree.
- */
-export const BASELINE_MINUTES = 60;
-
 export interface Account {
   name: string;
   network: string;

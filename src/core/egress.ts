@@ -54,26 +54,12 @@ export function egressLimit(config: EgressConfig, hour: readonly number[], minut
   return Math.max(config.floorPerMinute, config.factor * mean);
 }
 
-/** The limit a completed minute is judged by: the hour before it, or during an episode the limit it started against. */
-export const minuteLimit = (config: EgressConfig, state: EgressState, hour: readonly number[], minutesInHour: number): number =>
-  state.since !== null && state.limit !== undefined ? state.limit : egressLimit(config, hour, minutesInHour);
-
-/**
- * Steps the episode state by one completed minute that revealed `revealed` users, judged by `limit`
- * (minuteLimit()): above it an episode starts (or goes on); it ends after `calmMinutes` minutes in
- * a row at the baseline, at most limit / factor.
- */
-export const judgeMinute = (config: EgressConfig, state: EgressState, revealed: number, limit: number, minuteStart: number): MinuteVerdict =>
-  step(config, state, { over: revealed > limit, calm: revealed <= limit / config.factor, limits: { limit } }, minuteStart);
-
-/** One completed minute's effect on the episode: `over` starts or continues it; calm minutes in a row end it. */
-function step(config: EgressConfig, state: EgressState, minute: { over: boolean; calm: boolean; limits: Pick<EgressState, "limit" | "hourLimit"> }, minuteStart: number): MinuteVerdict {
-  const limit = minute.limits.limit!;
+/** One completed minute's effect on the episode: `over` starts or continues it (holding the limits it started against); calm minutes in a row end it. */
+function step(config: EgressConfig, state: EgressState, minute: { over: boolean; calm: boolean; limit: number; hourLimit: number }, minuteStart: number): MinuteVerdict {
+  const { limit } = minute;
   if (minute.over) {
-    const started = state.since === null;
-    const held = started ? minute.limits : { limit: state.limit ?? minute.limits.limit, hourLimit: state.hourLimit ?? minute.limits.hourLimit };
-    const next: EgressState = { since: state.since ?? minuteStart, calm: 0, ...(held.limit !== undefined && { limit: held.limit }), ...(held.hourLimit !== undefined && { hourLimit: held.hourLimit }) };
-    return { state: next, change: started ? "started" : null, limit };
+    if (state.since !== null) return { state: { ...state, calm: 0 }, change: null, limit };
+    return { state: { since: minuteStart, calm: 0, limit, hourLimit: minute.hourLimit }, change: "started", limit };
   }
   if (state.since === null) return { state, change: null, limit };
   // Calm is back at the baseline (the limit / factor), not merely under the limit: a crowd held to
@@ -105,7 +91,7 @@ export function judgeWindow(config: EgressConfig, state: EgressState, window: re
   const hourRevealed = sum(lastHour.slice(1)) + revealed;
   const over = revealed > limit || hourRevealed > hourLimit;
   const calm = revealed <= limit / config.factor && hourRevealed <= hourLimit / config.factor;
-  return { ...step(config, state, { over, calm, limits: { limit, hourLimit } }, minuteStart), hourRevealed, hourLimit };
+  return { ...step(config, state, { over, calm, limit, hourLimit }, minuteStart), hourRevealed, hourLimit };
 }
 
 /** The probation limit a sync is charged under: tighter while an episode lasts. */

@@ -199,7 +199,8 @@ export class Monitor extends DurableObject<Env> {
       }
     }
     this.ctx.storage.kv.put("offBaseline", stillOut);
-    const window = Array.from({ length: WINDOW_MINUTES }, (_, i) => earlier.find((m) => m.at === (minute - WINDOW_MINUTES + i) * MINUTE_MS)?.revealed ?? 0);
+    const revealedAt = new Map(earlier.map((m) => [m.at, m.revealed]));
+    const window = Array.from({ length: WINDOW_MINUTES }, (_, i) => revealedAt.get((minute - WINDOW_MINUTES + i) * MINUTE_MS) ?? 0);
     await this.judgeEgress(minute, current?.revealed ?? 0, window);
   }
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/core/config";
 import { decideCharge, withProbation } from "../../src/core/detection";
-import { type EgressConfig, WINDOW_MINUTES, egressLimit, judgeMinute, judgeWindow, minuteLimit, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
+import { type EgressConfig, type EgressState, WINDOW_MINUTES, egressLimit, judgeWindow, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
 
 const DAY = 86_400_000;
 const config: EgressConfig = { floorPerMinute: 1_000, floorPerHour: 6_000, factor: 4, calmMinutes: 3, probationLimit: 500, networkPerDay: 5_000, asnPerDay: 500_000 };
@@ -16,39 +16,45 @@ describe("egress control", () => {
     expect(egressLimit(config, [6_000], 60)).toBe(1_000); // one busy minute in a quiet hour: mean 100
   });
 
+  /** Two hours of `perMinute` a minute: the window judgeWindow() reads. */
+  const hours = (perMinute: number) => Array<number>(WINDOW_MINUTES).fill(perMinute);
+  const quietWindow = hours(0);
+
   it("starts an episode on the first minute over the limit, and ends it after calmMinutes within it", () => {
+    const judge = (state: EgressState, revealed: number, at: number) => judgeWindow(config, state, quietWindow, revealed, at);
     let state = noEpisode();
-    expect(judgeMinute(config, state, 1_000, 1_000, 0).change).toBeNull(); // at the limit: normal
-    const started = judgeMinute(config, state, 1_001, 1_000, 60_000);
-    expect(started).toMatchObject({ change: "started", state: { since: 60_000, calm: 0 } });
+    expect(judge(state, 1_000, 0).change).toBeNull(); // at the limit (the floor): normal
+    const started = judge(state, 1_001, 60_000);
+    expect(started).toMatchObject({ change: "started", state: { since: 60_000, calm: 0 }, limit: 1_000 });
     state = started.state;
-    state = judgeMinute(config, state, 10, 1_000, 120_000).state;
-    state = judgeMinute(config, state, 5_000, 1_000, 180_000).state; // over again: the calm count restarts
-    expect(state).toEqual({ since: 60_000, calm: 0, limit: 1_000 });
-    for (const m of [4, 5]) state = judgeMinute(config, state, 0, 1_000, m * 60_000).state;
-    const ended = judgeMinute(config, state, 0, 1_000, 6 * 60_000);
+    state = judge(state, 10, 120_000).state;
+    state = judge(state, 5_000, 180_000).state; // over again: the calm count restarts
+    expect(state).toEqual({ since: 60_000, calm: 0, limit: 1_000, hourLimit: 6_000 });
+    for (const m of [4, 5]) state = judge(state, 0, m * 60_000).state;
+    const ended = judge(state, 0, 6 * 60_000);
     expect(ended).toMatchObject({ change: "ended", state: noEpisode() });
   });
 
   it("holds the limit an episode started against until it ends, so the crowd's own minutes do not raise it", () => {
-    const quiet = Array(60).fill(100); // an hour of 100 a minute: the limit is max(floor, factor x 100)
-    const limit = minuteLimit(config, noEpisode(), quiet, 60);
+    const quiet = hours(100); // 100 a minute: the limit is max(floor, factor x 100)
+    const limitOf = (state: EgressState, window: number[]) => judgeWindow(config, state, window, 0, 0).limit;
+    const limit = limitOf(noEpisode(), quiet);
     expect(limit).toBe(Math.max(config.floorPerMinute, config.factor * 100));
-    let state = judgeMinute(config, noEpisode(), limit * 10, limit, 0).state;
+    let state = judgeWindow(config, noEpisode(), quiet, limit * 10, 0).state;
     // An hour in which the crowd revealed ten times the limit each minute would raise a fresh limit tenfold.
-    const crowded = Array(60).fill(limit * 10);
-    expect(egressLimit(config, crowded, 60)).toBeGreaterThan(limit * 5);
-    expect(minuteLimit(config, state, crowded, 60)).toBe(limit);
+    const crowded = [...hours(100).slice(60), ...Array<number>(60).fill(limit * 10)];
+    expect(egressLimit(config, crowded.slice(60), 60)).toBeGreaterThan(limit * 5);
+    expect(limitOf(state, crowded)).toBe(limit);
     // Held back to twice the old limit, the crowd keeps the episode on; back under it, the episode ends as usual.
-    state = judgeMinute(config, state, limit * 2, minuteLimit(config, state, crowded, 60), 60_000).state;
+    state = judgeWindow(config, state, crowded, limit * 2, 60_000).state;
     expect(state.calm).toBe(0);
     // Under the limit but above the baseline (limit / factor): not calm either.
-    state = judgeMinute(config, state, limit / 2, minuteLimit(config, state, crowded, 60), 90_000).state;
+    state = judgeWindow(config, state, quietWindow, limit / 2, 90_000).state;
     expect(state).toMatchObject({ since: 0, calm: 0 });
     let change = null;
-    for (let m = 2; change === null; m++) ({ state, change } = judgeMinute(config, state, 0, minuteLimit(config, state, crowded, 60), m * 60_000));
+    for (let m = 2; change === null; m++) ({ state, change } = judgeWindow(config, state, quietWindow, 0, m * 60_000));
     expect(change).toBe("ended");
-    expect(minuteLimit(config, state, quiet, 60)).toBe(limit);
+    expect(limitOf(state, quiet)).toBe(limit);
   });
 
   it("sees a crowd that trickles under the minute's floor within its hour, and ends only when the hour is back at its baseline", () => {

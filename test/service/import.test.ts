@@ -5,19 +5,17 @@
 //
 // Runs in Node (the "service" project of test/vitest.config.ts), not in the Workers pool.
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { expect, it } from "vitest";
-import { adminToken, callIcd, scratchServices } from "./service";
+import { adminToken, callIcd, runScript, scratchServices } from "./service";
 
 const USERS = 40_000;
 const BATCH = 1_000;
 /** The kill comes once this many users were acknowledged: a quarter of the file. */
 const KILL_AFTER = 10_000;
 
-const root = path.join(import.meta.dirname, "../..");
 const scratch = scratchServices("icd-import-");
 
 interface User {
@@ -78,17 +76,8 @@ it("resumes a killed import without losing or duplicating a user", async () => {
   }
 }, 240_000);
 
-function runImport(base: string, file: string): { child: ChildProcess; exited: Promise<number | null>; output: () => string } {
-  let output = "";
-  const child = spawn(process.execPath, ["scripts/import.mjs", file, "--server", base, "--batch", String(BATCH)], {
-    cwd: root,
-    env: { ...process.env, ADMIN_TOKEN: adminToken() },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, exited, output: () => output };
+function runImport(base: string, file: string) {
+  return runScript(["scripts/import.mjs", file, "--server", base, "--batch", String(BATCH)]);
 }
 
 /** The saved progress, or null while there is none (or it is being replaced: the rename is atomic, the read may not see it). */

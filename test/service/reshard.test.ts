@@ -9,13 +9,13 @@
 //
 // Runs in Node (the "service" project of test/vitest.config.ts), not in the Workers pool.
 
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import path from "node:path";
 import { promisify } from "node:util";
 import { expect, it } from "vitest";
 import { shardOf } from "../../src/core/sharding";
-import { adminToken, callIcd, scratchServices } from "./service";
+import { adminToken, callIcd, runScript, scratchServices } from "./service";
 
 const IMPORTED = 8_000; // imported before the move: outside S2
 const REGISTERED = 300; // registered by clients before the move (in S2), a third then deleted
@@ -194,19 +194,11 @@ async function write(base: string, user: User, action: "register" | "delete") {
   user.pending = false;
 }
 
-function runReshard(base: string, extra: string[] = []): { child: ChildProcess; exited: Promise<number | null>; output: () => string; exitCode: () => number | null; lastCopy: () => number } {
-  let output = "";
-  const child = spawn(process.execPath, ["scripts/reshard.mjs", "--server", base, "--batch", String(BATCH), ...extra], {
-    cwd: root,
-    env: { ...process.env, ADMIN_TOKEN: adminToken() },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+function runReshard(base: string, extra: string[] = []) {
+  const run = runScript(["scripts/reshard.mjs", "--server", base, "--batch", String(BATCH), ...extra]);
   // "copy 4 -> 5 [###...] 53.1% shard 2: ..." per step.
-  const lastCopy = () => Number([...output.matchAll(/^copy \d+ -> \d+ \[[#.]+\] ([\d.]+)%/gm)].at(-1)?.[1] ?? 0) / 100;
-  return { child, exited, output: () => output, exitCode: () => child.exitCode, lastCopy };
+  const lastCopy = () => Number([...run.output().matchAll(/^copy \d+ -> \d+ \[[#.]+\] ([\d.]+)%/gm)].at(-1)?.[1] ?? 0) / 100;
+  return { ...run, exitCode: () => run.child.exitCode, lastCopy };
 }
 
 /** The identifiers on one local shard, read with wrangler from the state directory. */

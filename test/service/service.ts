@@ -146,6 +146,16 @@ async function waitForServer(base: string, exitCode: () => number | null, log: (
   throw new Error(`the server did not answer within ${STARTUP_MS / 1000} s:\n${log()}`);
 }
 
+/** A command of scripts/ run against a service with the local admin token, its output collected. */
+export function runScript(args: string[]): { child: ChildProcess; exited: Promise<number | null>; output: () => string } {
+  let output = "";
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ADMIN_TOKEN: adminToken() }, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
 /** Every process whose parent chain leads to `pid`, from /proc. */
 export function descendants(pid: number): number[] {
   const parents = new Map<number, number>();

@@ -5,11 +5,10 @@
 
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/core/config";
-import { BASELINE_MINUTES as MONITOR_BASELINE_MINUTES } from "../../src/objects/monitor";
 import { T0 } from "../../scripts/simulate/assumptions";
 import { chart, figures, report } from "../../scripts/simulate/report";
 import { type CrowdResult, type RegimeResult, Scenario } from "../../scripts/simulate/scenario";
-import { BASELINE_MINUTES, IcdService, newAccount } from "../../scripts/simulate/services";
+import { IcdService, newAccount } from "../../scripts/simulate/services";
 import { Directory } from "../../scripts/simulate/world";
 
 /** wrangler.toml's [env.production] vars when this was written (the simulation reads them from there). */
@@ -165,10 +164,6 @@ describe("a crowd of 50 fresh accounts, one network each, for a day", () => {
     crowdScenario = new Scenario({ ...OPTIONS, days: 1, crowds: [50] }, CROWD_VARS);
     runs = crowdScenario.runCrowds();
   }, 60_000);
-
-  it("judges minutes over the hour that Monitor.judgeEgress does", () => {
-    expect(BASELINE_MINUTES).toBe(MONITOR_BASELINE_MINUTES);
-  });
 
   it("shows an episode to syncs only once the minute is over and an isolate has read it, then holds fresh clients to EGRESS_PROBATION_LIMIT", () => {
     const config = parseConfig(CROWD_VARS);
