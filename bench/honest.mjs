@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { ICD } from "../src/proto/icd.js";
+import { request } from "./http.mjs";
 
 const { values } = parseArgs({ options: { service: { type: "string" }, reference: { type: "string" }, seconds: { type: "string", default: "20" }, senders: { type: "string", default: "8" }, token: { type: "string", default: process.env.ADMIN_TOKEN ?? "local-admin-token-change-me" } } });
 const SECONDS = Number(values.seconds);
@@ -26,12 +27,7 @@ const body = (client, identifiers = []) => ICD.Request.encode({ user: client?.us
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]; };
 
-async function post(base, path, payload) {
-  const started = performance.now();
-  const response = await fetch(base + path, { method: "POST", body: payload });
-  await response.arrayBuffer();
-  return { status: response.status, ms: performance.now() - started };
-}
+const post = (base, path, payload) => request(base + path, { method: "POST", body: payload });
 
 async function client(base) {
   const c = { user: id(), authToken: id() };
@@ -41,16 +37,16 @@ async function client(base) {
 }
 
 async function metrics(base, token) {
-  const response = await fetch(`${base}/admin/metrics`, { headers: { Authorization: `Bearer ${token}` } });
-  if (!response.ok) return null;
-  const text = await response.text();
+  const response = await request(`${base}/admin/metrics`, { headers: { Authorization: `Bearer ${token}` } });
+  if (response.status !== 200) return null;
+  const text = response.body.toString();
   const value = (name) => Number(/^(\S+) (\S+)$/m.exec(text.split("\n").filter((l) => l.startsWith(name + " ")).join("\n"))?.[2] ?? NaN);
   return { handovers: value("icd_monitor_handovers_total"), syncs: value("icd_monitor_handed_syncs_total") };
 }
 
 async function measure(name, base) {
   process.stderr.write(`${name}: ${base}\n`);
-  await fetch(`${base}/reset`);
+  await request(`${base}/reset`);
   const empty = [];
   for (let i = 0; i < 23; i++) {
     const c = await client(base);

@@ -16,6 +16,7 @@ import { userRoutes } from "./http/routes/user";
 export { ClientBuckets } from "./objects/client-buckets";
 export { Monitor } from "./objects/monitor";
 export { NetworkGuard } from "./objects/network-guard";
+export { S2Index } from "./objects/s2-index";
 export { AccountService } from "./rpc/account-service";
 
 const app = new Hono<AppEnv>();

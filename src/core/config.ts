@@ -74,6 +74,8 @@ export interface Config {
   monitorFlushMs: number;
   /** How often an isolate reads the merged norm and the egress episode from the monitor objects (MONITOR_READ_SECONDS). */
   monitorReadMs: number;
+  /** The S2 index (src/objects/s2-index.ts): parts by key, replicas of each part, and the most keys one object keeps. */
+  s2Index: { parts: number; replicas: number; maxKeys: number };
   /** Where alerts are POSTed as JSON (a new flag, a global rate off its baseline, a network throttled). */
   alertWebhookUrl: string | undefined;
 }
@@ -276,6 +278,11 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     monitorShards: optionalInteger(vars, "MONITOR_SHARDS", 1, 1, 1000),
     monitorFlushMs: optionalInteger(vars, "MONITOR_FLUSH_SECONDS", 1, 1, 60) * 1000,
     monitorReadMs: optionalInteger(vars, "MONITOR_READ_SECONDS", 10, 1, 3600) * 1000,
+    s2Index: {
+      parts: optionalInteger(vars, "S2_INDEX_PARTS", 1, 1, 1000),
+      replicas: optionalInteger(vars, "S2_INDEX_REPLICAS", 1, 1, 100),
+      maxKeys: optionalInteger(vars, "S2_INDEX_MAX_KEYS", 2_000_000, 1, 1_000_000_000),
+    },
     alertWebhookUrl: urlVar(vars, "ALERT_WEBHOOK_URL"),
   };
 }

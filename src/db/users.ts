@@ -29,6 +29,9 @@ export const LOOKUP_SQL = {
   changes: `SELECT j.key AS i, lower(hex(u.id)) AS id, u.removed_at IS NULL AS registered FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
      WHERE (u.removed_at IS NULL AND u.added_at >= ?2) OR u.removed_at >= ?2
      UNION ALL ${layoutRow(1)}`,
+  removed: `SELECT j.key AS i, lower(hex(u.id)) AS id FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
+     WHERE u.removed_at IS NOT NULL
+     UNION ALL ${layoutRow()}`,
   // While users move: every row found, in whatever state, so that a row on the new shard hides the
   // one on the old shard. The rules of S1 and S2 are then applied in the Worker (see `probe`).
   anyState: `SELECT j.key AS i, lower(hex(u.id)) AS id, u.added_at, u.removed_at FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
@@ -49,6 +52,11 @@ export function findChanges(shards: Shards, ids: Uint8Array[], since: number): P
     if (row.removed_at === null) return row.added_at >= since ? { i: row.i, registered: 1 } : null;
     return row.removed_at >= since ? { i: row.i, registered: 0 } : null;
   });
+}
+
+/** Indices `i` (in request order) of the identifiers that were registered once and are removed now. */
+export function findRemoved(shards: Shards, ids: Uint8Array[]): Promise<Found<{ i: number }>> {
+  return probe(shards, ids, LOOKUP_SQL.removed, [], (row) => (row.removed_at !== null ? { i: row.i } : null));
 }
 
 interface StateRow {
@@ -264,6 +272,22 @@ export async function copyRows(db: D1Database, version: number, rows: MovedRow[]
     copied += result!.meta.changes;
   }
   return copied;
+}
+
+/**
+ * One page of the keys of users on one shard whose latest change (registration or removal) is at or
+ * after `since`, with its time, for the keys k > `after` with k mod `parts` = `part`, in key order:
+ * what the S2 index (objects/s2-index.ts) is built from. It scans the shard, once per index.
+ */
+export async function scanChanges(db: D1Database, since: number, parts: number, part: number, after: number, limit: number): Promise<{ k: number; at: number }[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT k, max(max(added_at, coalesce(removed_at, 0))) AS at FROM users
+       WHERE k > ?2 AND k % ?3 = ?4 GROUP BY k HAVING at >= ?1 ORDER BY k LIMIT ?5`,
+    )
+    .bind(since, after, parts, part, limit)
+    .all<{ k: number; at: number }>();
+  return results;
 }
 
 // --- Local-development test hooks ------------------------------------------------------------

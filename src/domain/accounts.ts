@@ -13,6 +13,7 @@ import type { Config } from "../core/config";
 import type { Shards } from "../db/shards";
 import * as db from "../db/users";
 import { type ClientBuckets, bucketsOf } from "../objects/client-buckets";
+import { noteChanges } from "./s2-filter";
 
 /**
  * The bucket epoch: 0 in production. The local /reset hook bumps it in D1 to forget every bucket
@@ -54,6 +55,8 @@ export async function register(env: Env, shards: Shards, config: Config, req: Pa
  * repeat), "taken" if registered with another token (a take-over attempt, refused).
  */
 export async function registerWithHash(env: Env, shards: Shards, config: Config, user: Uint8Array, tokenHash: Uint8Array, now: number): Promise<"created" | "repeat" | "taken"> {
+  // Into the S2 index before D1 (src/domain/s2-filter.ts); if the index fails, nothing is written.
+  await noteChanges(env, config, await bucketEpoch(shards, config), [user], now);
   if (await db.registerUser(shards, user, tokenHash, now)) {
     // Only a shortcut for the first sync: without it, that sync learns the credential from D1.
     await (await clientOf(env, shards, config, user))
@@ -72,6 +75,7 @@ export async function unregister(env: Env, shards: Shards, config: Config, req: 
   if (!credentials || !sameHash(credentials.tokenHash, tokenHash)) return outcome(Result.AUTHENTICATION_INVALID);
   // Revoked in the client's object first: if that fails, nothing is deleted and the client retries.
   await (await clientOf(env, shards, config, req.user)).revokeCredential(tokenHash, now);
+  await noteChanges(env, config, await bucketEpoch(shards, config), [req.user], now);
   // The token hash is matched again in SQL so a concurrent re-registration is never undone.
   const removed = await db.removeUser(shards, req.user, tokenHash, now);
   return outcome(removed ? Result.SUCCESS : Result.AUTHENTICATION_INVALID);
@@ -80,6 +84,7 @@ export async function unregister(env: Env, shards: Shards, config: Config, req: 
 /** The operator's delete, whatever the token: revoked in the client's object first, then in D1. */
 export async function removeByOperator(env: Env, shards: Shards, config: Config, user: Uint8Array, now: number): Promise<boolean> {
   await (await clientOf(env, shards, config, user)).revokeCredential(null, now);
+  await noteChanges(env, config, await bucketEpoch(shards, config), [user], now);
   return db.removeUserByOperator(shards, user, now);
 }
 
@@ -107,7 +112,13 @@ export async function dismissUser(env: Env, shards: Shards, config: Config, acto
  * Registers a batch of users with their token hashes; `announce` puts them in S2 as new. Idempotent:
  * a batch sent again registers nobody twice, so an interrupted import can resend it.
  */
-export async function importUsers(shards: Shards, config: Config, actor: AuditActor, users: db.ImportedUser[], announce: boolean, now: number): Promise<number> {
+export async function importUsers(env: Env, shards: Shards, config: Config, actor: AuditActor, users: db.ImportedUser[], announce: boolean, now: number): Promise<number> {
+  // Into the S2 index first: all of an announced batch; of one not announced, those it brings back
+  // (removed now, registered again by it), found by a read before the write (the index's margin
+  // covers a removal between the two).
+  const ids = users.map((u) => u.id);
+  const changing = announce ? ids : (await db.findRemoved(shards, ids)).rows.map((r) => ids[r.i]!);
+  await noteChanges(env, config, await bucketEpoch(shards, config), changing, now);
   const imported = await db.importUsers(shards, users, announce ? now : 0, now);
   await recordChange(shards, config, actor, now, "import", null, { received: users.length, imported, announce });
   return imported;

@@ -25,6 +25,7 @@ import { bucketEpoch } from "./accounts";
 import { type Origin, admitNewClient, networkKeys } from "./admission";
 import { egressEpisode } from "./monitoring";
 import { inBackground, observeRefusal, observeSync } from "./observation";
+import { s2Candidates } from "./s2-filter";
 
 export async function discover(
   env: Env,
@@ -46,7 +47,7 @@ export async function discover(
   }
   const buckets = bucketsOf(env, req.user, epoch);
   const key = `${epoch}:${toHex(req.user)}`;
-  const look = () => answerLookup(shards, kind, ids, now - config.s2DeltaMs).then((answer) => ({ answer, at: performance.now() }));
+  const look = () => answerLookup(env, shards, config, epoch, kind, ids, now - config.s2DeltaMs, { now, waitUntil }).then((answer) => ({ answer, at: performance.now() }));
   const worthALookup = ids.length > 0 && ids.length <= config.maxContacts;
   const early = worthALookup && isTrusted(key, kind, now) ? look() : null;
   early?.catch(() => {}); // awaited below only if the charge succeeds
@@ -145,17 +146,34 @@ function trust(key: string, kind: BucketKind, now: number): void {
 
 const forget = (key: string, kind: BucketKind) => trustedUntil.delete(`${kind}:${key}`);
 
-/** The answer of a sync: S1 for a full one, S2 since `since` for an incremental one. */
-async function answerLookup(shards: Shards, kind: BucketKind, ids: Uint8Array[], since: number): Promise<Outcome> {
+/**
+ * The answer of a sync: S1 for a full one, S2 since `since` for an incremental one. An incremental
+ * one asks D1 only about the identifiers the S2 index cannot rule out, and nothing if it rules out all.
+ */
+async function answerLookup(
+  env: Env,
+  shards: Shards,
+  config: Config,
+  epoch: number,
+  kind: BucketKind,
+  ids: Uint8Array[],
+  since: number,
+  context: { now: number; waitUntil: (p: Promise<unknown>) => void },
+): Promise<Outcome> {
   if (kind === "full") {
     const { rows, sqlMs, d1Ms } = await db.findRegistered(shards, ids);
     return outcome(Result.SUCCESS, { added: rows.map((r) => ids[r.i]!), sqlMs, timings: { d1: d1Ms } });
   }
-  const { rows, sqlMs, d1Ms } = await db.findChanges(shards, ids, since);
+  const filtered = performance.now();
+  const candidates = await s2Candidates(env, shards, config, epoch, ids, since, context);
+  const index = performance.now() - filtered;
+  if (candidates.length === 0) return outcome(Result.SUCCESS, { timings: { s2index: index } });
+  const asked = candidates.length === ids.length ? ids : candidates.map((i) => ids[i]!);
+  const { rows, sqlMs, d1Ms } = await db.findChanges(shards, asked, since);
   return outcome(Result.SUCCESS, {
-    added: rows.filter((r) => r.registered === 1).map((r) => ids[r.i]!),
-    removed: rows.filter((r) => r.registered === 0).map((r) => ids[r.i]!),
+    added: rows.filter((r) => r.registered === 1).map((r) => asked[r.i]!),
+    removed: rows.filter((r) => r.registered === 0).map((r) => asked[r.i]!),
     sqlMs,
-    timings: { d1: d1Ms },
+    timings: { s2index: index, d1: d1Ms },
   });
 }

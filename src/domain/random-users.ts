@@ -10,9 +10,15 @@
 // requests then hang for tens of seconds, and wrangler's proxy finds its pooled connections to the Worker
 // reset afterwards, which it answers with a 503 ("Your worker restarted mid-request") that nothing logs.
 // So each batch ends by waiting on a timer, which lets the event loop poll.
+//
+// Millions of users in S2 are more than the S2 index keeps: it is switched off first, for as long as
+// they stay in S2 (incremental syncs ask D1 meanwhile). /test/add/many notes its users as any write does.
 
+import type { Config } from "../core/config";
 import type { Shards } from "../db/shards";
 import { addUsers } from "../db/users";
+import { bucketEpoch } from "./accounts";
+import { noteChanges, switchOff } from "./s2-filter";
 
 export const ID_BYTES = { default: 16, min: 4, max: 64 };
 const BATCH = 50_000; // identifiers per addUsers call, which splits them to fit D1's 2 MB per bound value
@@ -24,7 +30,14 @@ function randomBytes(length: number): Uint8Array {
   return bytes;
 }
 
-export async function createRandomUsers(shards: Shards, n: number, now: number, idBytes = ID_BYTES.default): Promise<void> {
+/** Registers every identifier not registered now, with a random token (the /test/add/many hook). */
+export async function addTestUsers(env: Env, shards: Shards, config: Config, ids: Uint8Array[], now: number): Promise<void> {
+  await noteChanges(env, config, await bucketEpoch(shards, config), ids, now);
+  await addUsers(shards, ids, now);
+}
+
+export async function createRandomUsers(env: Env, shards: Shards, config: Config, n: number, now: number, idBytes = ID_BYTES.default): Promise<void> {
+  if (n > 0) await switchOff(env, config, await bucketEpoch(shards, config), now);
   const batches = Math.ceil(n / BATCH);
   for (let b = 0; b < batches; b++) {
     const size = Math.min(BATCH, n - b * BATCH);

@@ -55,7 +55,7 @@ export class AccountService extends WorkerEntrypoint<Env> {
       if (!Array.isArray(pair)) throw malformed(`users[${k}] must be an [id, token hash] pair`);
       return { id: identifier(pair[0], `users[${k}]: the id`), tokenHash: tokenHash(pair[1], `users[${k}]: the token hash`) };
     });
-    const imported = await importUsers(shardsOf(this.env), configOf(this.env), BINDING_ACTOR, parsed, announce, Date.now());
+    const imported = await importUsers(this.env, shardsOf(this.env), configOf(this.env), BINDING_ACTOR, parsed, announce, Date.now());
     return { received: parsed.length, imported };
   }
 }

@@ -1,10 +1,12 @@
 // The users table through src/db.ts, on the real local D1.
 
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import * as db from "../../src/db/users";
 import { probeOrder } from "../../src/core/sharding";
 import { hashToken } from "../../src/core/token";
 import { createRandomUsers } from "../../src/domain/random-users";
+import { configOf } from "../../src/core/config";
 import { countRows, randomId, randomIds, randomIdsOnFirstShard, shards, userRow } from "../helpers";
 
 const T0 = 1_700_000_000_000;
@@ -120,7 +122,7 @@ describe("test-hook helpers", () => {
   it("creates n random registered users", async () => {
     const count = () => countRows("SELECT count(*) AS n FROM users WHERE removed_at IS NULL");
     const before = await count();
-    await createRandomUsers(shards(), 5000, T0);
+    await createRandomUsers(env, shards(), configOf(env), 5000, T0);
     expect((await count()) - before).toBe(5000);
   });
 

@@ -9,6 +9,7 @@ import { configOf } from "../../src/core/config";
 import * as db from "../../src/db/users";
 import { shardFor } from "../../src/db/shards";
 import { discover } from "../../src/domain/discovery";
+import { buildIndex, noteChanges } from "../../src/domain/s2-filter";
 import { hashToken } from "../../src/core/token";
 import { Result, hex, newClient, randomId, randomIds } from "../helpers";
 
@@ -40,6 +41,9 @@ describe("faults", () => {
     const client = await clientOnWorkingShard();
     const ids = randomIds(100);
     expect(ids.some((id) => shardFor(halfBroken(), id) === env.BROKEN_SHARD)).toBe(true);
+    // In S2 as far as the S2 index knows, so that the incremental sync asks D1 too.
+    await buildIndex(env, [good()], configOf(env), 0, 0, 0, Date.now());
+    await noteChanges(env, configOf(env), 0, ids, Date.now());
     for (const kind of ["full", "incremental"] as const) {
       let answer;
       const logged = await errorsLoggedBy(async () => {

@@ -57,7 +57,7 @@ on("POST /users/import", async (c) => {
   const body = await c.req.json().catch(() => null);
   const parsed = parseImport(body);
   if (typeof parsed === "string") return c.json({ error: parsed }, 400);
-  const imported = await importUsers(c.get("shards"), c.get("config"), actorOf(c), parsed.users, parsed.announce, Date.now());
+  const imported = await importUsers(c.env, c.get("shards"), c.get("config"), actorOf(c), parsed.users, parsed.announce, Date.now());
   return c.json({ received: parsed.users.length, imported });
 });
 

@@ -3,10 +3,9 @@
 
 import { Hono, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
-import * as db from "../../db/users";
 import { resetAccounts } from "../../domain/accounts";
 import { resetMonitoring } from "../../domain/monitoring";
-import { ID_BYTES, createRandomUsers } from "../../domain/random-users";
+import { ID_BYTES, addTestUsers, createRandomUsers } from "../../domain/random-users";
 import { Result, isOutcome, outcome, parseRequest } from "../../core/wire";
 import { toHttpResponse } from "../respond";
 import { protobufBodyLimit, readBody } from "../protobuf-body";
@@ -34,7 +33,7 @@ testHookRoutes.get("/test/create/:n", async (c) => {
   // The reference answers 200 here too; its clients only look at the status of a successful call.
   if (n > MAX_CREATE) return c.text("Too many");
   // Millions take tens of seconds; the answer comes once they are all there, or a logged 500 if not.
-  await createRandomUsers(c.get("shards"), n, Date.now(), Number(bytes));
+  await createRandomUsers(c.env, c.get("shards"), c.get("config"), n, Date.now(), Number(bytes));
   return c.text("Success");
 });
 
@@ -43,6 +42,6 @@ testHookRoutes.post("/test/add/many", protobufBodyLimit, async (c) => {
   // Only the identifiers matter here; user and token may be empty.
   const req = parseRequest(body, { identifiers: true, credentials: false });
   if (isOutcome(req)) return toHttpResponse(req);
-  await db.addUsers(c.get("shards"), req.identifiers, Date.now());
+  await addTestUsers(c.env, c.get("shards"), c.get("config"), req.identifiers, Date.now());
   return toHttpResponse(outcome(Result.SUCCESS));
 });

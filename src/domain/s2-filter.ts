@@ -1,0 +1,112 @@
+// The S2 filter in use (objects/s2-index.ts): writers note the keys of the users they are about to
+// change, in every replica of their part, before they write D1; an incremental sync asks one replica
+// per part which of its identifiers may be in S2 and sends D1 only those, or nothing at all.
+//
+// Why no change is missed: a change reaches D1 only after its key is in every replica, with a time
+// no earlier than the one D1 records; a replica keeps a key for S2_DELTA plus MARGIN_MS after that
+// time, and is asked with the sync's `since` less MARGIN_MS. An index that is unbuilt, off, or does
+// not answer counts as "may be in S2" for all of its part. The margin covers what a writer's clock
+// and a pre-read (an unannounced import) may put between the noted time and D1's.
+
+import type { Config } from "../core/config";
+import { keysOf } from "../core/lookup-key";
+import type { Shards } from "../db/shards";
+import { scanChanges } from "../db/users";
+import { s2IndexOf } from "../objects/s2-index";
+
+/** A noted change is kept, and a sync asks for changes, this much beyond S2_DELTA. */
+export const MARGIN_MS = 3600_000;
+/** Keys per page of the build's scan and per merge call. */
+const BUILD_PAGE = 20_000;
+
+const indexOptions = (config: Config, now: number) => ({
+  keepFrom: now - config.s2DeltaMs - MARGIN_MS,
+  maxKeys: config.s2Index.maxKeys,
+  offFor: config.s2DeltaMs + MARGIN_MS,
+});
+
+const partOf = (key: number, parts: number) => key % parts;
+
+/** Positions of `keys` per part of the index. */
+function byPart(keys: ArrayLike<number>, parts: number): number[][] {
+  const groups: number[][] = Array.from({ length: parts }, () => []);
+  for (let i = 0; i < keys.length; i++) groups[partOf(keys[i]!, parts)]!.push(i);
+  return groups;
+}
+
+const replicas = (config: Config) => Array.from({ length: config.s2Index.replicas }, (_, r) => r);
+
+/**
+ * Notes, before D1 is written, that the users of `ids` change at `now`. Throws if any replica could
+ * not note them: the write must then not happen.
+ */
+export async function noteChanges(env: Env, config: Config, epoch: number, ids: readonly Uint8Array[], now: number): Promise<void> {
+  if (ids.length === 0) return;
+  const keys = keysOf([...ids]);
+  const options = indexOptions(config, now);
+  await Promise.all(
+    byPart(keys, config.s2Index.parts).flatMap((positions, part) =>
+      positions.length === 0 ? [] : replicas(config).map((r) => s2IndexOf(env, epoch, config.s2Index.parts, part, r).note(positions.map((i) => keys[i]!), now, options)),
+    ),
+  );
+}
+
+/** Turns every replica off for as long as changes made now stay in S2 (before a creation of millions of users). */
+export async function switchOff(env: Env, config: Config, epoch: number, now: number): Promise<void> {
+  const until = now + indexOptions(config, now).offFor;
+  await Promise.all(Array.from({ length: config.s2Index.parts }, (_, part) => replicas(config).map((r) => s2IndexOf(env, epoch, config.s2Index.parts, part, r).goOff(until))).flat());
+}
+
+/**
+ * Positions (ascending) of the identifiers of an incremental sync that may have changed since
+ * `since`: the others are not in S2. A part whose replica cannot tell counts whole; an unbuilt one
+ * is built in the background, by the caller it asks to.
+ */
+export async function s2Candidates(
+  env: Env,
+  shards: Shards,
+  config: Config,
+  epoch: number,
+  ids: Uint8Array[],
+  since: number,
+  { now, waitUntil }: { now: number; waitUntil: (p: Promise<unknown>) => void },
+): Promise<number[]> {
+  const keys = keysOf(ids);
+  const parts = byPart(keys, config.s2Index.parts);
+  const found = await Promise.all(
+    parts.map(async (positions, part) => {
+      if (positions.length === 0) return [];
+      const replica = Math.floor(Math.random() * config.s2Index.replicas);
+      const index = s2IndexOf(env, epoch, config.s2Index.parts, part, replica);
+      try {
+        const answer = await index.candidates(positions.map((i) => keys[i]!), since - MARGIN_MS, now);
+        if (answer.state === "ready") return answer.hits.map((h) => positions[h]!);
+        if (answer.state === "unbuilt" && answer.claim) {
+          waitUntil(buildIndex(env, shards, config, epoch, part, replica, now).catch((e: Error) => console.error(`S2 index build failed: ${e.message}`)));
+        }
+      } catch (error) {
+        console.error(`S2 index unreachable, asking D1: ${(error as Error).message}`);
+      }
+      return positions;
+    }),
+  );
+  return found.flat().sort((a, b) => a - b);
+}
+
+/**
+ * Builds one replica: merges in the changes every shard's D1 holds for its part (notes that come
+ * meanwhile are kept), then marks it built. Past S2_INDEX_MAX_KEYS it goes off instead.
+ */
+export async function buildIndex(env: Env, shards: Shards, config: Config, epoch: number, part: number, replica: number, now: number): Promise<void> {
+  const index = s2IndexOf(env, epoch, config.s2Index.parts, part, replica);
+  const options = { ...indexOptions(config, now), now };
+  for (const db of shards) {
+    for (let after = -1; ; ) {
+      const page = await scanChanges(db, options.keepFrom, config.s2Index.parts, part, after, BUILD_PAGE);
+      if (page.length > 0) await index.merge(page.map((r) => r.k), page.map((r) => r.at), false, options);
+      if (page.length < BUILD_PAGE) break;
+      after = page.at(-1)!.k;
+    }
+  }
+  await index.merge([], [], true, options);
+}

@@ -1,0 +1,138 @@
+// The S2 index: a membership filter of S2, so that an incremental sync whose
+// identifiers cannot be in S2 needs no D1 query. It holds the lookup key (core/lookup-key.ts) of
+// every user whose registration changed in the last S2_DELTA (plus a margin), with the time of the
+// latest change. A key shared by two identifiers, or a change noted for a write that then failed,
+// only makes a false positive: D1 is asked and answers. What it must never do is miss a change,
+// so every writer notes its keys here *before* it writes D1 (src/domain/s2-filter.ts).
+//
+// An index starts "unbuilt": until a builder has merged in the changes D1 held before the index
+// existed (a scan of the shard's S2), it answers "unknown" and D1 is asked. One that would hold
+// more than S2_INDEX_MAX_KEYS keys (a bulk creation, a huge announced import) goes "off" until
+// every change it could not keep has left S2, and answers "unknown" meanwhile.
+//
+// The keys are split over S2_INDEX_PARTS parts by key (k mod parts), whatever the D1 shard layout, so
+// that resharding D1 leaves the index alone; S2_INDEX_REPLICAS objects per part hold the same keys:
+// writers note all of them, a sync asks one.
+
+import { DurableObject } from "cloudflare:workers";
+
+/** What an index answers for a list of keys. */
+export type Candidates =
+  | { state: "ready"; hits: number[] }
+  /** Not built yet; `claim` is true for the one caller asked to build it now. */
+  | { state: "unbuilt"; claim: boolean }
+  | { state: "off"; until: number };
+
+interface IndexState {
+  /** When the builder's scan was merged in; unset while unbuilt. */
+  builtAt?: number;
+  /** A build claimed until then (a builder that died lets another try after it). */
+  claimUntil?: number;
+  /** Off (too many keys) until then. */
+  offUntil?: number;
+  /** When old keys were last dropped. */
+  prunedAt?: number;
+}
+
+const STATE = "state";
+/** A claimed build that has not finished by then is given to the next caller. */
+export const BUILD_CLAIM_MS = 60_000;
+/** Old keys are dropped at most this often, and at most this many at a time. */
+const PRUNE_EVERY_MS = 3600_000;
+const PRUNE_ROWS = 50_000;
+
+export class S2Index extends DurableObject<Env> {
+  private size: number | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS changes (k INTEGER PRIMARY KEY, at INTEGER NOT NULL)`);
+    ctx.storage.sql.exec(`CREATE INDEX IF NOT EXISTS changes_at ON changes (at)`);
+  }
+
+  private get state(): IndexState {
+    return this.ctx.storage.kv.get<IndexState>(STATE) ?? {};
+  }
+
+  private set state(state: IndexState) {
+    this.ctx.storage.kv.put(STATE, state);
+  }
+
+  /** Which of `keys` (by position) changed at or after `since`, if the index can tell. */
+  candidates(keys: number[], since: number, now: number = Date.now()): Candidates {
+    const state = this.state;
+    if (state.offUntil !== undefined && state.offUntil > now) return { state: "off", until: state.offUntil };
+    if (state.builtAt === undefined) {
+      const claim = (state.claimUntil ?? 0) <= now;
+      if (claim) this.state = { ...state, claimUntil: now + BUILD_CLAIM_MS };
+      return { state: "unbuilt", claim };
+    }
+    if (keys.length === 0) return { state: "ready", hits: [] };
+    const rows = this.ctx.storage.sql.exec<{ i: number }>(
+      `SELECT j.key AS i FROM json_each(?1) AS j CROSS JOIN changes AS c ON c.k = j.value WHERE c.at >= ?2`,
+      JSON.stringify(keys),
+      since,
+    );
+    return { state: "ready", hits: rows.toArray().map((r) => r.i) };
+  }
+
+  /**
+   * Notes that the users of `keys` change at `at` (or at `ats[i]`, one per key), before the write
+   * that changes them. `keepFrom` is the oldest change time still worth keeping (now − S2_DELTA −
+   * margin); `maxKeys` is S2_INDEX_MAX_KEYS and `offFor` how long the index goes off past it.
+   */
+  note(keys: number[], at: number | number[], { keepFrom, maxKeys, offFor }: { keepFrom: number; maxKeys: number; offFor: number }): void {
+    const latest = Array.isArray(at) ? at.reduce((a, b) => Math.max(a, b), 0) : at;
+    if ((this.state.prunedAt ?? 0) + PRUNE_EVERY_MS <= latest) this.prune(keepFrom, latest);
+    if (keys.length === 0) return;
+    this.size ??= this.count();
+    if (this.size + keys.length > maxKeys && (this.size = this.count()) + keys.length > maxKeys) {
+      // Too many to keep: off for as long as any of these changes stays in S2, so none is missed.
+      this.goOff(latest + offFor);
+      return;
+    }
+    const pairs = JSON.stringify(keys.map((k, i) => [k, Array.isArray(at) ? at[i]! : at]));
+    this.ctx.storage.sql.exec(
+      `INSERT INTO changes (k, at) SELECT value ->> 0, value ->> 1 FROM json_each(?1) WHERE true
+       ON CONFLICT (k) DO UPDATE SET at = max(at, excluded.at)`,
+      pairs,
+    );
+    this.size += keys.length; // from above: some keys were there already
+  }
+
+  /** Merges what the builder found in D1 (`keys` changed at `ats`); `done` marks the index built. */
+  merge(keys: number[], ats: number[], done: boolean, { keepFrom, maxKeys, offFor, now }: { keepFrom: number; maxKeys: number; offFor: number; now: number }): void {
+    this.note(keys, ats.length > 0 ? ats : now, { keepFrom, maxKeys, offFor });
+    if (done) this.state = { ...this.state, builtAt: now, claimUntil: undefined };
+  }
+
+  /** Off until `until`: answers "unknown" until then (a creation of millions of users, a scan too large to keep). */
+  goOff(until: number): void {
+    const state = this.state;
+    this.state = { ...state, offUntil: Math.max(until, state.offUntil ?? 0) };
+  }
+
+  /** For the operator and the tests: the index's state and how many keys it holds. */
+  describe(): IndexState & { keys: number } {
+    return { ...this.state, keys: this.count() };
+  }
+
+  private count(): number {
+    return this.ctx.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM changes`).one().n;
+  }
+
+  private prune(keepFrom: number, now: number): void {
+    this.ctx.storage.sql.exec(`DELETE FROM changes WHERE k IN (SELECT k FROM changes WHERE at < ?1 LIMIT ?2)`, keepFrom, PRUNE_ROWS);
+    this.state = { ...this.state, prunedAt: now };
+    this.size = this.count();
+  }
+}
+
+/**
+ * Replica `replica` of part `part` of `parts`. Another part count is another set of objects (built
+ * afresh), as each part holds the keys of its own residue. The epoch only changes through /reset.
+ */
+export function s2IndexOf(env: Env, epoch: number, parts: number, part: number, replica: number): DurableObjectStub<S2Index> {
+  const name = `${epoch === 0 ? "" : `${epoch}:`}${part}/${parts}:${replica}`;
+  return env.S2_INDEX.get(env.S2_INDEX.idFromName(name));
+}
