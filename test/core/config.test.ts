@@ -29,6 +29,7 @@ describe("configuration", () => {
       monitorShards: 1,
       monitorFlushMs: 1_000,
       monitorReadMs: 10_000,
+      s2Index: { parts: 1, replicas: 1, maxKeys: 2_000_000 },
       alertWebhookUrl: undefined,
     });
     expect(parseConfig({ MAX_CONTACTS: "5", S2_PERIOD: "60", S2_DELTA: "600", TEST_HOOKS: "false" })).toEqual({
@@ -53,10 +54,12 @@ describe("configuration", () => {
       monitorShards: 1,
       monitorFlushMs: 1_000,
       monitorReadMs: 10_000,
+      s2Index: { parts: 1, replicas: 1, maxKeys: 2_000_000 },
       alertWebhookUrl: undefined,
     });
     expect(parseConfig({ ...good, GUARD: true, GUARD_REGISTRATIONS_PER_HOUR: "3" })).toMatchObject({ guard: true, guardRegistrationsPerHour: 3 });
     expect(parseConfig({ ...good, REGISTRATION: "admin" }).registration).toBe("admin");
+    expect(parseConfig({ ...good, S2_INDEX_PARTS: "4", S2_INDEX_REPLICAS: 3, S2_INDEX_MAX_KEYS: "500" }).s2Index).toEqual({ parts: 4, replicas: 3, maxKeys: 500 });
     expect(parseConfig({ ...good, ADMIN_TOKEN: "a-long-enough-secret" }).adminToken).toBe("a-long-enough-secret");
   });
 
@@ -193,6 +196,9 @@ describe("configuration", () => {
     ["ADMIN_TOKEN_LEGACY", "yes"],
     ["ADMIN_USER_ROUTES", "off"],
     ["AUDIT_KEY", "too-short-for-an-hmac-key"],
+    ["S2_INDEX_PARTS", 0],
+    ["S2_INDEX_REPLICAS", 1.5],
+    ["S2_INDEX_MAX_KEYS", "many"],
   ])("refuses %s = %j with an error naming it", (name, value) => {
     const parse = () => parseConfig({ ...good, [name]: value });
     expect(parse).toThrow(ConfigError);
