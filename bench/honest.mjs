@@ -2,9 +2,14 @@
 // Side by side, in one run: the common path of services that speak the protocol. For each URL:
 //   1. a full sync of 20,000 identifiers on an empty directory, from fresh clients (median of 20);
 //   2. honest traffic: SENDERS in parallel for SECONDS, each client registering, making one full
-//      sync of a 300-contact book (40% registered) and then incremental syncs of it: syncs/s, p50, p99;
-//   3. for this service (--service), the calls to shared monitor objects per sync, from /admin/metrics.
-// `node bench/honest.mjs --service http://localhost:8790 [--reference http://localhost:5001]`
+//      sync of a 300-contact book (40% registered) and then incremental syncs of it, on a directory
+//      of 20,000 users added just now (so all in S2, as /test/add/many does on both): syncs/s, p50,
+//      p99, the medians of ROUNDS rounds in which the targets take turns;
+//   3. for this service (--service): the same traffic on a directory imported outside S2 (what a
+//      directory mostly is: registered more than S2_DELTA ago), where the S2 index answers most
+//      incremental syncs without D1; and the calls to shared monitor objects per sync.
+// `node bench/honest.mjs --service http://localhost:8790 [--reference http://localhost:5001]
+//  [--seconds 10] [--rounds 3] [--senders 8]`
 // (the reference is started by hand, from its own checkout: docs/scaling.md). Writes bench/honest.json.
 
 import { randomBytes } from "node:crypto";
@@ -13,9 +18,10 @@ import { parseArgs } from "node:util";
 import { ICD } from "../src/proto/icd.js";
 import { request } from "./http.mjs";
 
-const { values } = parseArgs({ options: { service: { type: "string" }, reference: { type: "string" }, seconds: { type: "string", default: "20" }, senders: { type: "string", default: "8" }, token: { type: "string", default: process.env.ADMIN_TOKEN ?? "local-admin-token-change-me" } } });
+const { values } = parseArgs({ options: { service: { type: "string" }, reference: { type: "string" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "3" }, senders: { type: "string", default: "8" }, token: { type: "string", default: process.env.ADMIN_TOKEN ?? "local-admin-token-change-me" } } });
 const SECONDS = Number(values.seconds);
 const SENDERS = Number(values.senders);
+const ROUNDS = Number(values.rounds);
 const BOOK = 300;
 const KNOWN = 120; // 40% of the book registered
 const INCREMENTALS = 4;
@@ -44,19 +50,25 @@ async function metrics(base, token) {
   return { handovers: value("icd_monitor_handovers_total"), syncs: value("icd_monitor_handed_syncs_total") };
 }
 
-async function measure(name, base) {
-  process.stderr.write(`${name}: ${base}\n`);
+/** A fresh directory: DIRECTORY users, in S2 (/test/add/many, as the reference has it) or imported outside it (this service's admin API). */
+async function fillDirectory(base, { outsideS2 = false } = {}) {
   await request(`${base}/reset`);
-  const empty = [];
-  for (let i = 0; i < 23; i++) {
-    const c = await client(base);
-    const r = await post(base, "/discovery/full", body(c, ids(20_000)));
-    if (r.status !== 200) throw new Error(`full sync of 20,000: ${r.status}`);
-    if (i >= 3) empty.push(r.ms); // three warm-ups
-  }
   const directory = ids(DIRECTORY);
-  for (let at = 0; at < DIRECTORY; at += 10_000) await post(base, "/test/add/many", body({}, directory.slice(at, at + 10_000)));
-  const before = name === "service" ? await metrics(base, values.token) : null;
+  if (!outsideS2) {
+    for (let at = 0; at < DIRECTORY; at += 10_000) await post(base, "/test/add/many", body({}, directory.slice(at, at + 10_000)));
+    return directory;
+  }
+  const hex = (b) => Buffer.from(b).toString("hex");
+  for (let at = 0; at < DIRECTORY; at += 10_000) {
+    const users = directory.slice(at, at + 10_000).map((u) => [hex(u), hex(randomBytes(32))]);
+    const r = await request(`${base}/admin/users/import`, { method: "POST", body: Buffer.from(JSON.stringify({ users, announce: false })), headers: { Authorization: `Bearer ${values.token}`, "content-type": "application/json" } });
+    if (r.status !== 200) throw new Error(`import: ${r.status} ${r.body}`);
+  }
+  return directory;
+}
+
+/** SENDERS in parallel for SECONDS: each registers a client, makes one full sync of its book and then incremental ones. */
+async function honestTraffic(base, directory) {
   const latencies = [];
   let syncs = 0;
   let failures = 0;
@@ -76,18 +88,61 @@ async function measure(name, base) {
   const began = performance.now();
   await Promise.all(Array.from({ length: SENDERS }, sender));
   const elapsed = (performance.now() - began) / 1000;
-  const after = name === "service" ? await metrics(base, values.token) : null;
-  const shared = before && after ? { handovers: after.handovers - before.handovers, syncs: after.syncs - before.syncs } : null;
-  return {
-    emptyFullSync20000: { medianMs: median(empty), n: empty.length },
-    honest: { syncsPerSecond: syncs / elapsed, p50Ms: median(latencies), p99Ms: pct(latencies, 0.99), syncs, failures, senders: SENDERS, seconds: SECONDS },
-    ...(shared ? { sharedObjectCallsPerSync: shared.handovers / Math.max(1, shared.syncs), monitorHandovers: shared.handovers, syncsInThem: shared.syncs } : {}),
-  };
+  return { syncsPerSecond: syncs / elapsed, p50Ms: median(latencies), p99Ms: pct(latencies, 0.99), syncs, failures };
 }
 
+async function emptyFullSyncs(base) {
+  await request(`${base}/reset`);
+  const empty = [];
+  for (let i = 0; i < 23; i++) {
+    const c = await client(base);
+    const r = await post(base, "/discovery/full", body(c, ids(20_000)));
+    if (r.status !== 200) throw new Error(`full sync of 20,000: ${r.status}`);
+    if (i >= 3) empty.push(r.ms); // three warm-ups
+  }
+  return { medianMs: median(empty), n: empty.length };
+}
+
+/** The medians of ROUNDS runs, and the runs. */
+const medians = (runs) => ({
+  syncsPerSecond: median(runs.map((r) => r.syncsPerSecond)),
+  p50Ms: median(runs.map((r) => r.p50Ms)),
+  p99Ms: median(runs.map((r) => r.p99Ms)),
+  senders: SENDERS,
+  seconds: SECONDS,
+  runs,
+});
+
+const targets = [["service", values.service], ["reference", values.reference]].filter(([, base]) => base);
 const results = { at: new Date().toISOString() };
-if (values.service) results.service = await measure("service", values.service);
-if (values.reference) results.reference = await measure("reference", values.reference);
+for (const [name, base] of targets) {
+  process.stderr.write(`${name}: ${base}: empty full syncs\n`);
+  results[name] = { emptyFullSync20000: await emptyFullSyncs(base) };
+}
+// Honest traffic, the targets taking turns round by round, so that a noisy moment hits both.
+const runs = Object.fromEntries(targets.map(([name]) => [name, []]));
+const established = [];
+let shared = null;
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, base] of round % 2 === 0 ? targets : [...targets].reverse()) {
+    process.stderr.write(`${name}: honest traffic, round ${round + 1} of ${ROUNDS}\n`);
+    const directory = await fillDirectory(base);
+    const before = name === "service" ? await metrics(base, values.token) : null;
+    runs[name].push(await honestTraffic(base, directory));
+    const after = name === "service" ? await metrics(base, values.token) : null;
+    if (before && after) shared = { handovers: (shared?.handovers ?? 0) + after.handovers - before.handovers, syncs: (shared?.syncs ?? 0) + after.syncs - before.syncs };
+    if (name === "service") {
+      // The same traffic on a directory registered before S2's window: the S2 index spares D1 the incremental syncs.
+      process.stderr.write(`${name}: honest traffic, directory outside S2, round ${round + 1} of ${ROUNDS}\n`);
+      established.push(await honestTraffic(base, await fillDirectory(base, { outsideS2: true })));
+    }
+  }
+}
+for (const [name] of targets) results[name].honest = medians(runs[name]);
+if (results.service) {
+  results.service.honestDirectoryOutsideS2 = medians(established);
+  if (shared) Object.assign(results.service, { sharedObjectCallsPerSync: shared.handovers / Math.max(1, shared.syncs), monitorHandovers: shared.handovers, syncsInThem: shared.syncs });
+}
 if (results.service && results.reference) {
   results.ratios = {
     honestThroughput: results.service.honest.syncsPerSecond / results.reference.honest.syncsPerSecond,

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm start [-- --env NAME] [--persist-to DIR]`: applies the migrations to every local user shard
-// of the chosen wrangler.toml environment, then serves it with `wrangler dev` on $PORT (default 8787).
+// `npm start [-- --env NAME] [--persist-to DIR] [--inspect] [--log-level LEVEL]`: applies the
+// migrations to every local user shard of the chosen wrangler.toml environment, then serves it with
+// wrangler's dev server (scripts/serve.mjs) on $PORT (default 8787).
 
 import { spawnSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
@@ -13,7 +14,7 @@ const option = (name) => {
 };
 const envName = option("--env");
 const persistTo = option("--persist-to");
-// Options that both `d1 migrations apply` and `dev` take; anything else goes to `dev` alone.
+// Options that both `d1 migrations apply` and the dev server take; anything else goes to the server alone.
 const sharedArgs = [...(envName ? ["--env", envName] : []), ...(persistTo ? ["--persist-to", persistTo] : [])];
 const devArgs = process.argv.slice(2).filter((a, i, all) => !["--env", "--persist-to"].includes(a) && !["--env", "--persist-to"].includes(all[i - 1]));
 const port = process.env.PORT ?? "8787";
@@ -34,13 +35,13 @@ for (const { binding } of config.d1_databases) {
   console.log(`migrations applied to ${binding}`);
 }
 
-// wrangler dev runs in a process group of its own (with the workerd processes it starts), so that
+// The dev server runs in a process group of its own (with the workerd processes it starts), so that
 // stopping this script stops all of them: SIGINT (Ctrl-C), SIGTERM or SIGHUP here goes to the whole
 // group, and so does an end of the parent (npm killed: this script is re-parented), with SIGKILL
 // 10 s later for anything still there. Its stdin is not the terminal: a background group reading it
-// would be stopped, so wrangler's hotkeys are off and Ctrl-C comes through here.
-const wrangler = fileURLToPath(new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url));
-const dev = spawn(process.execPath, [wrangler, "dev", "--port", port, ...sharedArgs, ...devArgs], { stdio: ["ignore", "inherit", "inherit"], detached: true });
+// would be stopped, so Ctrl-C comes through here.
+const serve = fileURLToPath(new URL("serve.mjs", import.meta.url));
+const dev = spawn(process.execPath, [serve, ...sharedArgs, ...devArgs], { stdio: ["ignore", "inherit", "inherit"], detached: true, env: { ...process.env, PORT: port } });
 const group = (signal) => {
   try {
     process.kill(-dev.pid, signal);

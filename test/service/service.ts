@@ -1,6 +1,6 @@
-// The real service as `npm start` runs it (scripts/start.mjs: migrations, then wrangler dev with local
+// The real service as `npm start` runs it (scripts/start.mjs: migrations, then wrangler's dev server with local
 // D1 and Durable Objects), on a port and a state directory of the caller's choosing, in a process
-// group of its own. start.mjs runs wrangler and its workerd processes in a group of theirs and stops
+// group of its own. start.mjs runs the dev server and its workerd processes in a group of theirs and stops
 // it when asked politely; a hard kill reaches every process it started, found by parent in /proc.
 //
 // Node only: the tests of this folder (the "service" project of test/vitest.config.ts) use it.
@@ -138,7 +138,7 @@ async function waitForServer(base: string, exitCode: () => number | null, log: (
   const deadline = Date.now() + STARTUP_MS;
   while (Date.now() < deadline) {
     if (exitCode() !== null) throw new Error(`the server exited with ${exitCode()}:\n${log()}`);
-    // Any answer means wrangler dev serves the Worker; /admin/ without a token is a 401.
+    // Any answer means the dev server serves the Worker; /admin/ without a token is a 401.
     const answered = await fetch(`${base}/admin/`).then((r) => r.status, () => 0);
     if (answered === 401) return;
     await sleep(500);

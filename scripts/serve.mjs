@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// What `npm start` runs after the migrations (scripts/start.mjs starts it in a process group of its
+// own): wrangler's dev server, through the API `wrangler dev` itself runs on (unstable_startWorker),
+// for the one thing the command line cannot turn off: the devtools inspector. With devtools attached,
+// wrangler reports every D1 and Durable Object call of the Worker to them, through its inspector
+// proxy and Node: about 7 ms of CPU per D1 call on a 2-core machine, more than the call itself
+// (docs/scaling.md, "Measured locally"). `npm start -- --inspect` serves with devtools on port 9229.
+//
+// Options: --env NAME, --persist-to DIR, --inspect, --log-level LEVEL (default "warn": one line per
+// request costs the dev server another half millisecond; "info" shows them). PORT (default 8787).
+
+import { parseArgs } from "node:util";
+import { unstable_startWorker } from "wrangler";
+
+const { values } = parseArgs({
+  options: { env: { type: "string" }, "persist-to": { type: "string" }, inspect: { type: "boolean", default: false }, "log-level": { type: "string", default: "warn" } },
+});
+const port = Number(process.env.PORT ?? 8787);
+
+const worker = await unstable_startWorker({
+  config: "wrangler.toml",
+  env: values.env,
+  dev: {
+    server: { hostname: "localhost", port },
+    inspector: values.inspect ? { port: 9229 } : false,
+    persist: values["persist-to"] ?? ".wrangler/state",
+    logLevel: values["log-level"],
+    watch: true,
+  },
+});
+await worker.ready;
+console.log(`Ready on ${await worker.url}${values.inspect ? " (devtools: chrome://inspect, port 9229)" : ""}`);
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.removeAllListeners(signal);
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    worker.dispose().finally(() => process.exit(0));
+  });
+}
