@@ -105,24 +105,33 @@ async function stopServer() {
   fs.rmSync(logPath, { force: true });
 }
 
-// RSS of the two workerd processes of our process group: the runtime (entry=127.0.0.1:0) and the
+// RSS of the two workerd processes the server started: the runtime (entry=127.0.0.1:0) and the
 // proxy (entry=localhost:PORT). Other wrangler sessions of the same project run the same command
-// lines, so the process group, not the project path, tells ours apart. Pids are looked up again every second, since wrangler restarts workerd on reload.
+// lines, so descent from our server's process (by parent, through the dev server's own process
+// group), not the project path, tells ours apart. Pids are looked up again every second, since
+// wrangler restarts workerd on reload.
 class RssSampler {
-  constructor(pgid, port) { Object.assign(this, { pgid, port, pids: {}, ticks: 0, restarts: 0 }); this.reset(); }
+  constructor(root, port) { Object.assign(this, { root, port, pids: {}, ticks: 0, restarts: 0 }); this.reset(); }
   reset() { const p = this.peak; this.peak = { runtime: 0, proxy: 0, sum: 0 }; return p; }
   find() {
     const pids = {};
+    const parent = new Map();
     for (const name of fs.readdirSync("/proc")) {
       if (!/^\d+$/.test(name)) continue;
       try {
         const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
-        if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== this.pgid) continue;
-        const cmd = fs.readFileSync(`/proc/${name}/cmdline`, "utf8");
-        if (!cmd.includes("workerd")) continue;
-        if (cmd.includes("--socket-addr=entry=127.0.0.1:0")) pids.runtime = Number(name);
-        else if (cmd.includes(`--socket-addr=entry=localhost:${this.port}`)) pids.proxy = Number(name);
+        parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
       } catch {} // the process went away while we looked
+    }
+    const ours = (pid) => { for (let p = pid; p > 1; p = parent.get(p) ?? 0) if (p === this.root) return true; return false; };
+    for (const pid of parent.keys()) {
+      if (!ours(pid)) continue;
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        if (!cmd.includes("workerd")) continue;
+        if (cmd.includes("--socket-addr=entry=127.0.0.1:0")) pids.runtime = pid;
+        else if (cmd.includes(`--socket-addr=entry=localhost:${this.port}`)) pids.proxy = pid;
+      } catch {}
     }
     if (this.pids.runtime && pids.runtime && pids.runtime !== this.pids.runtime) {
       this.restarts++;
