@@ -74,8 +74,8 @@ export interface Config {
   monitorFlushMs: number;
   /** How often an isolate reads the merged norm and the egress episode from the monitor objects (MONITOR_READ_SECONDS). */
   monitorReadMs: number;
-  /** The S2 index (src/objects/s2-index.ts): parts by key, replicas of each part, and the most keys one object keeps. */
-  s2Index: { parts: number; replicas: number; maxKeys: number };
+  /** The S2 index (src/objects/s2-index.ts): parts by key, replicas of each part, the most keys one object keeps, and how long a new object waits before it is built. */
+  s2Index: { parts: number; replicas: number; maxKeys: number; buildDelayMs: number };
   /** Where alerts are POSTed as JSON (a new flag, a global rate off its baseline, a network throttled). */
   alertWebhookUrl: string | undefined;
 }
@@ -282,6 +282,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       parts: optionalInteger(vars, "S2_INDEX_PARTS", 1, 1, 1000),
       replicas: optionalInteger(vars, "S2_INDEX_REPLICAS", 1, 1, 100),
       maxKeys: optionalInteger(vars, "S2_INDEX_MAX_KEYS", 2_000_000, 1, 1_000_000_000),
+      buildDelayMs: optionalInteger(vars, "S2_INDEX_BUILD_DELAY_SECONDS", 0, 0, 7 * 86_400) * 1000,
     },
     alertWebhookUrl: urlVar(vars, "ALERT_WEBHOOK_URL"),
   };

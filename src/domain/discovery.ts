@@ -2,29 +2,32 @@
 // never fit, charge the bucket (all or nothing), then answer the lookup. Results keep request order.
 //
 // Round trips of a sync: one call to the client's object, which authenticates (it holds a copy of
-// the credential) and charges in one go, and the D1 lookup. Only a client whose object does not
-// know its credential yet (an imported user, an object swept after a month idle) costs one D1 read
-// more, once. The observation goes after the answer (ctx.waitUntil) and calls no shared object.
+// the credential) and charges in one go, and the lookup (D1; for an incremental sync the S2 index
+// first, and D1 only for what it cannot rule out). Only a client whose object does not know its
+// credential yet (an imported user, an object swept after a month idle) costs one D1 read more, once.
 //
-// The lookup runs while the object is called, for a client this isolate has authenticated lately:
-// its rows are only answered once the charge succeeded, so a refused request still learns nothing
-// and pays nothing. Anyone else (a first request here, a client refused lately, a stranger with a
-// made-up token) is served in strict order, so a bad request never costs a lookup.
+// For a client this isolate has charged lately, the lookup comes first and the object then charges
+// and records what the answer showed (the observation) in the same call: one call and one write per
+// sync. Its rows are only answered once the charge succeeded, so a refused request still learns
+// nothing and pays nothing. Anyone else (a first request here, a client refused lately, a stranger
+// with a made-up token) is served in strict order, so a bad request never costs a lookup, and its
+// observation is a second call after the answer (ctx.waitUntil). No sync calls a shared object.
 
 import type { BucketKind } from "../core/bucket";
 import type { Config } from "../core/config";
 import { afterAdmission, afterCharge, beforeCharge } from "../core/discovery-steps";
 import { probationDuring } from "../core/egress";
 import { toHex } from "../core/hex";
+import { sketchOf } from "../core/hyperloglog";
 import { hashToken, sameHash } from "../core/token";
 import { type Outcome, type ParsedRequest, Result, outcome } from "../core/wire";
 import type { Shards } from "../db/shards";
 import * as db from "../db/users";
-import { type ChargeResult, type SyncVerdict, bucketsOf } from "../objects/client-buckets";
+import { type ChargeResult, type Observation, type SyncVerdict, bucketsOf } from "../objects/client-buckets";
 import { bucketEpoch } from "./accounts";
 import { type Origin, admitNewClient, networkKeys } from "./admission";
-import { egressEpisode } from "./monitoring";
-import { inBackground, observeRefusal, observeSync } from "./observation";
+import { currentNorm, egressEpisode } from "./monitoring";
+import { inBackground, observeRefusal, observeSync, tallyObserved } from "./observation";
 import { s2Candidates } from "./s2-filter";
 
 export async function discover(
@@ -49,11 +52,24 @@ export async function discover(
   const key = `${epoch}:${toHex(req.user)}`;
   const look = () => answerLookup(env, shards, config, epoch, kind, ids, now - config.s2DeltaMs, { now, waitUntil }).then((answer) => ({ answer, at: performance.now() }));
   const worthALookup = ids.length > 0 && ids.length <= config.maxContacts;
-  const early = worthALookup && isTrusted(key, kind, now) ? look() : null;
-  early?.catch(() => {}); // awaited below only if the charge succeeds
+
+  // A client this isolate charged lately has its answer looked up first: the object then charges
+  // and records what the answer showed in one call and one write. Its answer is only sent once the
+  // charge succeeded, so a refused request still learns nothing and pays nothing.
+  let looked: { answer: Outcome; at: number } | null = null;
+  let observation: Observation | undefined;
+  if (worthALookup && isTrusted(key, kind, now)) {
+    try {
+      looked = await look();
+    } catch (error) {
+      console.error(`discovery lookup failed: ${(error as Error).message}`);
+      return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 }); // nothing was charged
+    }
+    observation = { matches: matchesOf(looked.answer), sketch: sketchOf(ids), normHitRatio: currentNorm(env, config, now, waitUntil) };
+  }
 
   // During an egress episode, clients not yet judged are held to a tighter probation limit.
-  const syncRequest = { kind, n: ids.length, maxContacts: config.maxContacts, tokenHash, probationLimit: probationDuring(config.egress, egressEpisode()) };
+  const syncRequest = { kind, n: ids.length, maxContacts: config.maxContacts, tokenHash, probationLimit: probationDuring(config.egress, egressEpisode()), observation };
   let verdict: SyncVerdict;
   try {
     verdict = await buckets.sync(syncRequest, now);
@@ -103,7 +119,7 @@ export async function discover(
   let answer: Outcome;
   let answeredAt: number;
   try {
-    ({ answer, at: answeredAt } = await (early ?? look()));
+    ({ answer, at: answeredAt } = looked ?? (await look()));
   } catch (error) {
     // The client paid for an answer it did not get: give the charge back and ask it to retry.
     console.error(`discovery lookup failed: ${(error as Error).message}`);
@@ -111,19 +127,22 @@ export async function discover(
     return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
   }
   // For operators (Server-Timing): where the time of an answered sync went, inside the Worker.
-  // `charge` is the client object's call (authentication included); the lookup counts from the
-  // start, as it may have run alongside.
+  // `charge` is the client object's call (authentication included, and the observation when the
+  // answer was looked up first); the lookup counts from the start.
   answer.timings = { charge: authenticated - started, lookup: answeredAt - started, ...answer.timings };
-  const matches = (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
+  const matches = matchesOf(answer);
   // Egress control counts what clients not yet established (judged, and no longer young) were
   // shown: over the whole service always, per network with the guard on.
   const unjudgedFrom = next.charged.established ? null : config.guard ? networkKeys(origin) : [];
   const teaches = next.charged.fresh && !egressEpisode();
   const revealed = Math.min(matches, config.detection.probationLimit);
   const sync = { user: req.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: next.charged.edge, flagged: next.charged.flagged, teaches, revealed, unjudgedFrom };
-  inBackground(waitUntil, () => observeSync(env, shards, config, sync, now, waitUntil));
+  if (verdict.observed) tallyObserved(env, shards, config, sync, verdict.observed, now, waitUntil);
+  else inBackground(waitUntil, () => observeSync(env, shards, config, sync, now, waitUntil));
   return answer;
 }
+
+const matchesOf = (answer: Outcome) => (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
 
 /** A refusal for the budget or by the network, with its Retry-After when waiting helps. */
 const refused = ({ retryAfterSeconds }: { retryAfterSeconds: number | null }): Outcome =>

@@ -13,7 +13,7 @@ import { sketchOf } from "../core/hyperloglog";
 import { keyedHash } from "../core/token";
 import { writeAudit } from "../db/audit";
 import type { Shards } from "../db/shards";
-import { bucketsOf } from "../objects/client-buckets";
+import { type Observed, bucketsOf } from "../objects/client-buckets";
 import { announceFlag, currentNorm, noteRefusal, noteSync } from "./monitoring";
 
 export interface AnsweredSync {
@@ -43,6 +43,16 @@ export async function observeSync(env: Env, shards: Shards, config: Config, sync
   const answered = { kind: sync.kind, identifiers: n, matches: sync.matches, edge: sync.edge };
   const { newFlag, samples } = await buckets.observe(answered, sketchOf(sync.identifiers), sample, normHitRatio, now);
   if (newFlag) await announce(env, shards, config, sync.user, newFlag, samples);
+}
+
+/**
+ * A sync the client's object observed in the charge's call (its answer was looked up first): the
+ * isolate's tally counts it, and a new flag is listed, audited and alerted on, after the answer.
+ */
+export function tallyObserved(env: Env, shards: Shards, config: Config, sync: AnsweredSync, observed: Observed, now: number, waitUntil: WaitUntil): void {
+  noteSync(env, config, { kind: sync.kind, identifiers: sync.identifiers.length, matches: sync.matches, flagged: sync.flagged, teaches: sync.teaches, revealed: sync.revealed }, now, waitUntil, sync.unjudgedFrom);
+  const flag = observed.newFlag;
+  if (flag) inBackground(waitUntil, () => announce(env, shards, config, sync.user, flag, observed.samples));
 }
 
 /** The flag is already in force in the client's object; the list, the audit and the alert follow, each on its own. */

@@ -46,7 +46,7 @@ export async function noteChanges(env: Env, config: Config, epoch: number, ids: 
   const options = indexOptions(config, now);
   await Promise.all(
     byPart(keys, config.s2Index.parts).flatMap((positions, part) =>
-      positions.length === 0 ? [] : replicas(config).map((r) => s2IndexOf(env, epoch, config.s2Index.parts, part, r).note(positions.map((i) => keys[i]!), now, options)),
+      positions.length === 0 ? [] : replicas(config).map((r) => s2IndexOf(env, epoch, config.s2Index, part, r).note(positions.map((i) => keys[i]!), now, options)),
     ),
   );
 }
@@ -54,7 +54,7 @@ export async function noteChanges(env: Env, config: Config, epoch: number, ids: 
 /** Turns every replica off for as long as changes made now stay in S2 (before a creation of millions of users). */
 export async function switchOff(env: Env, config: Config, epoch: number, now: number): Promise<void> {
   const until = now + indexOptions(config, now).offFor;
-  await Promise.all(Array.from({ length: config.s2Index.parts }, (_, part) => replicas(config).map((r) => s2IndexOf(env, epoch, config.s2Index.parts, part, r).goOff(until))).flat());
+  await Promise.all(Array.from({ length: config.s2Index.parts }, (_, part) => replicas(config).map((r) => s2IndexOf(env, epoch, config.s2Index, part, r).goOff(until))).flat());
 }
 
 /**
@@ -77,9 +77,9 @@ export async function s2Candidates(
     parts.map(async (positions, part) => {
       if (positions.length === 0) return [];
       const replica = Math.floor(Math.random() * config.s2Index.replicas);
-      const index = s2IndexOf(env, epoch, config.s2Index.parts, part, replica);
+      const index = s2IndexOf(env, epoch, config.s2Index, part, replica);
       try {
-        const answer = await index.candidates(positions.map((i) => keys[i]!), since - MARGIN_MS, now);
+        const answer = await index.candidates(positions.map((i) => keys[i]!), since - MARGIN_MS, now, config.s2Index.buildDelayMs);
         if (answer.state === "ready") return answer.hits.map((h) => positions[h]!);
         if (answer.state === "unbuilt" && answer.claim) {
           waitUntil(buildIndex(env, shards, config, epoch, part, replica, now).catch((e: Error) => console.error(`S2 index build failed: ${e.message}`)));
@@ -98,7 +98,7 @@ export async function s2Candidates(
  * meanwhile are kept), then marks it built. Past S2_INDEX_MAX_KEYS it goes off instead.
  */
 export async function buildIndex(env: Env, shards: Shards, config: Config, epoch: number, part: number, replica: number, now: number): Promise<void> {
-  const index = s2IndexOf(env, epoch, config.s2Index.parts, part, replica);
+  const index = s2IndexOf(env, epoch, config.s2Index, part, replica);
   const options = { ...indexOptions(config, now), now };
   for (const db of shards) {
     for (let after = -1; ; ) {

@@ -65,10 +65,25 @@ export interface SyncRequest {
   learned?: Credential;
   /** A tighter probation limit for this charge: an egress episode is on (src/core/egress.ts). */
   probationLimit?: number | undefined;
+  /** What the answer showed, when the Worker looked it up before charging (see Observation). */
+  observation?: Observation | undefined;
 }
 
 /** "unknown": this object holds no credential; read it from D1 and call again with `learned`. */
-export type SyncVerdict = { auth: "unknown" } | { auth: "invalid" } | { auth: "ok"; charged: ChargeResult | null };
+export type SyncVerdict = { auth: "unknown" } | { auth: "invalid" } | { auth: "ok"; charged: ChargeResult | null; observed?: Observed };
+
+/**
+ * A sync whose answer the Worker looked up before charging (a client it charged lately): what the
+ * answer showed, so that the charge and the observation are one call and one write. Recorded only
+ * if the charge succeeds and the client is not fresh (a first sync is observed after its admission).
+ */
+export interface Observation {
+  matches: number;
+  /** The HyperLogLog sketch of the identifiers (core/hyperloglog.ts). */
+  sketch: Uint8Array;
+  /** The norm this isolate knows, or null (then the one last given here). */
+  normHitRatio: number | null;
+}
 
 export interface ClientView {
   blocked: boolean;
@@ -123,7 +138,13 @@ export class ClientBuckets extends DurableObject<Env> {
     if (req.n === 0 || req.n > req.maxContacts) {
       return { auth: "ok", charged: this.ctx.storage.kv.get(BLOCKED) ? { ok: false, blocked: true } : null };
     }
-    return { auth: "ok", charged: await this.charge(req.kind, req.n, now, req.probationLimit) };
+    const charged = await this.charge(req.kind, req.n, now, req.probationLimit);
+    if (!req.observation || !charged.ok || charged.fresh) return { auth: "ok", charged };
+    // Looked up first: observed in this same call, so the charge and the observation are one write.
+    // No norm sample: only a client's first full sync teaches the norm, and this client is not fresh.
+    const { matches, sketch, normHitRatio } = req.observation;
+    const observed = this.record({ kind: req.kind, identifiers: req.n, matches, edge: charged.edge }, sketch, null, normHitRatio, now);
+    return { auth: "ok", charged, observed };
   }
 
   /** A registration (or re-registration) in D1 made `credential` the user's: it replaces any copy or tombstone. */
@@ -171,6 +192,13 @@ export class ClientBuckets extends DurableObject<Env> {
    * the rules against `normHitRatio`. A flag stays until an operator clears it.
    */
   async observe(answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number = Date.now()): Promise<Observed> {
+    const observed = this.record(answered, sketch, sample, normHitRatio, now);
+    await this.scheduleSweep();
+    return observed;
+  }
+
+  /** observe() without the alarm (which the caller sets). */
+  private record(answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number): Observed {
     const kv = this.ctx.storage.kv;
     // The client is judged with what it holds: the norm it was last given when none comes now (the
     // shared monitoring is down or not yet heard from), and the prior before it was ever given one.
@@ -182,7 +210,6 @@ export class ClientBuckets extends DurableObject<Env> {
     kv.put(SKETCH, observed.sketch);
     kv.put(SAMPLES, observed.samples);
     if (observed.newFlag) kv.put(FLAG, observed.newFlag);
-    await this.scheduleSweep();
     return { newFlag: observed.newFlag, samples: observed.samples };
   }
 

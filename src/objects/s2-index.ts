@@ -27,7 +27,9 @@ interface IndexState {
   /** When the builder's scan was merged in; unset while unbuilt. */
   builtAt?: number;
   /** A build claimed until then (a builder that died lets another try after it). */
-  claimUntil?: number;
+  claimUntil?: number | undefined;
+  /** The first call this object had: no build is claimed before the build delay after it. */
+  firstSeenAt?: number;
   /** Off (too many keys) until then. */
   offUntil?: number;
   /** When old keys were last dropped. */
@@ -58,12 +60,17 @@ export class S2Index extends DurableObject<Env> {
     this.ctx.storage.kv.put(STATE, state);
   }
 
-  /** Which of `keys` (by position) changed at or after `since`, if the index can tell. */
-  candidates(keys: number[], since: number, now: number = Date.now()): Candidates {
-    const state = this.state;
+  /**
+   * Which of `keys` (by position) changed at or after `since`, if the index can tell. An unbuilt one
+   * is claimed for building only `buildDelayMs` after its first call: writers of an older
+   * configuration (a deployment rolling out) note other objects, and the build's scan must come
+   * after the last of them.
+   */
+  candidates(keys: number[], since: number, now: number = Date.now(), buildDelayMs = 0): Candidates {
+    const state = this.seen(now);
     if (state.offUntil !== undefined && state.offUntil > now) return { state: "off", until: state.offUntil };
     if (state.builtAt === undefined) {
-      const claim = (state.claimUntil ?? 0) <= now;
+      const claim = (state.claimUntil ?? 0) <= now && state.firstSeenAt! + buildDelayMs <= now;
       if (claim) this.state = { ...state, claimUntil: now + BUILD_CLAIM_MS };
       return { state: "unbuilt", claim };
     }
@@ -83,6 +90,7 @@ export class S2Index extends DurableObject<Env> {
    */
   note(keys: number[], at: number | number[], { keepFrom, maxKeys, offFor }: { keepFrom: number; maxKeys: number; offFor: number }): void {
     const latest = Array.isArray(at) ? at.reduce((a, b) => Math.max(a, b), 0) : at;
+    this.seen(latest);
     if ((this.state.prunedAt ?? 0) + PRUNE_EVERY_MS <= latest) this.prune(keepFrom, latest);
     if (keys.length === 0) return;
     this.size ??= this.count();
@@ -117,6 +125,13 @@ export class S2Index extends DurableObject<Env> {
     return { ...this.state, keys: this.count() };
   }
 
+  /** The state, with the first call's time recorded. */
+  private seen(now: number): IndexState {
+    const state = this.state;
+    if (state.firstSeenAt !== undefined) return state;
+    return (this.state = { ...state, firstSeenAt: now });
+  }
+
   private count(): number {
     return this.ctx.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM changes`).one().n;
   }
@@ -129,10 +144,11 @@ export class S2Index extends DurableObject<Env> {
 }
 
 /**
- * Replica `replica` of part `part` of `parts`. Another part count is another set of objects (built
- * afresh), as each part holds the keys of its own residue. The epoch only changes through /reset.
+ * Replica `replica` of part `part`, of `parts` parts with `replicas` replicas each. Other counts are
+ * other objects, built afresh: each part holds the keys of its own residue, and a replica added
+ * later must not serve before it is built. The epoch only changes through the local /reset hook.
  */
-export function s2IndexOf(env: Env, epoch: number, parts: number, part: number, replica: number): DurableObjectStub<S2Index> {
-  const name = `${epoch === 0 ? "" : `${epoch}:`}${part}/${parts}:${replica}`;
+export function s2IndexOf(env: Env, epoch: number, { parts, replicas }: { parts: number; replicas: number }, part: number, replica: number): DurableObjectStub<S2Index> {
+  const name = `${epoch === 0 ? "" : `${epoch}:`}${part}/${parts}:${replica}/${replicas}`;
   return env.S2_INDEX.get(env.S2_INDEX.idFromName(name));
 }

@@ -29,7 +29,7 @@ describe("configuration", () => {
       monitorShards: 1,
       monitorFlushMs: 1_000,
       monitorReadMs: 10_000,
-      s2Index: { parts: 1, replicas: 1, maxKeys: 2_000_000 },
+      s2Index: { parts: 1, replicas: 1, maxKeys: 2_000_000, buildDelayMs: 0 },
       alertWebhookUrl: undefined,
     });
     expect(parseConfig({ MAX_CONTACTS: "5", S2_PERIOD: "60", S2_DELTA: "600", TEST_HOOKS: "false" })).toEqual({
@@ -54,12 +54,12 @@ describe("configuration", () => {
       monitorShards: 1,
       monitorFlushMs: 1_000,
       monitorReadMs: 10_000,
-      s2Index: { parts: 1, replicas: 1, maxKeys: 2_000_000 },
+      s2Index: { parts: 1, replicas: 1, maxKeys: 2_000_000, buildDelayMs: 0 },
       alertWebhookUrl: undefined,
     });
     expect(parseConfig({ ...good, GUARD: true, GUARD_REGISTRATIONS_PER_HOUR: "3" })).toMatchObject({ guard: true, guardRegistrationsPerHour: 3 });
     expect(parseConfig({ ...good, REGISTRATION: "admin" }).registration).toBe("admin");
-    expect(parseConfig({ ...good, S2_INDEX_PARTS: "4", S2_INDEX_REPLICAS: 3, S2_INDEX_MAX_KEYS: "500" }).s2Index).toEqual({ parts: 4, replicas: 3, maxKeys: 500 });
+    expect(parseConfig({ ...good, S2_INDEX_PARTS: "4", S2_INDEX_REPLICAS: 3, S2_INDEX_MAX_KEYS: "500", S2_INDEX_BUILD_DELAY_SECONDS: 60 }).s2Index).toEqual({ parts: 4, replicas: 3, maxKeys: 500, buildDelayMs: 60_000 });
     expect(parseConfig({ ...good, ADMIN_TOKEN: "a-long-enough-secret" }).adminToken).toBe("a-long-enough-secret");
   });
 

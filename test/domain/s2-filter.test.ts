@@ -112,23 +112,31 @@ describe("the S2 index", () => {
     const first = await s2Candidates(env, good(), config, epoch, ids, now - config.s2DeltaMs, { now, waitUntil: bg.waitUntil });
     expect(first).toEqual([0, 1, 2]); // unbuilt: everything goes to D1
     await bg.settle(); // the build this call claimed
-    expect(await s2IndexOf(env, epoch, config.s2Index.parts, 0, 0).describe()).toMatchObject({ builtAt: now });
+    expect(await s2IndexOf(env, epoch, config.s2Index, 0, 0).describe()).toMatchObject({ builtAt: now });
     expect(await s2Candidates(env, good(), config, epoch, ids, now - config.s2DeltaMs, { now, waitUntil: bg.waitUntil })).toEqual([0]);
   });
 
   it("claims one build at a time, and gives the claim to another caller when the builder does not finish", async () => {
-    const index = s2IndexOf(env, epochs++, 1, 0, 0);
+    const index = s2IndexOf(env, epochs++, { parts: 1, replicas: 1 }, 0, 0);
     const now = Date.now();
     expect(await index.candidates([1], 0, now)).toEqual({ state: "unbuilt", claim: true });
     expect(await index.candidates([1], 0, now + 1000)).toEqual({ state: "unbuilt", claim: false });
     expect(await index.candidates([1], 0, now + 61_000)).toEqual({ state: "unbuilt", claim: true });
   });
 
+  it("is claimed for building only S2_INDEX_BUILD_DELAY_SECONDS after its first call (a rollout's older writers note other objects)", async () => {
+    const index = s2IndexOf(env, epochs++, { parts: 1, replicas: 1 }, 0, 0);
+    const now = Date.now();
+    await index.note([7], now, { keepFrom: now - DAY, maxKeys: 100, offFor: DAY });
+    expect(await index.candidates([7], 0, now + 3599_000, 3600_000)).toEqual({ state: "unbuilt", claim: false });
+    expect(await index.candidates([7], 0, now + 3600_000, 3600_000)).toEqual({ state: "unbuilt", claim: true });
+  });
+
   it("goes off past S2_INDEX_MAX_KEYS for as long as what it could not keep stays in S2, and notes what follows", async () => {
-    const config = { ...configOf(env), s2Index: { parts: 1, replicas: 1, maxKeys: 10 } };
+    const config = { ...configOf(env), s2Index: { parts: 1, replicas: 1, maxKeys: 10, buildDelayMs: 0 } };
     const now = Date.now();
     const epoch = await freshIndex(configOf(env), now); // built with room for what D1 holds already
-    const index = s2IndexOf(env, epoch, config.s2Index.parts, 0, 0);
+    const index = s2IndexOf(env, epoch, config.s2Index, 0, 0);
     const { keys } = await index.describe();
     const many = randomIds(11);
     await noteChanges(env, config, epoch, many, now);
@@ -145,18 +153,18 @@ describe("the S2 index", () => {
     const config = configOf(env);
     const now = Date.now();
     await createRandomUsers(env, good(), config, 100, now);
-    expect(await s2IndexOf(env, 0, 1, 0, 0).describe()).toMatchObject({ offUntil: now + config.s2DeltaMs + MARGIN_MS });
-    expect((await s2IndexOf(env, 0, 1, 0, 0).describe()).keys).toBeLessThan(100);
+    expect(await s2IndexOf(env, 0, config.s2Index, 0, 0).describe()).toMatchObject({ offUntil: now + config.s2DeltaMs + MARGIN_MS });
+    expect((await s2IndexOf(env, 0, config.s2Index, 0, 0).describe()).keys).toBeLessThan(100);
   });
 
   it("notes every replica, and a sync may ask any", async () => {
-    const config = { ...configOf(env), s2Index: { parts: 2, replicas: 3, maxKeys: 1000 } };
+    const config = { ...configOf(env), s2Index: { parts: 2, replicas: 3, maxKeys: 1000, buildDelayMs: 0 } };
     const now = Date.now();
     const epoch = await freshIndex(config, now);
     const ids = randomIds(30);
     await noteChanges(env, config, epoch, ids.slice(0, 10), now);
     for (let part = 0; part < 2; part++) {
-      const answers = await Promise.all([0, 1, 2].map((r) => s2IndexOf(env, epoch, 2, part, r).describe()));
+      const answers = await Promise.all([0, 1, 2].map((r) => s2IndexOf(env, epoch, config.s2Index, part, r).describe()));
       expect(new Set(answers.map((a) => a.keys)).size).toBe(1);
     }
     for (let round = 0; round < 5; round++) expect((await compare(config, epoch, ids, now)).candidates).toEqual(new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]));
@@ -189,7 +197,7 @@ describe("the S2 index", () => {
   // Last: its clock runs weeks ahead, and D1 keeps what it wrote.
   it("misses no change over a random history of registrations, deletions, imports and time", async () => {
     // Through the operations the service uses, each with its own clock; compared after every step.
-    const config = { ...configOf(env), s2Index: { parts: 3, replicas: 2, maxKeys: 1_000_000 } };
+    const config = { ...configOf(env), s2Index: { parts: 3, replicas: 2, maxKeys: 1_000_000, buildDelayMs: 0 } };
     const epoch = 0; // the operations use the service's epoch
     let now = Date.now();
     for (let part = 0; part < 3; part++) for (let r = 0; r < 2; r++) await buildIndex(env, good(), config, epoch, part, r, now);

@@ -4,6 +4,7 @@ import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } fro
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { bucketsOf } from "../../src/objects/client-buckets";
+import { sketchOf } from "../../src/core/hyperloglog";
 import { randomId } from "../helpers";
 
 const DAY = 86_400_000;
@@ -87,6 +88,25 @@ describe("ClientBuckets", () => {
       expect(await buckets.sync(request(hash(1)), T0)).toMatchObject({ auth: "ok", charged: { ok: true, fresh: true } });
       expect(await buckets.sync(request(hash(2)), T0)).toEqual({ auth: "invalid" });
       expect((await buckets.inspect(T0)).full.level).toBe(10); // the wrong token charged nothing
+    });
+
+    it("records the observation a sync brings in the same call, once the client is not fresh and the charge succeeded", async () => {
+      const buckets = fresh();
+      await buckets.setCredential({ tokenHash: hash(5), addedAt: T0 }, T0);
+      const observation = { matches: 4, sketch: sketchOf([randomId(), randomId()]), normHitRatio: 0.4 };
+      // A first sync is observed after its admission, by a call of its own.
+      const first = await buckets.sync({ ...request(hash(5)), observation }, T0);
+      expect(first).toMatchObject({ auth: "ok", charged: { ok: true, fresh: true } });
+      expect(first).not.toHaveProperty("observed");
+      await buckets.observe({ kind: "full", identifiers: 10, matches: 4, edge: false }, observation.sketch, null, 0.4, T0);
+      const second = await buckets.sync({ ...request(hash(5)), observation }, T0 + 1000);
+      expect(second).toMatchObject({ auth: "ok", charged: { ok: true, fresh: false }, observed: { newFlag: null } });
+      const { signals } = await buckets.inspectClient(T0 + 1000);
+      expect(signals).toMatchObject({ requests: { full: 2 }, identifiers: { full: 20 }, matches: { full: 8 } });
+      // A refused charge records nothing.
+      const refused = await buckets.sync({ ...request(hash(5), 20_000), observation: { ...observation, matches: 9999 } }, T0 + 2000);
+      expect(refused).toMatchObject({ charged: { ok: false } });
+      expect((await buckets.inspectClient(T0 + 2000)).signals).toMatchObject({ matches: { full: 8 } });
     });
 
     it("learns the credential from D1 when it has none, and keeps it", async () => {

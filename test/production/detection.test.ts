@@ -103,5 +103,5 @@ describe("the network rule", () => {
     expect(alerts.alerts).toContainEqual(expect.objectContaining({ type: "network", detail: expect.objectContaining({ network: ip, limit: 20 }) }));
     const audit = (await (await operator("/audit?limit=50")).json()) as { action: string; detail: { network?: string } }[];
     expect(audit).toContainEqual(expect.objectContaining({ action: "throttle-network", detail: expect.objectContaining({ network: ip, limit: 20 }) }));
-  });
+  }, 20_000); // 22 registrations, each noted in the 48 replicas of its part of the S2 index
 });
