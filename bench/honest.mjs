@@ -75,7 +75,8 @@ async function honestTraffic(base, directory) {
   const until = performance.now() + SECONDS * 1000;
   const sender = async () => {
     while (performance.now() < until) {
-      const c = await client(base);
+      const c = await client(base).catch(() => null); // a registration that failed counts as a failure
+      if (!c) { failures++; continue; }
       const start = Math.floor(Math.random() * (DIRECTORY - KNOWN));
       const book = [...directory.slice(start, start + KNOWN), ...ids(BOOK - KNOWN)];
       for (const [k, path] of ["/discovery/full", ...Array(INCREMENTALS).fill("/discovery/incremental")].entries()) {
