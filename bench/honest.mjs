@@ -9,18 +9,21 @@
 //      directory mostly is: registered more than S2_DELTA ago), where the S2 index answers most
 //      incremental syncs without D1; and the calls to shared monitor objects per sync.
 // `node bench/honest.mjs --service http://localhost:8790 [--reference http://localhost:5001]
-//  [--seconds 10] [--rounds 3] [--senders 8]`
+//  [--seconds 10] [--rounds 3] [--senders 1,8,32]`. For a local service it also reports the CPU its
+//  workerd processes spent per sync (from /proc) and, from each answer's ICD-Costs header, the D1
+//  calls, D1 rows read and Durable Object calls per sync. The ratios are at 8 senders.
 // (the reference is started by hand, from its own checkout: docs/scaling.md). Writes bench/honest.json.
 
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { ICD } from "../src/proto/icd.js";
 import { request } from "./http.mjs";
 
-const { values } = parseArgs({ options: { service: { type: "string" }, reference: { type: "string" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "3" }, senders: { type: "string", default: "8" }, token: { type: "string", default: process.env.ADMIN_TOKEN ?? "local-admin-token-change-me" } } });
+const { values } = parseArgs({ options: { service: { type: "string" }, reference: { type: "string" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "3" }, senders: { type: "string", default: "1,8,32" }, token: { type: "string", default: process.env.ADMIN_TOKEN ?? "local-admin-token-change-me" } } });
 const SECONDS = Number(values.seconds);
-const SENDERS = Number(values.senders);
+const SENDER_COUNTS = values.senders.split(",").map(Number);
 const ROUNDS = Number(values.rounds);
 const BOOK = 300;
 const KNOWN = 120; // 40% of the book registered
@@ -67,11 +70,40 @@ async function fillDirectory(base, { outsideS2 = false } = {}) {
   return directory;
 }
 
+/**
+ * The CPU (user + system, ms) of the processes serving `base` when it is a local dev server: the
+ * Worker's workerd (which also runs the local D1 and Durable Objects) and wrangler's proxy.
+ */
+function serverCpu(base) {
+  const { hostname, port } = new URL(base);
+  if (!["localhost", "127.0.0.1"].includes(hostname)) return null;
+  const listening = spawnSync("ss", ["-ltnpH", `sport = :${port}`], { encoding: "utf8" }).stdout ?? "";
+  const proxy = Number(/pid=(\d+)/.exec(listening)?.[1]);
+  if (!proxy) return null;
+  const stat = (pid) => {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return text.slice(text.lastIndexOf(")") + 2).split(" "); // the fields after the command name: state, ppid, ...
+  };
+  const parent = Number(stat(proxy)[1]);
+  const siblings = fs.readdirSync("/proc").filter((n) => /^\d+$/.test(n) && Number(n) !== proxy).filter((n) => {
+    try {
+      return Number(stat(n)[1]) === parent && fs.readFileSync(`/proc/${n}/cmdline`, "utf8").includes("workerd");
+    } catch {
+      return false;
+    }
+  });
+  if (siblings.length !== 1) return null;
+  const cpu = (pid) => { const f = stat(pid); return (Number(f[11]) + Number(f[12])) * (1000 / 100); }; // clock ticks of 10 ms
+  return { worker: cpu(Number(siblings[0])), proxy: cpu(proxy) };
+}
+
 /** SENDERS in parallel for SECONDS: each registers a client, makes one full sync of its book and then incremental ones. */
-async function honestTraffic(base, directory) {
+async function honestTraffic(base, directory, SENDERS) {
   const latencies = [];
   let syncs = 0;
   let failures = 0;
+  const costs = { d1Calls: 0, d1Rows: 0, objectCalls: 0, reported: 0 };
+  const cpuBefore = serverCpu(base);
   const until = performance.now() + SECONDS * 1000;
   const sender = async () => {
     while (performance.now() < until) {
@@ -83,13 +115,24 @@ async function honestTraffic(base, directory) {
         if (k > 0 && performance.now() >= until) break;
         const r = await post(base, path, body(c, book));
         if (r.status === 200) { syncs++; latencies.push(r.ms); } else failures++;
+        const reported = r.headers["icd-costs"]; // this service's: "d1-calls=1, d1-rows=600, object-calls=2"
+        if (reported) {
+          const get = (name) => Number(new RegExp(`${name}=(\\d+)`).exec(reported)?.[1] ?? 0);
+          costs.d1Calls += get("d1-calls"); costs.d1Rows += get("d1-rows"); costs.objectCalls += get("object-calls"); costs.reported++;
+        }
       }
     }
   };
   const began = performance.now();
   await Promise.all(Array.from({ length: SENDERS }, sender));
   const elapsed = (performance.now() - began) / 1000;
-  return { syncsPerSecond: syncs / elapsed, p50Ms: median(latencies), p99Ms: pct(latencies, 0.99), syncs, failures };
+  const cpuAfter = cpuBefore && serverCpu(base);
+  const perSync = (x) => (syncs > 0 ? x / syncs : null);
+  return {
+    syncsPerSecond: syncs / elapsed, p50Ms: median(latencies), p99Ms: pct(latencies, 0.99), syncs, failures,
+    ...(cpuAfter ? { workerCpuMsPerSync: perSync(cpuAfter.worker - cpuBefore.worker), proxyCpuMsPerSync: perSync(cpuAfter.proxy - cpuBefore.proxy) } : {}),
+    ...(costs.reported > 0 ? { d1CallsPerSync: costs.d1Calls / costs.reported, d1RowsPerSync: costs.d1Rows / costs.reported, objectCallsPerSync: costs.objectCalls / costs.reported } : {}),
+  };
 }
 
 async function emptyFullSyncs(base) {
@@ -105,14 +148,16 @@ async function emptyFullSyncs(base) {
 }
 
 /** The medians of ROUNDS runs, and the runs. */
-const medians = (runs) => ({
-  syncsPerSecond: median(runs.map((r) => r.syncsPerSecond)),
-  p50Ms: median(runs.map((r) => r.p50Ms)),
-  p99Ms: median(runs.map((r) => r.p99Ms)),
-  senders: SENDERS,
-  seconds: SECONDS,
-  runs,
-});
+const medians = (runs, senders) => {
+  const of = (key) => (runs.every((r) => typeof r[key] === "number") ? { [key]: median(runs.map((r) => r[key])) } : {});
+  return {
+    senders,
+    seconds: SECONDS,
+    ...of("syncsPerSecond"), ...of("p50Ms"), ...of("p99Ms"),
+    ...of("workerCpuMsPerSync"), ...of("proxyCpuMsPerSync"), ...of("d1CallsPerSync"), ...of("d1RowsPerSync"), ...of("objectCallsPerSync"),
+    runs,
+  };
+};
 
 const targets = [["service", values.service], ["reference", values.reference]].filter(([, base]) => base);
 const results = { at: new Date().toISOString() };
@@ -120,28 +165,33 @@ for (const [name, base] of targets) {
   process.stderr.write(`${name}: ${base}: empty full syncs\n`);
   results[name] = { emptyFullSync20000: await emptyFullSyncs(base) };
 }
-// Honest traffic, the targets taking turns round by round, so that a noisy moment hits both.
-const runs = Object.fromEntries(targets.map(([name]) => [name, []]));
-const established = [];
+// Honest traffic at each sender count, the targets taking turns round by round, so that a noisy
+// moment hits both.
 let shared = null;
-for (let round = 0; round < ROUNDS; round++) {
-  for (const [name, base] of round % 2 === 0 ? targets : [...targets].reverse()) {
-    process.stderr.write(`${name}: honest traffic, round ${round + 1} of ${ROUNDS}\n`);
-    const directory = await fillDirectory(base);
-    const before = name === "service" ? await metrics(base, values.token) : null;
-    runs[name].push(await honestTraffic(base, directory));
-    const after = name === "service" ? await metrics(base, values.token) : null;
-    if (before && after) shared = { handovers: (shared?.handovers ?? 0) + after.handovers - before.handovers, syncs: (shared?.syncs ?? 0) + after.syncs - before.syncs };
-    if (name === "service") {
-      // The same traffic on a directory registered before S2's window: the S2 index spares D1 the incremental syncs.
-      process.stderr.write(`${name}: honest traffic, directory outside S2, round ${round + 1} of ${ROUNDS}\n`);
-      established.push(await honestTraffic(base, await fillDirectory(base, { outsideS2: true })));
+for (const senders of SENDER_COUNTS) {
+  const runs = Object.fromEntries(targets.map(([name]) => [name, []]));
+  const established = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, base] of round % 2 === 0 ? targets : [...targets].reverse()) {
+      process.stderr.write(`${name}: honest traffic, ${senders} senders, round ${round + 1} of ${ROUNDS}\n`);
+      const directory = await fillDirectory(base);
+      const before = name === "service" ? await metrics(base, values.token) : null;
+      runs[name].push(await honestTraffic(base, directory, senders));
+      const after = name === "service" ? await metrics(base, values.token) : null;
+      if (before && after) shared = { handovers: (shared?.handovers ?? 0) + after.handovers - before.handovers, syncs: (shared?.syncs ?? 0) + after.syncs - before.syncs };
+      if (name === "service") {
+        // The same traffic on a directory registered before S2's window: the S2 index spares D1 the incremental syncs.
+        process.stderr.write(`${name}: honest traffic, ${senders} senders, directory outside S2, round ${round + 1} of ${ROUNDS}\n`);
+        established.push(await honestTraffic(base, await fillDirectory(base, { outsideS2: true }), senders));
+      }
     }
   }
+  for (const [name] of targets) (results[name].honestBySenders ??= []).push(medians(runs[name], senders));
+  if (results.service) (results.service.honestDirectoryOutsideS2BySenders ??= []).push(medians(established, senders));
 }
-for (const [name] of targets) results[name].honest = medians(runs[name]);
+for (const [name] of targets) results[name].honest = results[name].honestBySenders.find((h) => h.senders === 8) ?? results[name].honestBySenders[0];
 if (results.service) {
-  results.service.honestDirectoryOutsideS2 = medians(established);
+  results.service.honestDirectoryOutsideS2 = results.service.honestDirectoryOutsideS2BySenders.find((h) => h.senders === 8) ?? results.service.honestDirectoryOutsideS2BySenders[0];
   if (shared) Object.assign(results.service, { sharedObjectCallsPerSync: shared.handovers / Math.max(1, shared.syncs), monitorHandovers: shared.handovers, syncsInThem: shared.syncs });
 }
 if (results.service && results.reference) {

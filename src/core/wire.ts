@@ -17,6 +17,13 @@ export interface ParsedRequest {
 }
 
 /** What the service answers: a Result with its lists, and for a rate limit the honest wait. */
+/** The calls an answered sync made: D1 statements and the rows D1 read for them, Durable Object calls (shared monitor calls aside). */
+export interface SyncCosts {
+  d1Calls: number;
+  d1Rows: number;
+  objectCalls: number;
+}
+
 export interface Outcome {
   result: Result;
   added?: Uint8Array[];
@@ -26,6 +33,8 @@ export interface Outcome {
   sqlMs?: number;
   /** Milliseconds of each step of an answered sync, also sent in `Server-Timing`. */
   timings?: Record<string, number>;
+  /** What an answered sync cost, sent as `ICD-Costs` for operators and the benchmark (docs/scaling.md). */
+  costs?: SyncCosts;
   /** Overrides the status of `result`: 413 (too large) and 503 (try again) carry no Result of their own. */
   status?: 413 | 503;
 }

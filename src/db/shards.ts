@@ -94,6 +94,9 @@ export interface Found<Row> {
   rows: Row[];
   sqlMs: number;
   d1Ms: number;
+  /** D1 statements sent, and the rows D1 read for them (what D1 bills). */
+  calls: number;
+  rowsRead: number;
 }
 
 /** The identifiers (request indices, in probe order) that one statement on one shard looks up. */
@@ -116,7 +119,7 @@ export async function probeShards<Row extends { i: number }>(
   ids: Uint8Array[],
   sql: string,
   ...params: unknown[]
-): Promise<{ rows: Row[][]; sqlMs: number; d1Ms: number }> {
+): Promise<{ rows: Row[][]; sqlMs: number; d1Ms: number; calls: number; rowsRead: number }> {
   const keys = keysOf(ids);
   const work = probes.flatMap((probe, p) => paramChunks(probe.indices, () => JSON_KEY_CHARS).map((chunk) => ({ p, shard: probe.shard, chunk })));
   const sent = performance.now();
@@ -135,10 +138,10 @@ export async function probeShards<Row extends { i: number }>(
       const { id: _, ...rest } = row;
       found.push({ ...rest, i } as unknown as Row);
     }
-    return { p, rows: found, sqlMs: meta.duration };
+    return { p, rows: found, sqlMs: meta.duration, rowsRead: meta.rows_read ?? 0 };
   });
   const d1Ms = performance.now() - sent;
   const rows = probes.map((): Row[] => []);
   for (const r of results) rows[r.p]!.push(...r.rows);
-  return { rows, sqlMs: results.reduce((sum, r) => sum + r.sqlMs, 0), d1Ms };
+  return { rows, sqlMs: results.reduce((sum, r) => sum + r.sqlMs, 0), d1Ms, calls: results.length, rowsRead: results.reduce((sum, r) => sum + r.rowsRead, 0) };
 }

@@ -75,17 +75,17 @@ function probe<Row extends { i: number }>(shards: Shards, ids: Uint8Array[], sql
     const order = probeOrder(ids);
     const home = groupByShard(ids, shardsInUse(layout), order).map((indices, shard): Probe => ({ shard, indices }));
     if (!layout.moving) {
-      const { rows, sqlMs, d1Ms } = await probeShards<Row>(shards, version, home, ids, sql, ...params);
-      return { rows: rows.flat().sort((a, b) => a.i - b.i), sqlMs, d1Ms };
+      const { rows, ...costs } = await probeShards<Row>(shards, version, home, ids, sql, ...params);
+      return { rows: rows.flat().sort((a, b) => a.i - b.i), ...costs };
     }
     const previous = Array.from({ length: layout.count }, (_, shard): Probe => ({ shard, indices: [] }));
     for (const i of home[layout.count]!.indices) previous[previousOf(ids[i]!, layout)]!.indices.push(i);
     const [fromHome, fromPrevious] = [home, previous].map((probes) => probes.filter((p) => p.indices.length > 0)) as [Probe[], Probe[]];
-    const { rows, sqlMs, d1Ms } = await probeShards<StateRow>(shards, version, [...fromHome, ...fromPrevious], ids, LOOKUP_SQL.anyState);
+    const { rows, ...costs } = await probeShards<StateRow>(shards, version, [...fromHome, ...fromPrevious], ids, LOOKUP_SQL.anyState);
     const best = new Map<number, StateRow>();
     for (const [p, found] of rows.entries()) for (const row of found) if (p < fromHome.length || !best.has(row.i)) best.set(row.i, row);
     const selected = [...best.values()].map(select).filter((row): row is Row => row !== null);
-    return { rows: selected.sort((a, b) => a.i - b.i), sqlMs, d1Ms };
+    return { rows: selected.sort((a, b) => a.i - b.i), ...costs };
   });
 }
 

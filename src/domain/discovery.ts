@@ -71,9 +71,12 @@ export async function discover(
   // During an egress episode, clients not yet judged are held to a tighter probation limit.
   const syncRequest = { kind, n: ids.length, maxContacts: config.maxContacts, tokenHash, probationLimit: probationDuring(config.egress, egressEpisode()), observation };
   let verdict: SyncVerdict;
+  let objectCalls = 1;
+  let credentialReads = 0;
   try {
     verdict = await buckets.sync(syncRequest, now);
     if (verdict.auth === "unknown") {
+      [objectCalls, credentialReads] = [2, 1];
       // The object has no copy of the credential: D1 has the truth, and the object keeps it.
       const credentials = await db.findCredentials(shards, req.user);
       if (!credentials || !sameHash(credentials.tokenHash, tokenHash)) return outcome(Result.AUTHENTICATION_INVALID);
@@ -103,6 +106,7 @@ export async function discover(
   trust(key, kind, now);
 
   if (next.step === "admit") {
+    if (config.guard) objectCalls++; // the network's guard object
     // A client's first sync counts against its network's daily allowance of new clients.
     const admitted = await admitNewClient(env, origin, now).catch((error: Error) => {
       console.error(`network admission failed: ${error.message}`);
@@ -130,6 +134,10 @@ export async function discover(
   // `charge` is the client object's call (authentication included, and the observation when the
   // answer was looked up first); the lookup counts from the start.
   answer.timings = { charge: authenticated - started, lookup: answeredAt - started, ...answer.timings };
+  const lookupCosts = answer.costs ?? { d1Calls: 0, d1Rows: 0, objectCalls: 0 };
+  // The observation is a second call to the client's object unless the charge's call made it.
+  objectCalls += lookupCosts.objectCalls + (verdict.observed ? 0 : 1);
+  answer.costs = { d1Calls: lookupCosts.d1Calls + credentialReads, d1Rows: lookupCosts.d1Rows, objectCalls };
   const matches = matchesOf(answer);
   // Egress control counts what clients not yet established (judged, and no longer young) were
   // shown: over the whole service always, per network with the guard on.
@@ -180,19 +188,20 @@ async function answerLookup(
   context: { now: number; waitUntil: (p: Promise<unknown>) => void },
 ): Promise<Outcome> {
   if (kind === "full") {
-    const { rows, sqlMs, d1Ms } = await db.findRegistered(shards, ids);
-    return outcome(Result.SUCCESS, { added: rows.map((r) => ids[r.i]!), sqlMs, timings: { d1: d1Ms } });
+    const { rows, sqlMs, d1Ms, calls, rowsRead } = await db.findRegistered(shards, ids);
+    return outcome(Result.SUCCESS, { added: rows.map((r) => ids[r.i]!), sqlMs, timings: { d1: d1Ms }, costs: { d1Calls: calls, d1Rows: rowsRead, objectCalls: 0 } });
   }
   const filtered = performance.now();
-  const candidates = await s2Candidates(env, shards, config, epoch, ids, since, context);
+  const { positions: candidates, calls: indexCalls } = await s2Candidates(env, shards, config, epoch, ids, since, context);
   const index = performance.now() - filtered;
-  if (candidates.length === 0) return outcome(Result.SUCCESS, { timings: { s2index: index } });
+  if (candidates.length === 0) return outcome(Result.SUCCESS, { timings: { s2index: index }, costs: { d1Calls: 0, d1Rows: 0, objectCalls: indexCalls } });
   const asked = candidates.length === ids.length ? ids : candidates.map((i) => ids[i]!);
-  const { rows, sqlMs, d1Ms } = await db.findChanges(shards, asked, since);
+  const { rows, sqlMs, d1Ms, calls, rowsRead } = await db.findChanges(shards, asked, since);
   return outcome(Result.SUCCESS, {
     added: rows.filter((r) => r.registered === 1).map((r) => asked[r.i]!),
     removed: rows.filter((r) => r.registered === 0).map((r) => asked[r.i]!),
     sqlMs,
     timings: { s2index: index, d1: d1Ms },
+    costs: { d1Calls: calls, d1Rows: rowsRead, objectCalls: indexCalls },
   });
 }

@@ -70,7 +70,7 @@ export async function s2Candidates(
   ids: Uint8Array[],
   since: number,
   { now, waitUntil }: { now: number; waitUntil: (p: Promise<unknown>) => void },
-): Promise<number[]> {
+): Promise<{ positions: number[]; calls: number }> {
   const keys = keysOf(ids);
   const parts = byPart(keys, config.s2Index.parts);
   const found = await Promise.all(
@@ -90,7 +90,7 @@ export async function s2Candidates(
       return positions;
     }),
   );
-  return found.flat().sort((a, b) => a - b);
+  return { positions: found.flat().sort((a, b) => a - b), calls: parts.filter((p) => p.length > 0).length };
 }
 
 /**

@@ -1,5 +1,5 @@
 // What an outcome becomes in HTTP: its status, `Retry-After` when waiting can help, and
-// `Server-Timing` with the steps of an answered sync.
+// `Server-Timing` with the steps of an answered sync, and `ICD-Costs` with the calls it made.
 
 import { type Outcome, Result, encodeResponse } from "../core/wire";
 
@@ -23,5 +23,6 @@ export function toHttpResponse(o: Outcome): Response {
   if (o.retryAfterSeconds !== undefined) headers["Retry-After"] = String(o.retryAfterSeconds);
   const timings = { ...o.timings, ...(o.sqlMs !== undefined ? { sql: o.sqlMs } : {}) };
   if (Object.keys(timings).length > 0) headers["Server-Timing"] = Object.entries(timings).map(([step, ms]) => `${step};dur=${ms.toFixed(2)}`).join(", ");
+  if (o.costs) headers["ICD-Costs"] = `d1-calls=${o.costs.d1Calls}, d1-rows=${o.costs.d1Rows}, object-calls=${o.costs.objectCalls}`;
   return new Response(encodeResponse(o), { status: httpStatus(o), headers });
 }

@@ -30,7 +30,7 @@ function background() {
 async function compare(config: Config, epoch: number, ids: Uint8Array[], now: number) {
   const since = now - config.s2DeltaMs;
   const bg = background();
-  const candidates = new Set(await s2Candidates(env, good(), config, epoch, ids, since, { now, waitUntil: bg.waitUntil }));
+  const candidates = new Set((await s2Candidates(env, good(), config, epoch, ids, since, { now, waitUntil: bg.waitUntil })).positions);
   await bg.settle();
   const changed = (await db.findChanges(good(), ids, since)).rows.map((r) => r.i);
   return { candidates, changed };
@@ -56,7 +56,7 @@ describe("the S2 index", () => {
     const options = { now, waitUntil: () => {}, origin: { ip: undefined, asn: undefined } };
     // BROKEN_SHARD fails every query: an answer means D1 was not asked.
     const answer = await discover(env, broken(), configOf(env), "incremental", { ...client, identifiers: randomIds(300) }, options);
-    expect(answer).toMatchObject({ result: Result.SUCCESS });
+    expect(answer).toMatchObject({ result: Result.SUCCESS, costs: { d1Calls: 0, d1Rows: 0 } });
     expect(answer.added ?? []).toHaveLength(0);
     // One identifier in S2 sends the sync to D1 (which fails here).
     const known = randomId();
@@ -91,7 +91,7 @@ describe("the S2 index", () => {
     const ids = randomIds(20);
     const spy = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
-      const found = await s2Candidates(brokenIndex, good(), configOf(env), 0, ids, Date.now() - DAY, { now: Date.now(), waitUntil: () => {} });
+      const found = (await s2Candidates(brokenIndex, good(), configOf(env), 0, ids, Date.now() - DAY, { now: Date.now(), waitUntil: () => {} })).positions;
       expect(found).toEqual(ids.map((_, i) => i));
       expect(spy.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringMatching(/^S2 index unreachable, asking D1: /)]);
     } finally {
@@ -109,11 +109,11 @@ describe("the S2 index", () => {
     const epoch = epochs++;
     const ids = [before!, old!, stranger!];
     const bg = background();
-    const first = await s2Candidates(env, good(), config, epoch, ids, now - config.s2DeltaMs, { now, waitUntil: bg.waitUntil });
+    const first = (await s2Candidates(env, good(), config, epoch, ids, now - config.s2DeltaMs, { now, waitUntil: bg.waitUntil })).positions;
     expect(first).toEqual([0, 1, 2]); // unbuilt: everything goes to D1
     await bg.settle(); // the build this call claimed
     expect(await s2IndexOf(env, epoch, config.s2Index, 0, 0).describe()).toMatchObject({ builtAt: now });
-    expect(await s2Candidates(env, good(), config, epoch, ids, now - config.s2DeltaMs, { now, waitUntil: bg.waitUntil })).toEqual([0]);
+    expect((await s2Candidates(env, good(), config, epoch, ids, now - config.s2DeltaMs, { now, waitUntil: bg.waitUntil })).positions).toEqual([0]);
   });
 
   it("claims one build at a time, and gives the claim to another caller when the builder does not finish", async () => {

@@ -4,6 +4,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { maxRequestBytes } from "../../src/core/wire";
+import { shardsOf } from "../../src/db/shards";
 import { type Client, Result, encodeRequest, hex, newClient, post, postRaw, randomId, randomIds, registered } from "../helpers";
 import { DAY, SECOND, fakeClock } from "../fake-clock";
 
@@ -28,6 +29,30 @@ describe("full sync", () => {
     const client = await registered();
     const response = await exports.default.fetch("https://icd.test/discovery/full", { method: "POST", body: encodeRequest(client, randomIds(100)) });
     expect(response.headers.get("Server-Timing")).toMatch(/^charge;dur=\d+\.\d\d, lookup;dur=\d+\.\d\d, d1;dur=\d+\.\d\d, sql;dur=\d+\.\d\d$/);
+  });
+
+  it("reports what each sync cost in ICD-Costs: one object call once the isolate charged the client, and no D1 call for an incremental sync outside S2", async () => {
+    const client = await registered();
+    const ids = randomIds(100);
+    const costs = async (kind: string) => {
+      const response = await exports.default.fetch(`https://icd.test/discovery/${kind}`, { method: "POST", body: encodeRequest(client, ids) });
+      expect(response.status).toBe(200);
+      return Object.fromEntries(response.headers.get("ICD-Costs")!.split(", ").map((pair) => pair.split("=")).map(([k, v]) => [k, Number(v)]));
+    };
+    const shards = shardsOf(env).length;
+    const first = await costs("full"); // charge, then the observation after the answer
+    expect(first).toMatchObject({ "object-calls": 2 });
+    expect(first["d1-calls"]).toBeGreaterThanOrEqual(1);
+    expect(first["d1-calls"]).toBeLessThanOrEqual(shards);
+    expect(first["d1-rows"]).toBeGreaterThanOrEqual(100); // one key probe per identifier at least
+    expect(await costs("full")).toMatchObject({ "object-calls": 1, "d1-calls": first["d1-calls"] }); // charged and observed in one call
+    // The first incremental sync may find the S2 index unbuilt (D1 then answers, and the build runs after it).
+    let incremental = await costs("incremental");
+    for (let tries = 0; tries < 20 && incremental["d1-calls"] !== 0; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      incremental = await costs("incremental");
+    }
+    expect(incremental).toEqual({ "d1-calls": 0, "d1-rows": 0, "object-calls": 2 }); // the client's object and the S2 index
   });
 
   it("does not answer users who were deleted", async () => {
