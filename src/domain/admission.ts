@@ -19,9 +19,12 @@ export interface Origin {
 /** The keys a client's origin is counted under: its network (IPv4 address or IPv6 /64) and its ASN. */
 export const networkKeys = (origin: Origin): string[] => [networkOf(origin.ip), ...(origin.asn !== undefined ? [`asn:${origin.asn}`] : [])];
 
+/** The guard objects (network, ASN) that admit a client of this origin, with their allowances; none with the guard off. */
+export const admissionKeys = (config: Config, origin: Origin) => admissionGuards(config, networkOf(origin.ip), origin.asn);
+
 export async function admitNewClient(env: Env, origin: Origin, now: number): Promise<Admission> {
   const config = configOf(env);
-  const keys = admissionGuards(config, networkOf(origin.ip), origin.asn);
+  const keys = admissionKeys(config, origin);
   if (keys.length === 0) return { ok: true };
   const verdicts = await Promise.all(keys.map(([key, perDay]) => guardOf(env, key).admitNewClient(perDay, now)));
   for (const [i, verdict] of verdicts.entries()) {

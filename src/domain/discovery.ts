@@ -25,7 +25,7 @@ import type { Shards } from "../db/shards";
 import * as db from "../db/users";
 import { type ChargeResult, type Observation, type SyncVerdict, bucketsOf } from "../objects/client-buckets";
 import { bucketEpoch } from "./accounts";
-import { type Origin, admitNewClient, networkKeys } from "./admission";
+import { type Origin, admissionKeys, admitNewClient, networkKeys } from "./admission";
 import { currentNorm, egressEpisode } from "./monitoring";
 import { inBackground, observeRefusal, observeSync, tallyObserved } from "./observation";
 import { s2Candidates } from "./s2-filter";
@@ -106,7 +106,7 @@ export async function discover(
   trust(key, kind, now);
 
   if (next.step === "admit") {
-    if (config.guard) objectCalls++; // the network's guard object
+    objectCalls += admissionKeys(config, origin).length; // the guard objects of its network and ASN
     // A client's first sync counts against its network's daily allowance of new clients.
     const admitted = await admitNewClient(env, origin, now).catch((error: Error) => {
       console.error(`network admission failed: ${error.message}`);

@@ -144,6 +144,7 @@ export class ClientBuckets extends DurableObject<Env> {
     // No norm sample: only a client's first full sync teaches the norm, and this client is not fresh.
     const { matches, sketch, normHitRatio } = req.observation;
     const observed = this.record({ kind: req.kind, identifiers: req.n, matches, edge: charged.edge }, sketch, null, normHitRatio, now);
+    await this.scheduleSweep(now); // the signals just written may be kept longer than the charge's alarm says
     return { auth: "ok", charged, observed };
   }
 

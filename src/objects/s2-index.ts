@@ -120,7 +120,7 @@ export class S2Index extends DurableObject<Env> {
     this.state = { ...state, offUntil: Math.max(until, state.offUntil ?? 0) };
   }
 
-  /** For the operator and the tests: the index's state and how many keys it holds. */
+  /** The index's state and how many keys it holds (for the tests; no route shows it). */
   describe(): IndexState & { keys: number } {
     return { ...this.state, keys: this.count() };
   }
