@@ -1,9 +1,9 @@
-// Three projects in the real Workers runtime with local D1 and Durable Objects: "local" runs the
-// top-level wrangler.toml config (as `npm start`, one user shard), "sharded" the same tests on
-// `[env.sharded]` (four shards), and "production" `[env.production]`, to prove what a deploy leaves out.
-// A fourth, "service", runs test/service/ in Node against the service started as `npm start` does:
-// the dashboard in Chromium, and a hard kill and restart under load. A fifth, "scripts", runs the
-// Node scripts' tests (the posture audit).
+// Projects in the real Workers runtime with local D1 and Durable Objects: "local" runs the top-level
+// wrangler.toml config (as `npm start`, one user shard) and is what `npm test` runs; "abuse" the
+// fuzzing on that config; "sharded" the same tests on `[env.sharded]` (four shards); "production"
+// `[env.production]`, to prove what a deploy leaves out. In Node: "service" runs test/service/
+// against the service started as `npm start` does, "scripts" the scripts' tests.
+// `npm run test:all` (and CI) runs every project.
 
 import { createHash } from "node:crypto";
 import path from "node:path";
@@ -75,7 +75,10 @@ export default defineConfig(async () => {
   return {
     test: {
       projects: [
-        project("local", undefined, ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/scripts/**"], ACCESS),
+        // `npm test`, the loop after a change: every Workers test on one shard but the fuzzing.
+        project("local", undefined, ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/scripts/**", "test/http/abuse.test.ts"], ACCESS),
+        // The fuzzing and timing of every endpoint (over a minute): `npm run test:all` only.
+        project("abuse", undefined, ["test/http/abuse.test.ts"], [], ACCESS),
         // The slow fuzzing and timing tests and the simulation do not depend on the shard count: run them once.
         project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/scripts/**", "test/http/abuse.test.ts", "test/simulate/**"], ACCESS),
         // Alerts go to a webhook there, answered by test/production/webhook-sink.ts. Access keeps the
