@@ -277,7 +277,8 @@ export const VARS = {
   },
   ADMIN_KEYS: {
     set: "either",
-    meaning: "the admin API's keys for machines, one role each, as `role:id:sha256hex` entries (hashes only, never the secrets; `npm run admin-key` makes one); two of one role are a rotation",
+    range: "`role:id:sha256hex` entries, apart by commas or spaces",
+    meaning: "the admin API's keys for machines, one role each, as hashes of their secrets (`npm run admin-key` makes one); two of one role are a rotation. A var in production, where a review sees who holds which role",
   },
   ADMIN_USER_ROUTES: { set: "var", default: true, meaning: "whether `/admin/users*` exist: off once the account service calls the `AccountService` entrypoint through its Service Binding" },
   ACCESS_TEAM_DOMAIN: {
@@ -288,7 +289,8 @@ export const VARS = {
   ACCESS_AUD: { set: "var", range: "hex", meaning: "the audience (AUD) tag of the Access application" },
   ACCESS_ROLES: {
     set: "var",
-    meaning: "who gets `operator` and `viewer`: lists of emails, `group:<name>` and `token:<service token client id>` (a table, or its JSON)",
+    range: "a table, or its JSON",
+    meaning: "who gets `operator` and `viewer`: lists of emails, `group:<name>` and `token:<service token client id>`",
   },
   ADMIN_TOKEN: {
     set: "secret",
