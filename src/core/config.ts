@@ -1,4 +1,5 @@
-// Service configuration from wrangler.toml vars, parsed and validated once per environment.
+// Service configuration from wrangler.toml vars: what each var means and its default (VARS), and
+// the parser that validates them once per environment.
 
 import { fromHex } from "./hex";
 import { type Role, isRole } from "./roles";
@@ -115,7 +116,210 @@ export class ConfigError extends Error {
 const MAX_CONTACTS_LIMIT = 100_000;
 const PERIOD_LIMIT_SECONDS = 365 * 24 * 3600;
 
-function integerVar(vars: Record<string, unknown>, name: string, min: number, max: number): number {
+/** How one var (or secret) is read and what it is for. */
+export interface VarSpec {
+  /** Where it is set: wrangler.toml's vars, a secret (.dev.vars locally, `wrangler secret put`), or either. */
+  set: "var" | "secret" | "either";
+  /** The Worker refuses to start without it. */
+  required?: true;
+  /** What applies when it is not set; neither this nor `derived`: nothing does (the feature is off). */
+  default?: number | string | boolean;
+  /** How the default follows from other vars (markdown), where it does. */
+  derived?: string;
+  /** Numbers: the least and the most accepted (a string: another var's value, in markdown). Secrets: the fewest characters. */
+  min?: number;
+  max?: number | string;
+  /** The values accepted, where min and max do not say it (markdown). */
+  range?: string;
+  /** One line on what it does (markdown; links relative to docs/). */
+  meaning: string;
+}
+
+/**
+ * Every var and secret the Worker reads: the one home of each default and description. parseConfig
+ * reads its defaults and bounds from here; docs/configuration.md's tables are generated from it and
+ * from wrangler.toml (scripts/check-config.ts, run by `npm run typecheck`, fails when they differ).
+ */
+export const VARS = {
+  MAX_CONTACTS: { set: "var", required: true, min: 1, max: MAX_CONTACTS_LIMIT, meaning: "bucket capacity, and the most identifiers one request may carry" },
+  S2_PERIOD: { set: "var", required: true, min: 1, max: PERIOD_LIMIT_SECONDS, meaning: "seconds in which a full incremental bucket drains (one contact per 4.32 s)" },
+  S2_DELTA: { set: "var", required: true, min: 1, max: PERIOD_LIMIT_SECONDS, meaning: 'seconds a change stays in S2, and in which a full "full-sync" bucket drains (one contact per 43.2 s)' },
+  TEST_HOOKS: { set: "var", default: false, meaning: "whether the unauthenticated test hooks exist ([protocol.md](protocol.md#test-hooks-local-development-only)): local development only" },
+  REGISTRATION: { set: "var", default: "open", range: '`"open"` or `"admin"`', meaning: '`"open"`: clients register themselves; `"admin"`: `/user/register` and `/user/delete` answer 401, and the account service registers users through the admin API' },
+  GUARD: {
+    set: "var",
+    default: false,
+    meaning: "the per-network guard (src/http/guard.ts): every request except the admin API's through the `NETWORK_LIMIT` rate-limiting binding (100 per 10 s per IPv4 address or IPv6 /64), registrations also through the exact `NetworkGuard` object, and the network rule of detection",
+  },
+  GUARD_REGISTRATIONS_PER_HOUR: { set: "var", default: 10, min: 1, max: 1_000_000, meaning: "registrations one network may make per hour, in a burst of at most this many" },
+  DETECT_MAX_DISTINCT: { set: "var", default: 30_000, min: 1, max: 1_000_000_000, meaning: "flag a client that has checked more distinct identifiers than this" },
+  DETECT_MIN_VOLUME: {
+    set: "var",
+    default: 2_000,
+    min: 1,
+    max: 1_000_000_000,
+    meaning: "identifiers a client must have checked in full syncs before its hit ratio is judged, and before it is judged at all (while its walk is not suspect)",
+  },
+  DETECT_HIT_RATIO_FACTOR: { set: "var", default: 0.25, min: 0, max: 1, meaning: "flag a client whose full-sync hit ratio is below this share of the learned norm" },
+  DETECT_EDGE_SYNCS: { set: "var", default: 7, min: 1, max: 1_000_000, meaning: 'full syncs before "always at the bucket\'s edge" (75% of them leaving under 5% of the bucket free) is judged' },
+  DETECT_PROBATION_LIMIT: {
+    set: "var",
+    derived: "`MAX_CONTACTS` (off)",
+    min: 1,
+    max: "`MAX_CONTACTS`",
+    meaning: "the most a client's full bucket may hold until it is judged; a larger request is 429 without `Retry-After`",
+  },
+  DETECT_WALK_ERROR: {
+    set: "var",
+    default: 0.01,
+    min: 0,
+    max: 1,
+    range: "above 0, below 0.5",
+    meaning: "both error rates of the sequential test on a client's hits and misses ([detection.md](detection.md#the-sequential-test)); its bounds are ±ln((1 − e) / e), ±4.6 at 0.01",
+  },
+  DETECT_YOUNG_HOURS: { set: "var", default: 24, min: 0, max: 24 * 365, meaning: "hours after its first sync during which a client is young: egress-accounted, and held during an episode even when judged" },
+  QUARANTINE_BUDGET: {
+    set: "var",
+    default: 0,
+    min: 0,
+    max: 1,
+    meaning: "share of the full-sync budget a flagged client keeps: 0 refuses its full syncs (429, no `Retry-After`) until an operator clears it; 1 flags and alerts only",
+  },
+  DETECT_NETWORK_ACCOUNTS_PER_DAY: {
+    set: "var",
+    default: 20,
+    min: 1,
+    max: 1_000_000_000,
+    meaning: "new clients (first syncs) per day from one network before it is throttled for a day and alerted on; only with `GUARD` on",
+  },
+  DETECT_ASN_ACCOUNTS_PER_DAY: { set: "var", default: 2_000, min: 1, max: 1_000_000_000, meaning: "the same for one autonomous system" },
+  EGRESS_FLOOR_PER_MINUTE: {
+    set: "var",
+    default: 20_000,
+    min: 1,
+    max: 1_000_000_000,
+    meaning: "users revealed in a minute (whole service) to clients not established that are never abnormal ([detection.md](detection.md#egress-control))",
+  },
+  EGRESS_FLOOR_PER_HOUR: {
+    set: "var",
+    derived: "15 × `EGRESS_FLOOR_PER_MINUTE`",
+    min: 1,
+    max: 1_000_000_000_000,
+    meaning: "the same for the last hour, judged every minute against `EGRESS_FACTOR` × the hour before: a crowd trickling under the minute's floor is seen within its hour",
+  },
+  EGRESS_FACTOR: { set: "var", default: 4, min: 1, max: 1000, meaning: "a minute above this many times the hour's mean (and the floor) starts an egress episode" },
+  EGRESS_CALM_MINUTES: { set: "var", default: 10, min: 1, max: 1440, meaning: "minutes in a row back within the limit that end it" },
+  EGRESS_PROBATION_LIMIT: {
+    set: "var",
+    derived: "min(1000, `MAX_CONTACTS`)",
+    min: 1,
+    max: "`MAX_CONTACTS`",
+    meaning:
+      "during an episode, the full-sync limit of a client not established whose walk has not decided (honest-looking: `DETECT_PROBATION_LIMIT`; suspect: none); at least `DETECT_PROBATION_LIMIT` turns the response off (alerts only)",
+  },
+  EGRESS_NETWORK_PER_DAY: {
+    set: "var",
+    default: 5_000,
+    min: 1,
+    max: 1_000_000_000,
+    meaning: "users revealed to unjudged clients of one IPv4 address or IPv6 /64 a day before it gets no new clients; only with `GUARD` on",
+  },
+  EGRESS_ASN_PER_DAY: { set: "var", default: 500_000, min: 1, max: 1_000_000_000, meaning: "the same for one autonomous system" },
+  MONITOR_SHARDS: {
+    set: "var",
+    default: 1,
+    min: 1,
+    max: 1000,
+    meaning: "monitor objects (src/objects/monitor.ts) the series, totals, norm, flags and alerts are spread over ([operations.md](operations.md) sizes it)",
+  },
+  MONITOR_FLUSH_SECONDS: { set: "var", default: 1, min: 1, max: 60, meaning: "how often an isolate hands its tally of syncs to a monitor object" },
+  MONITOR_READ_SECONDS: { set: "var", default: 10, min: 1, max: 3600, meaning: "how often an isolate reads the merged norm and the egress episode from all monitor objects" },
+  S2_INDEX_PARTS: {
+    set: "var",
+    default: 1,
+    min: 1,
+    max: 1000,
+    meaning: "parts the S2 index is split into, by lookup key ([scaling.md](scaling.md#the-s2-index)); another count is another set of objects, built afresh",
+  },
+  S2_INDEX_REPLICAS: {
+    set: "var",
+    default: 1,
+    min: 1,
+    max: 100,
+    meaning: "objects holding each part: every change is noted in all of them, a sync asks one; each takes about 1,000 incremental syncs a second. Another count is another set of objects, built afresh",
+  },
+  S2_INDEX_BUILD_DELAY_SECONDS: {
+    set: "var",
+    default: 0,
+    min: 0,
+    max: 7 * 86_400,
+    meaning: "a new index object is built (and serves) only this long after its first call, so that the build's scan of D1 comes after every Worker of an older configuration (which notes other objects) has gone",
+  },
+  S2_INDEX_MAX_KEYS: {
+    set: "var",
+    default: 2_000_000,
+    min: 1,
+    max: 1_000_000_000,
+    meaning: 'the most keys one index object keeps; past it the object answers "ask D1" until what it could not keep has left S2',
+  },
+  USERS_SHARDS: {
+    set: "var",
+    derived: "every `USERS_n` bound",
+    min: 1,
+    max: "the `USERS_n` bound",
+    meaning:
+      "how many of the user shards hold users, until `npm run reshard` has moved users to the others ([scaling.md](scaling.md#adding-shards-to-a-running-deployment)); read with the bindings by src/db/shards.ts",
+  },
+  ADMIN_TOKEN_LEGACY: {
+    set: "var",
+    default: false,
+    meaning: "whether `ADMIN_TOKEN` is accepted as one credential with every role (and keys the audit hashes when `AUDIT_KEY` is not set): the migration path from the single token, for local development",
+  },
+  ADMIN_KEYS: {
+    set: "either",
+    range: "`role:id:sha256hex` entries, apart by commas or spaces",
+    meaning: "the admin API's keys for machines, one role each, as hashes of their secrets (`npm run admin-key` makes one); two of one role are a rotation. A var in production, where a review sees who holds which role",
+  },
+  ADMIN_USER_ROUTES: { set: "var", default: true, meaning: "whether `/admin/users*` exist: off once the account service calls the `AccountService` entrypoint through its Service Binding" },
+  ACCESS_TEAM_DOMAIN: {
+    set: "var",
+    range: "`<team>.cloudflareaccess.com`",
+    meaning: "Cloudflare Access in front of `/admin/` for people: the team whose tokens are accepted. Set with `ACCESS_AUD` and `ACCESS_ROLES`, or none of them",
+  },
+  ACCESS_AUD: { set: "var", range: "hex", meaning: "the audience (AUD) tag of the Access application" },
+  ACCESS_ROLES: {
+    set: "var",
+    range: "a table, or its JSON",
+    meaning: "who gets `operator` and `viewer`: lists of emails, `group:<name>` and `token:<service token client id>`",
+  },
+  ADMIN_TOKEN: {
+    set: "secret",
+    min: 16,
+    meaning: "the legacy token of the admin API and the dashboard under `/admin/`, a credential only where `ADMIN_TOKEN_LEGACY` is on (not in production)",
+  },
+  AUDIT_KEY: {
+    set: "secret",
+    min: 32,
+    meaning: "the HMAC key of the identifiers in the audit log and the alerts. Without it (and without the legacy token) they name no client",
+  },
+  ALERT_WEBHOOK_URL: {
+    set: "secret",
+    range: "an http(s) URL",
+    meaning:
+      "where alerts are POSTed as JSON: a new flag, a network throttled, a global rate off its baseline. Without it, alerts are only listed at `/admin/alerts`. A var works too, but `npm run posture` flags a URL in plain text",
+  },
+} as const satisfies Record<string, VarSpec>;
+
+export type VarName = keyof typeof VARS;
+
+const spec = (name: VarName): VarSpec => VARS[name];
+const numberOf = (value: number | string | boolean | undefined, name: VarName, what: string): number => {
+  if (typeof value !== "number") throw new Error(`VARS.${name} has no numeric ${what}`);
+  return value;
+};
+
+function integerVar(vars: Record<string, unknown>, name: VarName, max: number = numberOf(spec(name).max, name, "max")): number {
+  const min = numberOf(spec(name).min, name, "min");
   const raw = vars[name];
   const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
@@ -124,26 +328,28 @@ function integerVar(vars: Record<string, unknown>, name: string, min: number, ma
   return value;
 }
 
-function fractionVar(vars: Record<string, unknown>, name: string, fallback: number): number {
-  const raw = vars[name] ?? fallback;
+function fractionVar(vars: Record<string, unknown>, name: VarName): number {
+  const { min, max } = spec(name);
+  const raw = vars[name] ?? spec(name).default;
   const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) {
-    throw new ConfigError(`${name} must be a number from 0 to 1, got ${JSON.stringify(raw)}`);
+  if (typeof value !== "number" || !Number.isFinite(value) || value < min! || value > (max as number)) {
+    throw new ConfigError(`${name} must be a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
   return value;
 }
 
 /** DETECT_WALK_ERROR: an error rate of the sequential test, strictly between 0 and 0.5 (at 0.5 it would decide on nothing). */
 function walkErrorVar(vars: Record<string, unknown>): number {
-  const value = fractionVar(vars, "DETECT_WALK_ERROR", 0.01);
+  const value = fractionVar(vars, "DETECT_WALK_ERROR");
   if (value <= 0 || value >= 0.5) throw new ConfigError(`DETECT_WALK_ERROR must be above 0 and below 0.5, got ${JSON.stringify(vars.DETECT_WALK_ERROR)}`);
   return value;
 }
 
-const optionalInteger = (vars: Record<string, unknown>, name: string, fallback: number, min: number, max: number) =>
-  vars[name] === undefined ? fallback : integerVar(vars, name, min, max);
+/** An integer var with a default: VARS' own, or `fallback` where it follows from other vars. */
+const optionalInteger = (vars: Record<string, unknown>, name: VarName, fallback: number = numberOf(spec(name).default, name, "default"), max?: number) =>
+  vars[name] === undefined ? fallback : integerVar(vars, name, max);
 
-function urlVar(vars: Record<string, unknown>, name: string): string | undefined {
+function urlVar(vars: Record<string, unknown>, name: VarName): string | undefined {
   const raw = vars[name];
   if (raw === undefined || raw === "") return undefined;
   try {
@@ -152,28 +358,27 @@ function urlVar(vars: Record<string, unknown>, name: string): string | undefined
   throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(raw)}`);
 }
 
-function booleanVar(vars: Record<string, unknown>, name: string): boolean {
+function booleanVar(vars: Record<string, unknown>, name: VarName): boolean {
   const raw = vars[name];
-  if (raw === undefined || raw === false || raw === "false") return false;
+  if (raw === undefined) return spec(name).default === true;
+  if (raw === false || raw === "false") return false;
   if (raw === true || raw === "true") return true;
   throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(raw)}`);
 }
 
-function choiceVar<T extends string>(vars: Record<string, unknown>, name: string, choices: readonly T[], fallback: T): T {
-  const raw = vars[name] ?? fallback;
+function choiceVar<T extends string>(vars: Record<string, unknown>, name: VarName, choices: readonly T[]): T {
+  const raw = vars[name] ?? spec(name).default;
   if (!choices.includes(raw as T)) throw new ConfigError(`${name} must be one of ${choices.map((c) => `"${c}"`).join(", ")}, got ${JSON.stringify(raw)}`);
   return raw as T;
 }
 
-function secretVar(vars: Record<string, unknown>, name: string, minLength: number): string | undefined {
+function secretVar(vars: Record<string, unknown>, name: VarName): string | undefined {
+  const minLength = numberOf(spec(name).min, name, "min");
   const raw = vars[name];
   if (raw === undefined || raw === "") return undefined;
   if (typeof raw !== "string" || raw.length < minLength) throw new ConfigError(`${name} must be a string of at least ${minLength} characters`);
   return raw;
 }
-
-/** Whether a boolean var that is on unless switched off is on. */
-const booleanVarOn = (vars: Record<string, unknown>, name: string) => vars[name] === undefined || booleanVar(vars, name);
 
 const KEY_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -239,50 +444,50 @@ function accessVars(vars: Record<string, unknown>): AccessConfig | undefined {
 }
 
 export function parseConfig(vars: Record<string, unknown>): Config {
-  const maxContacts = integerVar(vars, "MAX_CONTACTS", 1, MAX_CONTACTS_LIMIT);
+  const maxContacts = integerVar(vars, "MAX_CONTACTS");
   return {
     maxContacts,
-    s2PeriodMs: integerVar(vars, "S2_PERIOD", 1, PERIOD_LIMIT_SECONDS) * 1000,
-    s2DeltaMs: integerVar(vars, "S2_DELTA", 1, PERIOD_LIMIT_SECONDS) * 1000,
+    s2PeriodMs: integerVar(vars, "S2_PERIOD") * 1000,
+    s2DeltaMs: integerVar(vars, "S2_DELTA") * 1000,
     testHooks: booleanVar(vars, "TEST_HOOKS"),
-    adminToken: secretVar(vars, "ADMIN_TOKEN", 16),
+    adminToken: secretVar(vars, "ADMIN_TOKEN"),
     legacyAdminToken: booleanVar(vars, "ADMIN_TOKEN_LEGACY"),
     adminKeys: adminKeysVar(vars),
-    auditKey: secretVar(vars, "AUDIT_KEY", 32),
-    adminUserRoutes: booleanVarOn(vars, "ADMIN_USER_ROUTES"),
+    auditKey: secretVar(vars, "AUDIT_KEY"),
+    adminUserRoutes: booleanVar(vars, "ADMIN_USER_ROUTES"),
     access: accessVars(vars),
-    registration: choiceVar(vars, "REGISTRATION", ["open", "admin"] as const, "open"),
+    registration: choiceVar(vars, "REGISTRATION", ["open", "admin"] as const),
     guard: booleanVar(vars, "GUARD"),
-    guardRegistrationsPerHour: optionalInteger(vars, "GUARD_REGISTRATIONS_PER_HOUR", 10, 1, 1_000_000),
+    guardRegistrationsPerHour: optionalInteger(vars, "GUARD_REGISTRATIONS_PER_HOUR"),
     detection: {
-      maxDistinct: optionalInteger(vars, "DETECT_MAX_DISTINCT", 30_000, 1, 1_000_000_000),
-      minVolume: optionalInteger(vars, "DETECT_MIN_VOLUME", 2_000, 1, 1_000_000_000),
-      hitRatioFactor: fractionVar(vars, "DETECT_HIT_RATIO_FACTOR", 0.25),
-      edgeSyncs: optionalInteger(vars, "DETECT_EDGE_SYNCS", 7, 1, 1_000_000),
-      probationLimit: optionalInteger(vars, "DETECT_PROBATION_LIMIT", maxContacts, 1, maxContacts),
+      maxDistinct: optionalInteger(vars, "DETECT_MAX_DISTINCT"),
+      minVolume: optionalInteger(vars, "DETECT_MIN_VOLUME"),
+      hitRatioFactor: fractionVar(vars, "DETECT_HIT_RATIO_FACTOR"),
+      edgeSyncs: optionalInteger(vars, "DETECT_EDGE_SYNCS"),
+      probationLimit: optionalInteger(vars, "DETECT_PROBATION_LIMIT", maxContacts, maxContacts),
       walkError: walkErrorVar(vars),
-      youngMs: optionalInteger(vars, "DETECT_YOUNG_HOURS", 24, 0, 24 * 365) * 3600_000,
+      youngMs: optionalInteger(vars, "DETECT_YOUNG_HOURS") * 3600_000,
     },
-    quarantineBudget: fractionVar(vars, "QUARANTINE_BUDGET", 0),
-    networkAccountsPerDay: optionalInteger(vars, "DETECT_NETWORK_ACCOUNTS_PER_DAY", 20, 1, 1_000_000_000),
-    asnAccountsPerDay: optionalInteger(vars, "DETECT_ASN_ACCOUNTS_PER_DAY", 2_000, 1, 1_000_000_000),
+    quarantineBudget: fractionVar(vars, "QUARANTINE_BUDGET"),
+    networkAccountsPerDay: optionalInteger(vars, "DETECT_NETWORK_ACCOUNTS_PER_DAY"),
+    asnAccountsPerDay: optionalInteger(vars, "DETECT_ASN_ACCOUNTS_PER_DAY"),
     egress: {
-      floorPerMinute: optionalInteger(vars, "EGRESS_FLOOR_PER_MINUTE", 20_000, 1, 1_000_000_000),
-      floorPerHour: optionalInteger(vars, "EGRESS_FLOOR_PER_HOUR", 15 * optionalInteger(vars, "EGRESS_FLOOR_PER_MINUTE", 20_000, 1, 1_000_000_000), 1, 1_000_000_000_000),
-      factor: optionalInteger(vars, "EGRESS_FACTOR", 4, 1, 1000),
-      calmMinutes: optionalInteger(vars, "EGRESS_CALM_MINUTES", 10, 1, 1440),
-      probationLimit: optionalInteger(vars, "EGRESS_PROBATION_LIMIT", Math.min(1_000, maxContacts), 1, maxContacts),
-      networkPerDay: optionalInteger(vars, "EGRESS_NETWORK_PER_DAY", 5_000, 1, 1_000_000_000),
-      asnPerDay: optionalInteger(vars, "EGRESS_ASN_PER_DAY", 500_000, 1, 1_000_000_000),
+      floorPerMinute: optionalInteger(vars, "EGRESS_FLOOR_PER_MINUTE"),
+      floorPerHour: optionalInteger(vars, "EGRESS_FLOOR_PER_HOUR", 15 * optionalInteger(vars, "EGRESS_FLOOR_PER_MINUTE")),
+      factor: optionalInteger(vars, "EGRESS_FACTOR"),
+      calmMinutes: optionalInteger(vars, "EGRESS_CALM_MINUTES"),
+      probationLimit: optionalInteger(vars, "EGRESS_PROBATION_LIMIT", Math.min(1_000, maxContacts), maxContacts),
+      networkPerDay: optionalInteger(vars, "EGRESS_NETWORK_PER_DAY"),
+      asnPerDay: optionalInteger(vars, "EGRESS_ASN_PER_DAY"),
     },
-    monitorShards: optionalInteger(vars, "MONITOR_SHARDS", 1, 1, 1000),
-    monitorFlushMs: optionalInteger(vars, "MONITOR_FLUSH_SECONDS", 1, 1, 60) * 1000,
-    monitorReadMs: optionalInteger(vars, "MONITOR_READ_SECONDS", 10, 1, 3600) * 1000,
+    monitorShards: optionalInteger(vars, "MONITOR_SHARDS"),
+    monitorFlushMs: optionalInteger(vars, "MONITOR_FLUSH_SECONDS") * 1000,
+    monitorReadMs: optionalInteger(vars, "MONITOR_READ_SECONDS") * 1000,
     s2Index: {
-      parts: optionalInteger(vars, "S2_INDEX_PARTS", 1, 1, 1000),
-      replicas: optionalInteger(vars, "S2_INDEX_REPLICAS", 1, 1, 100),
-      maxKeys: optionalInteger(vars, "S2_INDEX_MAX_KEYS", 2_000_000, 1, 1_000_000_000),
-      buildDelayMs: optionalInteger(vars, "S2_INDEX_BUILD_DELAY_SECONDS", 0, 0, 7 * 86_400) * 1000,
+      parts: optionalInteger(vars, "S2_INDEX_PARTS"),
+      replicas: optionalInteger(vars, "S2_INDEX_REPLICAS"),
+      maxKeys: optionalInteger(vars, "S2_INDEX_MAX_KEYS"),
+      buildDelayMs: optionalInteger(vars, "S2_INDEX_BUILD_DELAY_SECONDS") * 1000,
     },
     alertWebhookUrl: urlVar(vars, "ALERT_WEBHOOK_URL"),
   };

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULTS, configOf, parseConfig } from "../../src/core/config";
+import { ConfigError, DEFAULTS, VARS, type VarSpec, configOf, parseConfig } from "../../src/core/config";
 import { fromHex } from "../../src/core/hex";
 
 const good = { MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000, TEST_HOOKS: true };
@@ -157,6 +157,29 @@ describe("configuration", () => {
   it("has DEFAULTS (what the client assumes) equal to the vars of wrangler.toml", () => {
     const config = configOf(env);
     expect({ maxContacts: config.maxContacts, s2PeriodSeconds: config.s2PeriodMs / 1000, s2DeltaSeconds: config.s2DeltaMs / 1000 }).toEqual(DEFAULTS);
+  });
+
+  // docs/configuration.md shows VARS' bounds as each var's values: they must be what the parser enforces.
+  const bounded = (Object.entries(VARS) as [string, VarSpec][]).filter(([name, s]) => name !== "USERS_SHARDS" && s.range === undefined && typeof s.min === "number" && typeof s.max === "number");
+  it.each(bounded.filter(([, s]) => s.set === "var").map(([name, s]) => [name, s.min!, s.max as number]))("takes %s from %d to %d, and nothing outside", (name, min, max) => {
+    expect(() => parseConfig({ ...good, [name]: min })).not.toThrow();
+    expect(() => parseConfig({ ...good, [name]: max })).not.toThrow();
+    for (const value of [min - 1, max + 1]) expect(() => parseConfig({ ...good, [name]: value })).toThrow(new RegExp(`^${name} must be`));
+  });
+  it.each(bounded.filter(([, s]) => s.set === "secret").map(([name, s]) => [name, s.min!]))("takes %s of at least %d characters", (name, min) => {
+    expect(parseConfig({ ...good, [name]: "k".repeat(min) })).toBeTruthy();
+    expect(() => parseConfig({ ...good, [name]: "k".repeat(min - 1) })).toThrow(new RegExp(`^${name} must be`));
+  });
+
+  it("takes each var's default from VARS where it is not set", () => {
+    expect(parseConfig(good)).toMatchObject({
+      registration: VARS.REGISTRATION.default,
+      guard: VARS.GUARD.default,
+      adminUserRoutes: VARS.ADMIN_USER_ROUTES.default,
+      quarantineBudget: VARS.QUARANTINE_BUDGET.default,
+      monitorShards: VARS.MONITOR_SHARDS.default,
+      detection: { maxDistinct: VARS.DETECT_MAX_DISTINCT.default, walkError: VARS.DETECT_WALK_ERROR.default },
+    });
   });
 
   it("leaves the test hooks off unless asked", () => {
