@@ -2,6 +2,7 @@
 
 import { fromHex } from "./hex";
 import { type Role, isRole } from "./roles";
+import { HOUR_MS } from "./time";
 
 import type { EgressConfig } from "./egress";
 
@@ -261,7 +262,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       edgeSyncs: optionalInteger(vars, "DETECT_EDGE_SYNCS", 7, 1, 1_000_000),
       probationLimit: optionalInteger(vars, "DETECT_PROBATION_LIMIT", maxContacts, 1, maxContacts),
       walkError: walkErrorVar(vars),
-      youngMs: optionalInteger(vars, "DETECT_YOUNG_HOURS", 24, 0, 24 * 365) * 3600_000,
+      youngMs: optionalInteger(vars, "DETECT_YOUNG_HOURS", 24, 0, 24 * 365) * HOUR_MS,
     },
     quarantineBudget: fractionVar(vars, "QUARANTINE_BUDGET", 0),
     networkAccountsPerDay: optionalInteger(vars, "DETECT_NETWORK_ACCOUNTS_PER_DAY", 20, 1, 1_000_000_000),
