@@ -2,6 +2,7 @@
 // fresh accounts spread over many networks.
 
 import type { BucketKind } from "../../src/core/bucket";
+import type { Config } from "../../src/core/config";
 import type { Rule } from "../../src/core/detection";
 import { DAY_MS, HOUR_MS } from "../../src/core/time";
 import {
@@ -20,10 +21,25 @@ import {
   T0,
   WARMUP_DAYS,
 } from "./assumptions";
-import { below, between } from "./random";
-import type { Scenario } from "./scenario";
+import { type Rand, below, between } from "./random";
 import { type Account, type Answer, type Service, newAccount } from "./services";
 import type { Clock } from "./world";
+
+/** What the clients read of their scenario (scenario.ts's Scenario is one), so that this module need not import it. */
+export interface ScenarioView {
+  readonly days: number;
+  readonly end: number;
+  readonly space: number;
+  readonly honest: number;
+  readonly largeBooks: number;
+  readonly sybilAccounts: number;
+  readonly sybilPerDay: number;
+  readonly maxContacts: number;
+  /** The production vars, parsed. */
+  readonly production: Config;
+  stream(name: string): Rand;
+  permutation(name: string): (i: number) => number;
+}
 
 // ---- Honest clients (client/src/client.js) ----
 
@@ -37,7 +53,7 @@ export interface HonestPlan {
   offline: [number, number] | null;
 }
 
-export function honestPlans(scenario: Scenario, registeredList: Int32Array, registered: Uint8Array): HonestPlan[] {
+export function honestPlans(scenario: ScenarioView, registeredList: Int32Array, registered: Uint8Array): HonestPlan[] {
   const { space, days, end } = scenario;
   const rand = scenario.stream("honest");
   const plans: HonestPlan[] = [];
@@ -97,7 +113,7 @@ export interface HonestResult {
 }
 
 /** One honest client, syncing once a day (at the hour it joined) when online, as client/src/client.js does. */
-export function startHonest(scenario: Scenario, plan: HonestPlan, index: number, service: Service, clock: Clock): HonestResult {
+export function startHonest(scenario: ScenarioView, plan: HonestPlan, index: number, service: Service, clock: Clock): HonestResult {
   const { production, maxContacts: M } = scenario;
   const account = newAccount(`honest-${index}`, `honest-network-${index}`);
   const checkedAt = new Float64Array(plan.book.length).fill(NaN);
@@ -323,7 +339,7 @@ function greedy(e: Enumerator, service: Service, clock: Clock, M: number, walk: 
   return tick;
 }
 
-export function startEnumerators(scenario: Scenario, service: Service, clock: Clock, registeredList: Int32Array): Enumerator[] {
+export function startEnumerators(scenario: ScenarioView, service: Service, clock: Clock, registeredList: Int32Array): Enumerator[] {
   const { space, end, sybilAccounts, sybilPerDay, maxContacts: M } = scenario;
   const walkOf = (name: string) => new Walk(scenario.permutation(name), space);
   const random = new Enumerator("random", "1. random numbers", space);
@@ -419,7 +435,7 @@ export function startEnumerators(scenario: Scenario, service: Service, clock: Cl
  * CROWD_START_WITHIN of day 0 (uniformly at random) and walking one shared random order of the
  * number space greedily, as the Sybil does.
  */
-export function startCrowd(scenario: Scenario, service: Service, clock: Clock, size: number): Enumerator {
+export function startCrowd(scenario: ScenarioView, service: Service, clock: Clock, size: number): Enumerator {
   const { space, end, maxContacts: M } = scenario;
   const crowd = new Enumerator(`crowd-${size}`, `crowd of ${size.toLocaleString("en-US")} (one network each)`, space);
   const tick = greedy(crowd, service, clock, M, new Walk(scenario.permutation("crowd-walk"), space), null);

@@ -8,7 +8,7 @@ import type { Rule } from "../../src/core/detection";
 import { normOf } from "../../src/core/hit-ratio-norm";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../src/core/time";
 import { CHURN_START, CONTAINED_SHARE, LARGE_BOOKS_PER_TYPICAL, NO_LIMIT_REQUESTS_PER_HOUR, REGISTRATIONS_PER_DAY, REMOVALS_PER_DAY, SINGLE_BUCKET, T0 } from "./assumptions";
-import { type Enumerator, type HonestPlan, type HonestResult, honestPlans, startCrowd, startEnumerators, startHonest } from "./clients";
+import { type Enumerator, type HonestPlan, type HonestResult, type ScenarioView, honestPlans, startCrowd, startEnumerators, startHonest } from "./clients";
 import { type Rand, permutation, streamOf } from "./random";
 import { type Account, IcdService, PlainService, type Service } from "./services";
 import { type BaseDirectory, type ChurnEvent, Clock, Directory, baseDirectory, churnEvents } from "./world";
@@ -79,7 +79,7 @@ const hours = (ms: number) => Math.round((ms / HOUR_MS) * 10) / 10;
 /** Hours to the minute's tenth or so: an alert comes minutes after a crowd's first request. */
 const fineHours = (ms: number) => Math.round((ms / HOUR_MS) * 1000) / 1000;
 
-export class Scenario {
+export class Scenario implements ScenarioView {
   readonly seed: number;
   readonly days: number;
   readonly honest: number;
