@@ -40,6 +40,7 @@ const log = (msg) => process.stderr.write(`[${((performance.now() - t0) / 1000).
 const fmt = (n, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const hex = (b) => Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
 
+// src/core/concurrency.ts's mapLimit, copied: this plain Node script cannot import TypeScript.
 async function mapLimit(items, limit, fn) {
   const out = new Array(items.length);
   let next = 0;

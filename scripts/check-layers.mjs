@@ -14,8 +14,10 @@
 //
 // And client/ (the library and the CLI) shares src/core and src/proto only: no cloudflare:*, and
 // no node:* in the library (index.ts, src/), which runs in browsers; cli.ts and file-store.ts are Node's.
+//
+// And no import cycle anywhere in src/, scripts/, client/, test/ or bench/ (type-only imports count).
 
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 
 const root = path.join(import.meta.dirname, "..");
@@ -65,7 +67,31 @@ for (const file of sources(client)) {
   }
 }
 
+// Cycles: a depth-first walk over the relative imports (of statements, not comments), resolved to files.
+const importGraph = new Map();
+for (const file of ["src", "scripts", "client", "test", "bench"].flatMap((dir) => sources(path.join(root, dir)))) {
+  const code = readFileSync(file, "utf8").replace(/^\s*\/\/.*$/gm, "");
+  const specs = [...code.matchAll(/^\s*(?:import|export)\s[^;]*?from\s*["'](\.[^"']*)["']|import\(\s*["'](\.[^"']*)["']\s*\)/gm)].map((m) => m[1] ?? m[2]);
+  const resolve = (spec) => {
+    const base = path.resolve(path.dirname(file), spec);
+    return [base, `${base}.ts`, `${base}.mjs`, `${base}.js`, base.replace(/\.js$/, ".ts"), path.join(base, "index.ts")].find((f) => /\.(ts|js|mjs)$/.test(f) && existsSync(f));
+  };
+  importGraph.set(file, specs.map(resolve).filter(Boolean));
+}
+const done = new Set();
+const visit = (file, trail) => {
+  if (trail.includes(file)) {
+    const cycle = [...trail.slice(trail.indexOf(file)), file].map((f) => path.relative(root, f));
+    problems.push(`an import cycle: ${cycle.join(" -> ")}`);
+    return;
+  }
+  if (done.has(file)) return;
+  for (const next of importGraph.get(file) ?? []) visit(next, [...trail, file]);
+  done.add(file);
+};
+for (const file of importGraph.keys()) visit(file, []);
+
 if (problems.length > 0) {
-  console.error(`Imports against the layers (scripts/check-layers.mjs):\n  ${problems.join("\n  ")}`);
+  console.error(`Imports against the layers or in a cycle (scripts/check-layers.mjs):\n  ${problems.join("\n  ")}`);
   process.exit(1);
 }

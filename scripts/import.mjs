@@ -12,21 +12,29 @@
 // so no user is imported twice and none is skipped.
 
 import { createReadStream, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 import { readDevVar } from "./dev-vars.mjs";
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : fallback;
-};
-const file = args.find((a, i) => !a.startsWith("--") && !["--server", "--batch"].includes(args[i - 1]));
-if (!file) {
-  console.error("usage: npm run import -- FILE [--server URL] [--announce] [--batch N]");
+const USAGE = "usage: npm run import -- FILE [--server URL] [--announce] [--batch N]";
+let parsed;
+try {
+  parsed = parseArgs({
+    options: { server: { type: "string" }, batch: { type: "string", default: "10000" }, announce: { type: "boolean", default: false } },
+    allowPositionals: true,
+  });
+} catch (error) {
+  console.error(`${error.message}\n${USAGE}`);
   process.exit(2);
 }
-const server = option("--server", process.env.ICD_SERVER ?? `http://localhost:${process.env.PORT ?? 8787}`);
-const batchSize = Number(option("--batch", "10000"));
-const announce = args.includes("--announce");
+const { values, positionals } = parsed;
+const file = positionals[0];
+if (!file || positionals.length > 1) {
+  console.error(USAGE);
+  process.exit(2);
+}
+const server = values.server ?? process.env.ICD_SERVER ?? `http://localhost:${process.env.PORT ?? 8787}`;
+const batchSize = Number(values.batch);
+const announce = values.announce;
 const token = process.env.ADMIN_KEY ?? process.env.ADMIN_TOKEN ?? readDevVar("ADMIN_TOKEN");
 if (!token) {
   console.error("no credential: set ADMIN_KEY to an account-service key (<id>.<secret>), or locally ADMIN_TOKEN");

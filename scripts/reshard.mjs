@@ -12,23 +12,27 @@
 // --batch N: rows read per step (default 1000, at most 5000). --parallel P: P steps at a time, each
 // on its own old shards (every old shard is its own database), for directories of many shards.
 
+import { parseArgs } from "node:util";
 import { readDevVar } from "./dev-vars.mjs";
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : fallback;
-};
-const server = option("--server", process.env.ICD_SERVER ?? `http://localhost:${process.env.PORT ?? 8787}`);
-const batch = Number(option("--batch", "1000"));
-const parallel = Number(option("--parallel", "1"));
+const USAGE = "usage: npm run reshard -- [--server URL] [--batch N] [--parallel P]";
+let values;
+try {
+  ({ values } = parseArgs({ options: { server: { type: "string" }, batch: { type: "string", default: "1000" }, parallel: { type: "string", default: "1" } } }));
+} catch (error) {
+  console.error(`${error.message}\n${USAGE}`);
+  process.exit(2);
+}
+const server = values.server ?? process.env.ICD_SERVER ?? `http://localhost:${process.env.PORT ?? 8787}`;
+const batch = Number(values.batch);
+const parallel = Number(values.parallel);
 const token = process.env.ADMIN_TOKEN ?? readDevVar("ADMIN_TOKEN");
 if (!token) {
   console.error("no admin token: set ADMIN_TOKEN or put it in .dev.vars");
   process.exit(2);
 }
 if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(parallel) || parallel < 1) {
-  console.error("usage: npm run reshard -- [--server URL] [--batch N] [--parallel P]");
+  console.error(USAGE);
   process.exit(2);
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `node scripts/run-ts.mjs FILE.ts [args...]`: runs a TypeScript script on Node 20, which cannot run
-// TypeScript itself. esbuild (wrangler's own bundler, so always installed) bundles the script with
+// TypeScript itself. esbuild (a runtime dependency: the `icd` bin needs it) bundles the script with
 // the src/ modules it imports into one temporary .mjs, which is then imported with the same argv.
 // The .mjs goes under the repository's node_modules/.cache (wherever the command runs from) so that
 // the packages left external (wrangler, commander, ...) resolve. It removes its own directory as its

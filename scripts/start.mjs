@@ -6,17 +6,16 @@
 import { spawnSync, spawn } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { unstable_readConfig } from "wrangler";
 
-const option = (name) => {
-  const at = process.argv.indexOf(name);
-  return at > 0 ? process.argv[at + 1] : undefined;
-};
-const envName = option("--env");
-const persistTo = option("--persist-to");
-// Options that both `d1 migrations apply` and the dev server take; anything else goes to the server alone.
-const sharedArgs = [...(envName ? ["--env", envName] : []), ...(persistTo ? ["--persist-to", persistTo] : [])];
-const devArgs = process.argv.slice(2).filter((a, i, all) => !["--env", "--persist-to"].includes(a) && !["--env", "--persist-to"].includes(all[i - 1]));
+// The options of scripts/serve.mjs, which gets them all; --env and --persist-to also go to the migrations.
+const { values } = parseArgs({
+  options: { env: { type: "string" }, "persist-to": { type: "string" }, inspect: { type: "boolean" }, "log-level": { type: "string" } },
+});
+const envName = values.env;
+const sharedArgs = [...(envName ? ["--env", envName] : []), ...(values["persist-to"] ? ["--persist-to", values["persist-to"]] : [])];
+const devArgs = [...(values.inspect ? ["--inspect"] : []), ...(values["log-level"] ? ["--log-level", values["log-level"]] : [])];
 const port = process.env.PORT ?? "8787";
 process.env.WRANGLER_SEND_METRICS ??= "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false"; // offline: no Request.cf download

@@ -3,10 +3,9 @@
 // test. Call fakeClock() at the top of a file; `at(ms)` sets the time to T0 + ms.
 
 import { afterEach, beforeEach, vi } from "vitest";
+import { DAY_MS, SECOND_MS } from "../src/core/time";
 
-export const SECOND = 1000;
-export const DAY = 86_400 * SECOND;
-export const T0 = Math.floor(Date.now() / SECOND) * SECOND + 365 * DAY;
+export const T0 = Math.floor(Date.now() / SECOND_MS) * SECOND_MS + 365 * DAY_MS;
 
 export function fakeClock(): { at: (ms: number) => void } {
   beforeEach(() => {

@@ -2,7 +2,9 @@
 // fresh accounts spread over many networks.
 
 import type { BucketKind } from "../../src/core/bucket";
+import type { Config } from "../../src/core/config";
 import type { Rule } from "../../src/core/detection";
+import { DAY_MS, HOUR_MS } from "../../src/core/time";
 import {
   CLIENT_MARGIN_MS,
   CROWD_START_WITHIN,
@@ -19,10 +21,25 @@ import {
   T0,
   WARMUP_DAYS,
 } from "./assumptions";
-import { below, between } from "./random";
-import type { Scenario } from "./scenario";
+import { type Rand, below, between } from "./random";
 import { type Account, type Answer, type Service, newAccount } from "./services";
-import { type Clock, DAY, HOUR } from "./world";
+import type { Clock } from "./world";
+
+/** What the clients read of their scenario (scenario.ts's Scenario is one), so that this module need not import it. */
+export interface ScenarioView {
+  readonly days: number;
+  readonly end: number;
+  readonly space: number;
+  readonly honest: number;
+  readonly largeBooks: number;
+  readonly sybilAccounts: number;
+  readonly sybilPerDay: number;
+  readonly maxContacts: number;
+  /** The production vars, parsed. */
+  readonly production: Config;
+  stream(name: string): Rand;
+  permutation(name: string): (i: number) => number;
+}
 
 // ---- Honest clients (client/src/client.js) ----
 
@@ -36,7 +53,7 @@ export interface HonestPlan {
   offline: [number, number] | null;
 }
 
-export function honestPlans(scenario: Scenario, registeredList: Int32Array, registered: Uint8Array): HonestPlan[] {
+export function honestPlans(scenario: ScenarioView, registeredList: Int32Array, registered: Uint8Array): HonestPlan[] {
   const { space, days, end } = scenario;
   const rand = scenario.stream("honest");
   const plans: HonestPlan[] = [];
@@ -52,7 +69,7 @@ export function honestPlans(scenario: Scenario, registeredList: Int32Array, regi
     // Typical: 100 to 1,000 contacts, 30 to 60% registered. Large: 2,000 to 25,000 (log-uniform), 10 to 50%.
     const size = cohort === "typical" ? Math.round(between(rand, 100, 1000)) : Math.round(Math.exp(between(rand, Math.log(2000), Math.log(25_000))));
     const share = cohort === "typical" ? between(rand, 0.3, 0.6) : between(rand, 0.1, 0.5);
-    const joinAt = rand() < JOIN_DURING_RUN ? T0 + rand() * (end - T0) : T0 - rand() * WARMUP_DAYS * DAY;
+    const joinAt = rand() < JOIN_DURING_RUN ? T0 + rand() * (end - T0) : T0 - rand() * WARMUP_DAYS * DAY_MS;
     const numbers: number[] = [];
     const addedAt: number[] = [];
     const seen = new Set<number>();
@@ -65,12 +82,12 @@ export function honestPlans(scenario: Scenario, registeredList: Int32Array, regi
       addedAt.push(at);
     };
     for (let k = 0; k < size; k++) add(-Infinity);
-    for (let day = Math.floor((joinAt - T0) / DAY) + 1; day < days; day++) {
-      if (rand() < NEW_CONTACTS_PER_DAY) for (let k = 1 + below(rand, 3); k > 0; k--) add(T0 + day * DAY + rand() * DAY);
+    for (let day = Math.floor((joinAt - T0) / DAY_MS) + 1; day < days; day++) {
+      if (rand() < NEW_CONTACTS_PER_DAY) for (let k = 1 + below(rand, 3); k > 0; k--) add(T0 + day * DAY_MS + rand() * DAY_MS);
     }
-    const reinstallAt = rand() < REINSTALL_SHARE ? joinAt + between(rand, 2, 25) * DAY : null;
-    const offlineFrom = joinAt + between(rand, 1, 20) * DAY;
-    const offline: [number, number] | null = rand() < OFFLINE_SHARE ? [offlineFrom, offlineFrom + between(rand, 7, 25) * DAY] : null;
+    const reinstallAt = rand() < REINSTALL_SHARE ? joinAt + between(rand, 2, 25) * DAY_MS : null;
+    const offlineFrom = joinAt + between(rand, 1, 20) * DAY_MS;
+    const offline: [number, number] | null = rand() < OFFLINE_SHARE ? [offlineFrom, offlineFrom + between(rand, 7, 25) * DAY_MS] : null;
     plans.push({ cohort, book: Int32Array.from(numbers), share, addedAt: Float64Array.from(addedAt), joinAt, reinstallAt, offline });
   }
   return plans;
@@ -96,7 +113,7 @@ export interface HonestResult {
 }
 
 /** One honest client, syncing once a day (at the hour it joined) when online, as client/src/client.js does. */
-export function startHonest(scenario: Scenario, plan: HonestPlan, index: number, service: Service, clock: Clock): HonestResult {
+export function startHonest(scenario: ScenarioView, plan: HonestPlan, index: number, service: Service, clock: Clock): HonestResult {
   const { production, maxContacts: M } = scenario;
   const account = newAccount(`honest-${index}`, `honest-network-${index}`);
   const checkedAt = new Float64Array(plan.book.length).fill(NaN);
@@ -158,7 +175,7 @@ export function startHonest(scenario: Scenario, plan: HonestPlan, index: number,
   };
 
   const sync = (now: number) => {
-    const next = now + DAY + (jitter() - 0.5) * HOUR;
+    const next = now + DAY_MS + (jitter() - 0.5) * HOUR_MS;
     if (plan.offline && now >= plan.offline[0] && now < plan.offline[1]) return clock.at(next, sync);
     if (plan.reinstallAt !== null && !reinstalled && now >= plan.reinstallAt) {
       reinstalled = true;
@@ -246,7 +263,7 @@ export class Enumerator {
     let newly = 0;
     for (const x of answer.added) if (!this.found[x]) (this.found[x] = 1), newly++;
     this.foundCount += newly;
-    const hour = Math.floor((now - this.firstAt) / HOUR);
+    const hour = Math.floor((now - this.firstAt) / HOUR_MS);
     while (this.foundByHour.length <= hour) this.foundByHour.push(0);
     this.foundByHour[hour]! += newly;
     const r = entry.report;
@@ -317,12 +334,12 @@ function greedy(e: Enumerator, service: Service, clock: Clock, M: number, walk: 
         if (e.ask(service, entry, "incremental", numbers, now).ok) incrementalWalk.take(numbers.length);
       }
     }
-    if ((!entry.dead && !walk.done) || incrementalWalk) clock.at(now + HOUR, tick(entry));
+    if ((!entry.dead && !walk.done) || incrementalWalk) clock.at(now + HOUR_MS, tick(entry));
   };
   return tick;
 }
 
-export function startEnumerators(scenario: Scenario, service: Service, clock: Clock, registeredList: Int32Array): Enumerator[] {
+export function startEnumerators(scenario: ScenarioView, service: Service, clock: Clock, registeredList: Int32Array): Enumerator[] {
   const { space, end, sybilAccounts, sybilPerDay, maxContacts: M } = scenario;
   const walkOf = (name: string) => new Walk(scenario.permutation(name), space);
   const random = new Enumerator("random", "1. random numbers", space);
@@ -344,7 +361,7 @@ export function startEnumerators(scenario: Scenario, service: Service, clock: Cl
   const sybilRand = scenario.stream("sybil");
   const sybilTick = greedy(sybil, service, clock, M, sybilWalk, null);
   for (let k = 0; k < sybilAccounts; k++) {
-    const at = T0 + (Math.floor(k / sybilPerDay) + sybilRand()) * DAY;
+    const at = T0 + (Math.floor(k / sybilPerDay) + sybilRand()) * DAY_MS;
     if (at >= end) break;
     clock.at(at, sybilTick(sybil.addAccount(at, "sybil-net")));
   }
@@ -355,11 +372,11 @@ export function startEnumerators(scenario: Scenario, service: Service, clock: Cl
   const slowTick = (now: number) => {
     // As many of its 1,500 as the service takes (probation may hold it to fewer), as a client would.
     const numbers = slowWalk.peek(Math.min(SLOW_PER_DAY, service.fits(w.account, "full", now)));
-    if (numbers.length === 0) return clock.at(now + DAY, slowTick); // nothing fits today
+    if (numbers.length === 0) return clock.at(now + DAY_MS, slowTick); // nothing fits today
     const answer = slow.ask(service, w, "full", numbers, now);
     if (answer.ok) slowWalk.take(numbers.length);
     else if (answer.retryAfterSeconds === null) return; // quarantined: nothing more to get
-    clock.at(now + DAY, slowTick);
+    clock.at(now + DAY_MS, slowTick);
   };
   clock.at(T0, slowTick);
 
@@ -405,7 +422,7 @@ export function startEnumerators(scenario: Scenario, service: Service, clock: Cl
       for (const x of answer.added) if (freshSet.has(x)) known.push(x);
       newFound += known.length - before;
     }
-    clock.at(now + HOUR, evasiveTick);
+    clock.at(now + HOUR_MS, evasiveTick);
   };
   clock.at(T0, evasiveTick);
 
@@ -418,7 +435,7 @@ export function startEnumerators(scenario: Scenario, service: Service, clock: Cl
  * CROWD_START_WITHIN of day 0 (uniformly at random) and walking one shared random order of the
  * number space greedily, as the Sybil does.
  */
-export function startCrowd(scenario: Scenario, service: Service, clock: Clock, size: number): Enumerator {
+export function startCrowd(scenario: ScenarioView, service: Service, clock: Clock, size: number): Enumerator {
   const { space, end, maxContacts: M } = scenario;
   const crowd = new Enumerator(`crowd-${size}`, `crowd of ${size.toLocaleString("en-US")} (one network each)`, space);
   const tick = greedy(crowd, service, clock, M, new Walk(scenario.permutation("crowd-walk"), space), null);

@@ -1,6 +1,7 @@
 // What a scenario's runs give: the text tables (stdout), the chart (docs/simulation.svg) and the
 // figures (docs/simulation.json). Pure string building: main.ts writes them.
 
+import { HOUR_MS, MINUTE_MS } from "../../src/core/time";
 import {
   CONTAINED_SHARE,
   CROWD_START_WITHIN,
@@ -107,7 +108,7 @@ const hoursCell = (h: number | null) => (h === null ? "never" : h === 0 ? "0 min
 function crowdReport(scenario: Scenario, crowds: CrowdResult[]): string {
   const out: string[] = [];
   out.push(
-    `Crowds of fresh accounts, one network each, all starting in the first ${hoursCell(CROWD_START_WITHIN / 3_600_000)} of day 0, each run alone with the honest clients (registered users found, share of the ${fmt(scenario.directoryAtEnd)} registered at the end; times from the crowd's first request):\n`,
+    `Crowds of fresh accounts, one network each, all starting in the first ${hoursCell(CROWD_START_WITHIN / HOUR_MS)} of day 0, each run alone with the honest clients (registered users found, share of the ${fmt(scenario.directoryAtEnd)} registered at the end; times from the crowd's first request):\n`,
   );
   out.push(
     table(
@@ -230,7 +231,7 @@ export function figures(
       evasive: { targetHitRatio: EVASIVE_TARGET_RATIO, seedKnown: EVASIVE_SEED_KNOWN, leavesFree: EVASIVE_FREE },
       crowds: {
         sizes: scenario.crowds,
-        start: `each account at a uniformly random moment in the first ${CROWD_START_WITHIN / 60_000} minutes of day 0`,
+        start: `each account at a uniformly random moment in the first ${CROWD_START_WITHIN / MINUTE_MS} minutes of day 0`,
         networks: "one per account (no ASN: the per-ASN allowances are not modelled)",
         walk: "one shared random order of the number space, greedy as the Sybil",
         containedShare: CONTAINED_SHARE,

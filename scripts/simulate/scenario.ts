@@ -6,11 +6,12 @@ import type { BucketPolicy } from "../../src/core/bucket";
 import { type Config, parseConfig } from "../../src/core/config";
 import type { Rule } from "../../src/core/detection";
 import { normOf } from "../../src/core/hit-ratio-norm";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../src/core/time";
 import { CHURN_START, CONTAINED_SHARE, LARGE_BOOKS_PER_TYPICAL, NO_LIMIT_REQUESTS_PER_HOUR, REGISTRATIONS_PER_DAY, REMOVALS_PER_DAY, SINGLE_BUCKET, T0 } from "./assumptions";
-import { type Enumerator, type HonestPlan, type HonestResult, honestPlans, startCrowd, startEnumerators, startHonest } from "./clients";
+import { type Enumerator, type HonestPlan, type HonestResult, type ScenarioView, honestPlans, startCrowd, startEnumerators, startHonest } from "./clients";
 import { type Rand, permutation, streamOf } from "./random";
 import { type Account, IcdService, PlainService, type Service } from "./services";
-import { type BaseDirectory, type ChurnEvent, Clock, DAY, Directory, HOUR, baseDirectory, churnEvents } from "./world";
+import { type BaseDirectory, type ChurnEvent, Clock, Directory, baseDirectory, churnEvents } from "./world";
 
 export interface ScenarioOptions {
   seed: number;
@@ -74,11 +75,11 @@ interface Shared {
   directoryAtEnd: number;
 }
 
-const hours = (ms: number) => Math.round((ms / HOUR) * 10) / 10;
+const hours = (ms: number) => Math.round((ms / HOUR_MS) * 10) / 10;
 /** Hours to the minute's tenth or so: an alert comes minutes after a crowd's first request. */
-const fineHours = (ms: number) => Math.round((ms / HOUR) * 1000) / 1000;
+const fineHours = (ms: number) => Math.round((ms / HOUR_MS) * 1000) / 1000;
 
-export class Scenario {
+export class Scenario implements ScenarioView {
   readonly seed: number;
   readonly days: number;
   readonly honest: number;
@@ -111,7 +112,7 @@ export class Scenario {
     ({ seed: this.seed, days: this.days, honest: this.honest, users: this.users, space: this.space, sybilAccounts: this.sybilAccounts } = options);
     this.sybilPerDay = Math.max(1, options.sybilPerDay);
     this.largeBooks = Math.round(this.honest / LARGE_BOOKS_PER_TYPICAL);
-    this.end = T0 + this.days * DAY;
+    this.end = T0 + this.days * DAY_MS;
     this.production = parseConfig(vars);
     this.budgetsOnly = parseConfig({ ...vars, QUARANTINE_BUDGET: 1 });
     this.alertsOnly = parseConfig({ ...vars, EGRESS_PROBATION_LIMIT: this.production.detection.probationLimit, EGRESS_NETWORK_PER_DAY: 1_000_000_000 });
@@ -154,7 +155,7 @@ export class Scenario {
   ];
 
   private noLimitPolicy(): BucketPolicy {
-    return { capacity: NO_LIMIT_REQUESTS_PER_HOUR * this.maxContacts, drainMs: HOUR };
+    return { capacity: NO_LIMIT_REQUESTS_PER_HOUR * this.maxContacts, drainMs: HOUR_MS };
   }
 
   /** Every regime, in order; `onRegime` hears of each when it is done. */
@@ -227,7 +228,7 @@ export class Scenario {
       for (const e of enumerators) e.foundByDay.push(e.foundCount);
       if (service instanceof IcdService) {
         const view = normOf(service.norm, day);
-        norm.push({ day: (day - T0) / DAY, hitRatio: Math.round(view.hitRatio * 1e4) / 1e4, samples: Math.round(view.samples * 10) / 10 });
+        norm.push({ day: (day - T0) / DAY_MS, hitRatio: Math.round(view.hitRatio * 1e4) / 1e4, samples: Math.round(view.samples * 10) / 10 });
       }
     });
     if (service instanceof IcdService) service.finish(this.end);
@@ -235,11 +236,11 @@ export class Scenario {
   }
 
   egressSummary(service: IcdService): EgressSummary {
-    const h = (at: number) => Math.round(((at - T0) / HOUR) * 100) / 100;
+    const h = (at: number) => Math.round(((at - T0) / HOUR_MS) * 100) / 100;
     return {
       episodes: service.episodes.map((e) => ({ startHours: h(e.start), alertHours: h(e.alertAt), endHours: e.end === null ? null : h(e.end) })),
       alerts: service.alerts.map((a) => ({ hours: h(a.at), episode: a.episode, revealed: a.revealed, limit: a.limit })),
-      episodeMinutes: Math.round(service.episodes.reduce((sum, e) => sum + (e.end ?? this.end) - e.start, 0) / 60_000),
+      episodeMinutes: Math.round(service.episodes.reduce((sum, e) => sum + (e.end ?? this.end) - e.start, 0) / MINUTE_MS),
       networksThrottled: service.egressThrottledNetworks.size,
     };
   }
@@ -259,7 +260,7 @@ export class Scenario {
     const threshold = CONTAINED_SHARE * (byHour[0] ?? 0);
     let last = byHour.length - 1;
     while (last >= 0 && byHour[last]! < threshold) last--;
-    const containedAt = first === null || threshold === 0 ? null : first + (last + 1) * HOUR;
+    const containedAt = first === null || threshold === 0 ? null : first + (last + 1) * HOUR_MS;
     const { foundByDay: _, ...summary } = this.enumeratorSummary(e);
     return {
       ...summary,
@@ -362,7 +363,7 @@ export class Scenario {
         examples: flagged
           .sort((a, b) => a.flag!.at - b.flag!.at)
           .slice(0, 10)
-          .map((r) => ({ bookSize: r.bookSize, registeredShare: Math.round(r.share * 1000) / 1000, dayFlagged: Math.round(((r.flag!.at - T0) / DAY) * 10) / 10, rules: r.flag!.rules, message: r.flag!.message })),
+          .map((r) => ({ bookSize: r.bookSize, registeredShare: Math.round(r.share * 1000) / 1000, dayFlagged: Math.round(((r.flag!.at - T0) / DAY_MS) * 10) / 10, rules: r.flag!.rules, message: r.flag!.message })),
       };
     };
     return { typical: cohort("typical"), large: cohort("large") };

@@ -1,10 +1,8 @@
 // What the simulated service looks things up in, and when: the directory of registered users with
 // its churn, the identifiers the service sees, and the simulated clock.
 
+import { DAY_MS } from "../../src/core/time";
 import { type Rand, below } from "./random";
-
-export const HOUR = 3_600_000;
-export const DAY = 24 * HOUR;
 
 // ---- Identifiers: the bytes the service sees (and its sketch hashes) ----
 // The real client sends SHA-256 of "+<number>" (32 bytes). Hashing tens of millions of numbers that
@@ -53,10 +51,10 @@ export function churnEvents(rand: Rand, base: Uint8Array, { from, to, registrati
   const space = base.length;
   const registered = base.slice();
   const events: ChurnEvent[] = [];
-  for (let day = from; day < to; day += DAY) {
+  for (let day = from; day < to; day += DAY_MS) {
     const today: ChurnEvent[] = [];
-    for (let i = 0; i < registrationsPerDay; i++) today.push({ at: day + below(rand, DAY), number: -1, register: true });
-    for (let i = 0; i < removalsPerDay; i++) today.push({ at: day + below(rand, DAY), number: -1, register: false });
+    for (let i = 0; i < registrationsPerDay; i++) today.push({ at: day + below(rand, DAY_MS), number: -1, register: true });
+    for (let i = 0; i < removalsPerDay; i++) today.push({ at: day + below(rand, DAY_MS), number: -1, register: false });
     today.sort((x, y) => x.at - y.at);
     for (const e of today) {
       // A registration takes an unregistered number, a removal a registered one, as things stand then.
@@ -160,10 +158,10 @@ export class Clock {
           i = m;
         }
       }
-      for (; nextDay <= top.at; nextDay += DAY) onDay(nextDay);
+      for (; nextDay <= top.at; nextDay += DAY_MS) onDay(nextDay);
       this.directory.advance(top.at);
       top.run(top.at);
     }
-    for (; nextDay <= this.end; nextDay += DAY) onDay(nextDay);
+    for (; nextDay <= this.end; nextDay += DAY_MS) onDay(nextDay);
   }
 }

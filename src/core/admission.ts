@@ -8,9 +8,7 @@
 
 import { chargeBucket } from "./bucket";
 import type { Config } from "./config";
-
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
+import { DAY_MS } from "./time";
 
 export type Admission = { ok: true } | { ok: false; retryAfterSeconds: number };
 

@@ -3,6 +3,7 @@
 
 import { fromHex } from "./hex";
 import { type Role, isRole } from "./roles";
+import { HOUR_MS } from "./time";
 
 import type { EgressConfig } from "./egress";
 
@@ -466,7 +467,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       edgeSyncs: optionalInteger(vars, "DETECT_EDGE_SYNCS"),
       probationLimit: optionalInteger(vars, "DETECT_PROBATION_LIMIT", maxContacts, maxContacts),
       walkError: walkErrorVar(vars),
-      youngMs: optionalInteger(vars, "DETECT_YOUNG_HOURS") * 3600_000,
+      youngMs: optionalInteger(vars, "DETECT_YOUNG_HOURS") * HOUR_MS,
     },
     quarantineBudget: fractionVar(vars, "QUARANTINE_BUDGET"),
     networkAccountsPerDay: optionalInteger(vars, "DETECT_NETWORK_ACCOUNTS_PER_DAY"),

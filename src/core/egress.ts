@@ -9,6 +9,8 @@
 // its daily allowance gets no new clients until what it revealed has drained below it. Judged
 // clients keep full service throughout.
 
+import { DAY_MS } from "./time";
+
 export interface EgressConfig {
   /** Revealed users a minute (all monitor objects) that are never abnormal, however quiet the hour before. */
   floorPerMinute: number;
@@ -96,8 +98,6 @@ export function judgeWindow(config: EgressConfig, state: EgressState, window: re
 
 /** The probation limit a sync is charged under: tighter while an episode lasts. */
 export const probationDuring = (config: EgressConfig, episode: boolean): number | undefined => (episode ? config.probationLimit : undefined);
-
-const DAY_MS = 24 * 3600 * 1000;
 
 /**
  * One network's account of what its unjudged clients were shown: a leaky bucket of `perDay` that

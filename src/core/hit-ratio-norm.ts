@@ -9,10 +9,11 @@
 // after a few dozen syncs.
 
 import type { BucketKind } from "./bucket";
+import { DAY_MS } from "./time";
 
 export const BINS = 50;
 export const MIN_SAMPLE_IDENTIFIERS = 20;
-export const HALF_LIFE_MS = 7 * 24 * 3600 * 1000;
+export const HALF_LIFE_MS = 7 * DAY_MS;
 export const PRIOR_HIT_RATIO = 0.3;
 export const PRIOR_WEIGHT = 10;
 

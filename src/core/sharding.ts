@@ -39,20 +39,6 @@ export function groupByShard(ids: Uint8Array[], n: number, order?: readonly numb
   return groups;
 }
 
-/** Runs fn over items with at most `limit` running at once (D1 allows 6 connections per invocation). */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 /**
  * The request indices in the order of the identifiers' first three bytes (ties in request order).
  * Probing in (nearly) key order lets consecutive probes share B-tree pages; one typed-array sort

@@ -5,8 +5,10 @@
 // to their series, totals and norm, and the operator's reads merge the objects again.
 
 import { BINS, HALF_LIFE_MS, type NormSample, type NormState, type SyncRecord, emptyNorm, learnFromSync } from "./hit-ratio-norm";
+import { MINUTE_MS } from "./time";
 
-export const MINUTE_MS = 60_000;
+// scripts/simulate/services.ts still imports MINUTE_MS from here.
+export { MINUTE_MS } from "./time";
 export const SERIES = ["syncs", "full", "incremental", "identifiers", "matches", "refusals", "flags", "revealed"] as const;
 export type SeriesName = (typeof SERIES)[number];
 export type Counts = Record<SeriesName, number>;

@@ -10,7 +10,8 @@
 // however long its requests take. A shard without the row (never resharded) accepts any version.
 
 import { ConfigError } from "../core/config";
-import { type Layout, layoutOfVersion, mapLimit, shardsInUse } from "../core/sharding";
+import { mapLimit } from "../core/concurrency";
+import { type Layout, layoutOfVersion, shardsInUse } from "../core/sharding";
 
 type Shards = readonly D1Database[];
 

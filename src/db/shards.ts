@@ -5,7 +5,8 @@
 import { ConfigError, cached } from "../core/config";
 import { toHex } from "../core/hex";
 import { JSON_KEY_CHARS, jsonKeyList, keysOf } from "../core/lookup-key";
-import { mapLimit, shardOf } from "../core/sharding";
+import { mapLimit } from "../core/concurrency";
+import { shardOf } from "../core/sharding";
 import { StaleLayout, setConfiguredCount } from "./layout";
 
 export type Shards = readonly D1Database[];

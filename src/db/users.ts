@@ -14,7 +14,8 @@
 
 import { hexDigits, jsonKeyHexPairs, toHex } from "../core/hex";
 import { keyOf, keysOf } from "../core/lookup-key";
-import { type Layout, groupByShard, homeOf, mapLimit, previousOf, probeOrder, shardsInUse } from "../core/sharding";
+import { mapLimit } from "../core/concurrency";
+import { type Layout, groupByShard, homeOf, previousOf, probeOrder, shardsInUse } from "../core/sharding";
 import { checkLayout, guardedBatch, layoutGuard, withLayout } from "./layout";
 import { type Found, MAX_CONNECTIONS, type Probe, type Shards, eachShard, paramChunks, probeShards } from "./shards";
 

@@ -10,12 +10,13 @@
 
 import type { Config } from "../core/config";
 import { keysOf } from "../core/lookup-key";
+import { HOUR_MS } from "../core/time";
 import type { Shards } from "../db/shards";
 import { scanChanges } from "../db/users";
 import { s2IndexOf } from "../objects/s2-index";
 
 /** A noted change is kept, and a sync asks for changes, this much beyond S2_DELTA. */
-export const MARGIN_MS = 3600_000;
+export const MARGIN_MS = HOUR_MS;
 /** Keys per page of the build's scan and per merge call. */
 const BUILD_PAGE = 20_000;
 

@@ -13,7 +13,8 @@ import { configOf } from "../core/config";
 import { type EgressState, WINDOW_MINUTES, judgeWindow, noEpisode } from "../core/egress";
 import type { Reason } from "../core/detection";
 import { type NormSample, type NormState, emptyNorm } from "../core/hit-ratio-norm";
-import { type Counts, MINUTE_MS, type Minute, SERIES, type SeriesName, type Tally, addToNorm, mergeSeries, samplesOut, zeros } from "../core/telemetry";
+import { type Counts, type Minute, SERIES, type SeriesName, type Tally, addToNorm, mergeSeries, samplesOut, zeros } from "../core/telemetry";
+import { DAY_MS, MINUTE_MS } from "../core/time";
 
 /** Minutes are kept this long (the issue asks for at least 30 days). */
 export const SERIES_DAYS = 31;
@@ -148,17 +149,17 @@ export class Monitor extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    const cutoff = Date.now() - SERIES_DAYS * 24 * 3600 * 1000;
+    const cutoff = Date.now() - SERIES_DAYS * DAY_MS;
     this.sql.exec("DELETE FROM series WHERE minute < ?", Math.floor(cutoff / MINUTE_MS));
     this.sql.exec("DELETE FROM alerts WHERE at < ?", cutoff);
-    await this.ctx.storage.setAlarm(Date.now() + 24 * 3600 * 1000);
+    await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
   }
 
   private async count(minute: number, add: Counts, shard: Shard): Promise<void> {
     const last = this.ctx.storage.kv.get<number>("lastMinute");
     if (last !== undefined && minute > last && shard.index === 0) await this.checkBaseline(last, shard);
     if (last === undefined || minute > last) this.ctx.storage.kv.put("lastMinute", minute);
-    if (last === undefined && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(minute * MINUTE_MS + 24 * 3600 * 1000);
+    if (last === undefined && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(minute * MINUTE_MS + DAY_MS);
     this.sql.exec(
       `INSERT INTO series (minute, ${SERIES.join(", ")}) VALUES (?, ${SERIES.map(() => "?").join(", ")})
        ON CONFLICT (minute) DO UPDATE SET ${SERIES.map((n) => `${n} = ${n} + excluded.${n}`).join(", ")}`,

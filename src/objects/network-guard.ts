@@ -15,8 +15,7 @@ import { type Admission, type GuardState, admitToNetwork, throttleOf } from "../
 import { type ChargeOutcome, chargeBucket } from "../core/bucket";
 import { configOf } from "../core/config";
 import { revealToNetwork } from "../core/egress";
-
-const HOUR_MS = 3_600_000;
+import { HOUR_MS } from "../core/time";
 
 export type { Admission } from "../core/admission";
 

@@ -15,6 +15,7 @@
 // writers note all of them, a sync asks one.
 
 import { DurableObject } from "cloudflare:workers";
+import { HOUR_MS, MINUTE_MS } from "../core/time";
 
 /** What an index answers for a list of keys. */
 export type Candidates =
@@ -38,9 +39,9 @@ interface IndexState {
 
 const STATE = "state";
 /** A claimed build that has not finished by then is given to the next caller. */
-export const BUILD_CLAIM_MS = 60_000;
+export const BUILD_CLAIM_MS = MINUTE_MS;
 /** Old keys are dropped at most this often, and at most this many at a time. */
-const PRUNE_EVERY_MS = 3600_000;
+const PRUNE_EVERY_MS = HOUR_MS;
 const PRUNE_ROWS = 50_000;
 
 export class S2Index extends DurableObject<Env> {

@@ -7,10 +7,11 @@ import { describe, expect, it } from "vitest";
 import { type ClientOptions, type SyncResult, IcdClient, IcdError, MemoryStore, fromHex, identifierOf } from "../../client/index";
 import { ICD } from "../../src/proto/icd.js";
 import { randomIds } from "../helpers";
-import { DAY, SECOND, fakeClock } from "../fake-clock";
+import { fakeClock } from "../fake-clock";
+import { DAY_MS, SECOND_MS } from "../../src/core/time";
 
-const S2_DELTA = 10 * DAY;
-const MARGIN = 1 * DAY;
+const S2_DELTA = 10 * DAY_MS;
+const MARGIN = 1 * DAY_MS;
 
 const { at } = fakeClock();
 
@@ -102,9 +103,9 @@ describe("incremental sync", () => {
     const later = randomPhone();
     const book = [known.phone, later];
     expect(changes(await me.client.sync(book))).toMatchObject({ mode: "full", registered: [known.phone] });
-    at(1 * DAY);
+    at(1 * DAY_MS);
     await registeredUser(later);
-    at(1 * DAY + 1 * SECOND);
+    at(1 * DAY_MS + 1 * SECOND_MS);
     me.calls.length = 0;
     const result = await me.client.sync(book);
     expect(changes(result)).toEqual({ mode: "incremental", registered: sorted(known.phone, later), added: [later], removed: [], pending: 0 });
@@ -119,15 +120,15 @@ describe("incremental sync", () => {
     const [stays, leaves] = [await registeredUser(), await registeredUser()];
     const book = [stays.phone, leaves.phone];
     await me.client.sync(book);
-    at(1 * DAY);
+    at(1 * DAY_MS);
     await leaves.client.unregister();
-    at(2 * DAY);
+    at(2 * DAY_MS);
     me.calls.length = 0;
     expect(changes(await me.client.sync(book))).toEqual({ mode: "incremental", registered: [stays.phone], added: [], removed: [leaves.phone], pending: 0 });
     expect(paths(me.calls)).toEqual(["/discovery/incremental 2 200"]);
-    at(3 * DAY);
+    at(3 * DAY_MS);
     await leaves.client.register({ phone: leaves.phone }); // a fresh token: the old account was deleted
-    at(4 * DAY);
+    at(4 * DAY_MS);
     expect(changes(await me.client.sync(book))).toEqual({ mode: "incremental", registered: sorted(...book), added: [leaves.phone], removed: [], pending: 0 });
   });
 
@@ -136,19 +137,19 @@ describe("incremental sync", () => {
     const [old, added] = [await registeredUser(), await registeredUser()];
     const stranger = randomPhone();
     await me.client.sync([old.phone]);
-    at(1 * DAY);
+    at(1 * DAY_MS);
     me.calls.length = 0;
     const result = await me.client.sync([old.phone, added.phone, stranger]);
     expect(changes(result)).toEqual({ mode: "incremental", registered: sorted(old.phone, added.phone), added: [added.phone], removed: [], pending: 0 });
     expect(result.checked).toEqual({ full: 2, incremental: 1 });
     expect(paths(me.calls)).toEqual(["/discovery/incremental 1 200", "/discovery/full 2 200"]);
     // A contact deleted from the address book is not "removed": it is no longer asked about.
-    at(2 * DAY);
+    at(2 * DAY_MS);
     me.calls.length = 0;
     expect(changes(await me.client.sync([added.phone]))).toEqual({ mode: "incremental", registered: [added.phone], added: [], removed: [], pending: 0 });
     expect(paths(me.calls)).toEqual(["/discovery/incremental 1 200"]);
     // An address book of new contacts only, after a recent sync: an incremental sync, all checked in full.
-    at(3 * DAY);
+    at(3 * DAY_MS);
     me.calls.length = 0;
     expect(changes(await me.client.sync([old.phone]))).toEqual({ mode: "incremental", registered: [old.phone], added: [old.phone], removed: [], pending: 0 });
     expect(paths(me.calls)).toEqual(["/discovery/full 1 200"]);
@@ -158,7 +159,7 @@ describe("incremental sync", () => {
     const me = await registeredUser();
     const a = await registeredUser();
     await me.client.sync([a.phone]);
-    at(1 * DAY);
+    at(1 * DAY_MS);
     const { calls, fetch } = recordingFetch();
     const restarted = new IcdClient({ server: SERVER, fetch, store: me.store });
     expect(changes(await restarted.sync([a.phone]))).toEqual({ mode: "incremental", registered: [a.phone], added: [], removed: [], pending: 0 });
@@ -172,7 +173,7 @@ describe("reinstall and long absences", () => {
     const a = await registeredUser();
     await me.client.sync([a.phone, randomPhone()]);
     const oldToken = (await me.store.load())!.user!.token;
-    at(1 * DAY);
+    at(1 * DAY_MS);
 
     const reinstalled = newUser(me.phone);
     const refused = await reinstalled.client.register({ phone: me.phone }).catch((e: unknown) => e);
@@ -207,12 +208,12 @@ describe("reinstall and long absences", () => {
     const joins = randomPhone();
     const book = [stays.phone, leaves.phone, joins];
     expect(changes(await me.client.sync(book))).toMatchObject({ mode: "full", registered: sorted(stays.phone, leaves.phone) });
-    at(1 * DAY);
+    at(1 * DAY_MS);
     await leaves.client.unregister();
     await registeredUser(joins);
-    at(12 * DAY); // both changes are older than S2_DELTA: the incremental endpoint forgot them
+    at(12 * DAY_MS); // both changes are older than S2_DELTA: the incremental endpoint forgot them
     const { calls, fetch } = recordingFetch();
-    const probe = new IcdClient({ server: SERVER, fetch, store: new MemoryStore(await me.store.load()), config: { margin: -1000 * DAY } });
+    const probe = new IcdClient({ server: SERVER, fetch, store: new MemoryStore(await me.store.load()), config: { margin: -1000 * DAY_MS } });
     expect(changes(await probe.sync(book))).toMatchObject({ mode: "incremental", added: [], removed: [] }); // what a naive client would see
     expect(paths(calls)).toEqual(["/discovery/incremental 3 200"]);
     me.calls.length = 0;
@@ -243,14 +244,14 @@ describe("rate limits", () => {
     expect(first.retryAfter).toBe(432);
     expect(await me.client.status()).toMatchObject({ contacts: 25, dueForFullCheck: 15, nextMode: "incremental" });
 
-    at(43 * SECOND); // too early: not one contact has drained, nothing is lost
+    at(43 * SECOND_MS); // too early: not one contact has drained, nothing is lost
     me.calls.length = 0;
     const tooEarly = await me.client.sync();
     expect(changes(tooEarly)).toEqual({ mode: "incremental", registered: [early.phone], added: [], removed: [], pending: 15 });
     expect(paths(me.calls)).toEqual(["/discovery/incremental 10 200", "/discovery/full 15 429"]);
     expect(tooEarly.retryAfter).toBe(605); // 15 contacts at 43.2 s, minus the 43 s waited
 
-    at(648 * SECOND);
+    at(648 * SECOND_MS);
     me.calls.length = 0;
     const done = await me.client.sync(); // no address book given: resumes the stored one
     expect(changes(done)).toEqual({ mode: "incremental", registered: sorted(early.phone, late.phone), added: [late.phone], removed: [], pending: 0 });
@@ -313,7 +314,7 @@ describe("an address book over MAX_CONTACTS", () => {
     expect(changes(first)).toEqual({ mode: "full", registered: [], added: [], removed: [], pending: 10 });
     expect(first.retryAfter).toBe(432); // 10 contacts at 43.2 s
 
-    at(432 * SECOND);
+    at(432 * SECOND_MS);
     me.calls.length = 0;
     const second = await me.client.sync(book);
     expect(paths(me.calls)).toEqual(["/discovery/incremental 20000 200", "/discovery/full 10 200"]);

@@ -2,8 +2,8 @@
 
 import { describe, expect, it } from "vitest";
 import { type GuardState, admissionGuards, admitToNetwork, firstRefusal, throttleOf } from "../../src/core/admission";
+import { DAY_MS } from "../../src/core/time";
 
-const DAY = 86_400_000;
 const T0 = 1_800_000_000_000;
 
 /** Admits `count` new clients at `now`, keeping the state as the guard object stores it. */
@@ -21,12 +21,12 @@ describe("the network rule", () => {
   it("admits perDay new clients at once, throttles the network for a day on the next, and says so once", () => {
     const { state, verdicts } = admitMany({ newClients: 0, throttledUntil: 0 }, 20, 22, T0);
     expect(verdicts.slice(0, 20).every((v) => v.ok)).toBe(true);
-    expect(verdicts[20]).toEqual({ ok: false, retryAfterSeconds: DAY / 1000, throttledNow: { accounts: 21 } });
-    expect(verdicts[21]).toEqual({ ok: false, retryAfterSeconds: DAY / 1000 }); // throttled, not throttling again
-    expect(state.throttledUntil).toBe(T0 + DAY);
+    expect(verdicts[20]).toEqual({ ok: false, retryAfterSeconds: DAY_MS / 1000, throttledNow: { accounts: 21 } });
+    expect(verdicts[21]).toEqual({ ok: false, retryAfterSeconds: DAY_MS / 1000 }); // throttled, not throttling again
+    expect(state.throttledUntil).toBe(T0 + DAY_MS);
     // Half a day later the bucket has room again, but the throttle still holds for the other half.
-    expect(admitToNetwork(state, 20, T0 + DAY / 2)).toEqual({ admission: { ok: false, retryAfterSeconds: DAY / 2000 } });
-    expect(admitToNetwork(state, 20, T0 + DAY).admission).toEqual({ ok: true });
+    expect(admitToNetwork(state, 20, T0 + DAY_MS / 2)).toEqual({ admission: { ok: false, retryAfterSeconds: DAY_MS / 2000 } });
+    expect(admitToNetwork(state, 20, T0 + DAY_MS).admission).toEqual({ ok: true });
   });
 
   it("refuses a throttled network with the wait until the throttle ends, rounded up to a second", () => {

@@ -4,8 +4,9 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/core/config";
 import { emptySketch } from "../../src/core/hyperloglog";
 import { type Evidence, type Signals, type WalkVerdict, atEdge, decideCharge, emptySignals, evaluateRules, fullSyncLimit, isJudged, observeAnswer, recordAnswer, recordRefusal, stepWalk, walkVerdict, withProbation } from "../../src/core/detection";
+import { DAY_MS, HOUR_MS } from "../../src/core/time";
 
-const config = { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 3, probationLimit: 20_000, walkError: 0.01, youngMs: 24 * 3600_000 };
+const config = { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 3, probationLimit: 20_000, walkError: 0.01, youngMs: DAY_MS };
 const T0 = 1_800_000_000_000;
 
 function after(syncs: { kind?: "full" | "incremental"; n: number; matches: number; edge?: boolean }[]): Signals {
@@ -154,8 +155,7 @@ describe("the sequential test (the walk)", () => {
   it("holds a young client during an egress episode by its walk: open gets the episode's limit, honest-looking the probation's, suspect none", () => {
     const production = { quarantineBudget: 0, detection: { ...config, probationLimit: 1_000 } };
     const episode = withProbation(production, 100);
-    const HOUR = 3600_000;
-    const limit = (signals: Signals | undefined, c = episode, vouched = false, hours = 1) => fullSyncLimit(20_000, { flagged: false, vouched, signals }, c, T0 + hours * HOUR);
+    const limit = (signals: Signals | undefined, c = episode, vouched = false, hours = 1) => fullSyncLimit(20_000, { flagged: false, vouched, signals }, c, T0 + hours * HOUR_MS);
     const fresh = undefined;
     const honest = observed([{ n: 100, matches: 40 }], 0.41).signals;
     const suspect = observed([{ n: 300, matches: 15 }], 0.41).signals;
@@ -166,9 +166,9 @@ describe("the sequential test (the walk)", () => {
     // Outside an episode the walk changes nothing: probation for every unjudged client.
     expect([limit(fresh, production), limit(honest, production), limit(suspect, production)]).toEqual([1_000, 1_000, 1_000]);
     // A judged client is held like an unjudged one while it is young (a day after its first sync), during an episode only.
-    const young = (c: typeof production, hours: number) => fullSyncLimit(20_000, { flagged: false, vouched: false, signals: judged }, c, T0 + hours * 3600_000);
+    const young = (c: typeof production, hours: number) => fullSyncLimit(20_000, { flagged: false, vouched: false, signals: judged }, c, T0 + hours * HOUR_MS);
     expect([young(episode, 1), young(episode, 25), young(production, 1)]).toEqual([1_000, 20_000, 20_000]);
-    expect(decideCharge({ ...parseConfig({ MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000 }), detection: config }, { emptyAt: { full: 0, incremental: 0 }, flagged: false, vouched: false, signals: judged }, "full", 10, T0 + 3600_000)).toMatchObject({ ok: true, judged: true, established: false });
+    expect(decideCharge({ ...parseConfig({ MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000 }), detection: config }, { emptyAt: { full: 0, incremental: 0 }, flagged: false, vouched: false, signals: judged }, "full", 10, T0 + HOUR_MS)).toMatchObject({ ok: true, judged: true, established: false });
     // An episode limit of at least the probation limit leaves the response off (local development).
     expect(withProbation(production, 1_000)).toBe(production);
     expect(limit(suspect, withProbation(production, 20_000))).toBe(1_000);

@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/core/config";
 import { decideCharge, withProbation } from "../../src/core/detection";
 import { type EgressConfig, type EgressState, WINDOW_MINUTES, egressLimit, judgeWindow, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
+import { DAY_MS, MINUTE_MS } from "../../src/core/time";
 
-const DAY = 86_400_000;
 const config: EgressConfig = { floorPerMinute: 1_000, floorPerHour: 6_000, factor: 4, calmMinutes: 3, probationLimit: 500, networkPerDay: 5_000, asnPerDay: 500_000 };
 
 describe("egress control", () => {
@@ -24,14 +24,14 @@ describe("egress control", () => {
     const judge = (state: EgressState, revealed: number, at: number) => judgeWindow(config, state, quietWindow, revealed, at);
     let state = noEpisode();
     expect(judge(state, 1_000, 0).change).toBeNull(); // at the limit (the floor): normal
-    const started = judge(state, 1_001, 60_000);
-    expect(started).toMatchObject({ change: "started", state: { since: 60_000, calm: 0 }, limit: 1_000 });
+    const started = judge(state, 1_001, MINUTE_MS);
+    expect(started).toMatchObject({ change: "started", state: { since: MINUTE_MS, calm: 0 }, limit: 1_000 });
     state = started.state;
     state = judge(state, 10, 120_000).state;
     state = judge(state, 5_000, 180_000).state; // over again: the calm count restarts
-    expect(state).toEqual({ since: 60_000, calm: 0, limit: 1_000, hourLimit: 6_000 });
-    for (const m of [4, 5]) state = judge(state, 0, m * 60_000).state;
-    const ended = judge(state, 0, 6 * 60_000);
+    expect(state).toEqual({ since: MINUTE_MS, calm: 0, limit: 1_000, hourLimit: 6_000 });
+    for (const m of [4, 5]) state = judge(state, 0, m * MINUTE_MS).state;
+    const ended = judge(state, 0, 6 * MINUTE_MS);
     expect(ended).toMatchObject({ change: "ended", state: noEpisode() });
   });
 
@@ -46,13 +46,13 @@ describe("egress control", () => {
     expect(egressLimit(config, crowded.slice(60), 60)).toBeGreaterThan(limit * 5);
     expect(limitOf(state, crowded)).toBe(limit);
     // Held back to twice the old limit, the crowd keeps the episode on; back under it, the episode ends as usual.
-    state = judgeWindow(config, state, crowded, limit * 2, 60_000).state;
+    state = judgeWindow(config, state, crowded, limit * 2, MINUTE_MS).state;
     expect(state.calm).toBe(0);
     // Under the limit but above the baseline (limit / factor): not calm either.
     state = judgeWindow(config, state, quietWindow, limit / 2, 90_000).state;
     expect(state).toMatchObject({ since: 0, calm: 0 });
     let change = null;
-    for (let m = 2; change === null; m++) ({ state, change } = judgeWindow(config, state, quietWindow, 0, m * 60_000));
+    for (let m = 2; change === null; m++) ({ state, change } = judgeWindow(config, state, quietWindow, 0, m * MINUTE_MS));
     expect(change).toBe("ended");
     expect(limitOf(state, quiet)).toBe(limit);
   });
@@ -62,7 +62,7 @@ describe("egress control", () => {
     let state = noEpisode();
     let minute = 0;
     const judge = (revealed: number) => {
-      const verdict = judgeWindow(config, state, window, revealed, minute * 60_000);
+      const verdict = judgeWindow(config, state, window, revealed, minute * MINUTE_MS);
       window.shift();
       window.push(revealed);
       state = verdict.state;
@@ -86,7 +86,7 @@ describe("egress control", () => {
   });
 
   it("throttles a network for new clients once its unjudged clients were shown more than a day's allowance, until it drains", () => {
-    const T0 = 1_000 * DAY;
+    const T0 = 1_000 * DAY_MS;
     let state = { revealedEmptyAt: 0, throttledUntil: 0 };
     const first = revealToNetwork(state, 4_000, 5_000, T0);
     expect(first.throttledNow).toBeNull();
@@ -94,7 +94,7 @@ describe("egress control", () => {
     const over = revealToNetwork(state, 2_000, 5_000, T0 + 1000);
     expect(over.throttledNow).not.toBeNull();
     // 6,000 shown, 5,000 allowed: throttled until a fifth of a day has drained the excess.
-    expect(over.throttledUntil).toBeCloseTo(T0 + DAY / 5, -2);
+    expect(over.throttledUntil).toBeCloseTo(T0 + DAY_MS / 5, -2);
     const again = revealToNetwork(over, 10, 5_000, T0 + 2000);
     expect(again.throttledNow).toBeNull(); // said once
     expect(again.throttledUntil).toBeGreaterThan(over.throttledUntil);

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/core/config";
 import { parseShards } from "../../src/db/shards";
-import { groupByShard, homeOf, layoutOfVersion, layoutVersion, mapLimit, previousOf, shardOf } from "../../src/core/sharding";
+import { groupByShard, homeOf, layoutOfVersion, layoutVersion, previousOf, shardOf } from "../../src/core/sharding";
 import { randomIds } from "../helpers";
 
 describe("shardOf", () => {
@@ -48,21 +48,6 @@ describe("shardOf", () => {
       expect(group).toEqual([...group].sort((a, b) => b - a));
       expect(group.every((i) => shardOf(ids[i]!, 4) === shard)).toBe(true);
     }
-  });
-});
-
-describe("mapLimit", () => {
-  it("keeps order and never runs more than the limit at once", async () => {
-    let running = 0;
-    let peak = 0;
-    const results = await mapLimit([...Array(20).keys()], 6, async (x) => {
-      peak = Math.max(peak, ++running);
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      running--;
-      return x * 2;
-    });
-    expect(results).toEqual([...Array(20).keys()].map((x) => x * 2));
-    expect(peak).toBe(6);
   });
 });
 

@@ -6,6 +6,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { configOf } from "../../src/core/config";
+import { HOUR_MS, MINUTE_MS } from "../../src/core/time";
 import { shardsOf } from "../../src/db/shards";
 import * as db from "../../src/db/users";
 import { register } from "../../src/domain/accounts";
@@ -24,7 +25,7 @@ async function fullSync(client: ReturnType<typeof newClient>, ids: Uint8Array[])
   return answer;
 }
 
-const revealedSoFar = async () => (await readSeries(env, config(), Date.now() - 3_600_000, Date.now() + 60_000)).reduce((sum, m) => sum + m.revealed, 0);
+const revealedSoFar = async () => (await readSeries(env, config(), Date.now() - HOUR_MS, Date.now() + MINUTE_MS)).reduce((sum, m) => sum + m.revealed, 0);
 
 describe("what a sync leaves to the monitoring", () => {
   it("counts what a client not established was shown, with the guard off, and lets only its first full sync teach the norm", { timeout: 60_000 }, async () => {

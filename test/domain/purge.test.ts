@@ -8,8 +8,8 @@ import worker from "../../src/index";
 import { PURGE_BATCH, PURGE_MAX_BATCHES } from "../../src/domain/purge";
 import { hashToken } from "../../src/core/token";
 import { countRows, randomIds, randomIdsOnFirstShard, shards } from "../helpers";
+import { DAY_MS } from "../../src/core/time";
 
-const DAY = 86_400_000;
 const T0 = 1_700_000_000_000;
 
 async function cronAt(ms: number) {
@@ -26,16 +26,16 @@ describe("scheduled purge", () => {
     const perRun = PURGE_BATCH * PURGE_MAX_BATCHES;
     const ids = randomIdsOnFirstShard(perRun + 500); // the bound is per shard
     await db.addUsers(shards(), ids, T0);
-    await Promise.all(shards().map((shard) => shard.prepare("UPDATE users SET removed_at = ?1").bind(T0 + DAY).run()));
+    await Promise.all(shards().map((shard) => shard.prepare("UPDATE users SET removed_at = ?1").bind(T0 + DAY_MS).run()));
     const recent = randomIds(3);
     for (const id of recent) await db.registerUser(shards(), id, token, T0);
-    await db.removeUser(shards(), recent[0]!, token, T0 + 5 * DAY);
+    await db.removeUser(shards(), recent[0]!, token, T0 + 5 * DAY_MS);
 
-    await cronAt(T0 + 11 * DAY + 1);
+    await cronAt(T0 + 11 * DAY_MS + 1);
     expect(await rowCount()).toBe(500 + 3);
-    await cronAt(T0 + 11 * DAY + 2);
+    await cronAt(T0 + 11 * DAY_MS + 2);
     expect(await rowCount()).toBe(3); // removed 6 days before the run, and the registered: kept
-    await cronAt(T0 + 15 * DAY + 1);
+    await cronAt(T0 + 15 * DAY_MS + 1);
     expect(await rowCount()).toBe(2);
   });
 });

@@ -14,10 +14,10 @@ import { addTestUsers, createRandomUsers } from "../../src/domain/random-users";
 import { MARGIN_MS, buildIndex, noteChanges, s2Candidates } from "../../src/domain/s2-filter";
 import { s2IndexOf } from "../../src/objects/s2-index";
 import { Result, hex, newClient, randomId, randomIds } from "../helpers";
+import { DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS } from "../../src/core/time";
 
 const good = (): Shards => [env.USERS_0];
 const broken = (): Shards => [env.BROKEN_SHARD];
-const DAY = 86_400_000;
 const actor = { role: "account-service", keyId: "test" };
 
 /** Runs work handed to waitUntil, like the runtime does after a response. */
@@ -91,7 +91,7 @@ describe("the S2 index", () => {
     const ids = randomIds(20);
     const spy = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
-      const found = (await s2Candidates(brokenIndex, good(), configOf(env), 0, ids, Date.now() - DAY, { now: Date.now(), waitUntil: () => {} })).positions;
+      const found = (await s2Candidates(brokenIndex, good(), configOf(env), 0, ids, Date.now() - DAY_MS, { now: Date.now(), waitUntil: () => {} })).positions;
       expect(found).toEqual(ids.map((_, i) => i));
       expect(spy.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringMatching(/^S2 index unreachable, asking D1: /)]);
     } finally {
@@ -104,8 +104,8 @@ describe("the S2 index", () => {
     const now = Date.now();
     const [before, old, stranger] = randomIds(3);
     // Written around the index (as before it existed): in S2, and registered long before S2's window.
-    await db.addUsers(good(), [before!], now - DAY);
-    await db.addUsers(good(), [old!], now - 30 * DAY);
+    await db.addUsers(good(), [before!], now - DAY_MS);
+    await db.addUsers(good(), [old!], now - 30 * DAY_MS);
     const epoch = epochs++;
     const ids = [before!, old!, stranger!];
     const bg = background();
@@ -127,9 +127,9 @@ describe("the S2 index", () => {
   it("is claimed for building only S2_INDEX_BUILD_DELAY_SECONDS after its first call (a rollout's older writers note other objects)", async () => {
     const index = s2IndexOf(env, epochs++, { parts: 1, replicas: 1 }, 0, 0);
     const now = Date.now();
-    await index.note([7], now, { keepFrom: now - DAY, maxKeys: 100, offFor: DAY });
-    expect(await index.candidates([7], 0, now + 3599_000, 3600_000)).toEqual({ state: "unbuilt", claim: false });
-    expect(await index.candidates([7], 0, now + 3600_000, 3600_000)).toEqual({ state: "unbuilt", claim: true });
+    await index.note([7], now, { keepFrom: now - DAY_MS, maxKeys: 100, offFor: DAY_MS });
+    expect(await index.candidates([7], 0, now + HOUR_MS - SECOND_MS, HOUR_MS)).toEqual({ state: "unbuilt", claim: false });
+    expect(await index.candidates([7], 0, now + HOUR_MS, HOUR_MS)).toEqual({ state: "unbuilt", claim: true });
   });
 
   it("goes off past S2_INDEX_MAX_KEYS for as long as what it could not keep stays in S2, and notes what follows", async () => {
@@ -142,8 +142,8 @@ describe("the S2 index", () => {
     await noteChanges(env, config, epoch, many, now);
     expect(await index.describe()).toMatchObject({ offUntil: now + config.s2DeltaMs + MARGIN_MS, keys });
     const later = randomId();
-    await noteChanges(env, config, epoch, [later], now + DAY);
-    expect((await compare(config, epoch, [...many, later], now + DAY)).candidates.size).toBe(12); // off: all of them
+    await noteChanges(env, config, epoch, [later], now + DAY_MS);
+    expect((await compare(config, epoch, [...many, later], now + DAY_MS)).candidates.size).toBe(12); // off: all of them
     const back = now + config.s2DeltaMs + MARGIN_MS;
     const { candidates } = await compare(config, epoch, [...many, later], back);
     expect([...candidates]).toEqual([11]); // on again: the change made while off is there
@@ -171,7 +171,7 @@ describe("the S2 index", () => {
   });
   it("has each writer note its change, however long ago the user last changed", async () => {
     const config = configOf(env);
-    const t0 = Date.now() + 400 * DAY; // after the history below: no note of this test's users is left by then
+    const t0 = Date.now() + 400 * DAY_MS; // after the history below: no note of this test's users is left by then
     const writers: [string, (u: ReturnType<typeof newClient>, at: number) => Promise<unknown>, "registered" | "removed"][] = [
       ["registration", (u, at) => register(env, good(), config, { ...u, identifiers: [] }, at), "removed"],
       ["deletion", (u, at) => unregister(env, good(), config, { ...u, identifiers: [] }, at), "registered"],
@@ -185,9 +185,9 @@ describe("the S2 index", () => {
       const req = { ...u, identifiers: [] };
       await register(env, good(), config, req, t0);
       if (before === "removed") await unregister(env, good(), config, req, t0);
-      const at = t0 + 9 * DAY; // the earlier change leaves S2 before this one does
+      const at = t0 + 9 * DAY_MS; // the earlier change leaves S2 before this one does
       await write(u, at);
-      const check = at + config.s2DeltaMs - 60_000;
+      const check = at + config.s2DeltaMs - MINUTE_MS;
       const { candidates, changed } = await compare(config, 0, [u.user], check);
       expect(changed, name).toEqual([0]);
       expect([...candidates], name).toEqual([0]);
@@ -228,7 +228,7 @@ describe("the S2 index", () => {
           await addTestUsers(env, good(), config, [pick(users).user, pick(users).user], now);
           break;
         default:
-          now += pick([60_000, 3600_000, DAY, 4 * DAY, 9 * DAY, 11 * DAY]);
+          now += pick([MINUTE_MS, HOUR_MS, DAY_MS, 4 * DAY_MS, 9 * DAY_MS, 11 * DAY_MS]);
       }
       const { candidates, changed } = await compare(config, epoch, probe, now);
       for (const i of changed) expect(candidates.has(i), `step ${step}: ${i} changed but was filtered out`).toBe(true);

@@ -6,9 +6,10 @@ import { bucketsOf } from "../../src/objects/client-buckets";
 import { maxRequestBytes } from "../../src/core/wire";
 import { shardsOf } from "../../src/db/shards";
 import { type Client, Result, encodeRequest, hex, newClient, post, postRaw, randomId, randomIds, registered } from "../helpers";
-import { DAY, SECOND, fakeClock } from "../fake-clock";
+import { fakeClock } from "../fake-clock";
+import { DAY_MS, SECOND_MS } from "../../src/core/time";
 
-const S2_DELTA = 10 * DAY;
+const S2_DELTA = 10 * DAY_MS;
 
 const { at } = fakeClock();
 const fullLevel = async (client: Client) => (await bucketsOf(env, client.user, 0).inspect(Date.now())).full.level;
@@ -87,9 +88,9 @@ describe("incremental sync (S2)", () => {
   it("lets the latest event win: register, delete and register again is added, not removed", async () => {
     const client = await registered();
     const flapping = await registered();
-    at(1 * SECOND);
+    at(1 * SECOND_MS);
     await post("/user/delete", flapping);
-    at(2 * SECOND);
+    at(2 * SECOND_MS);
     expect((await post("/user/register", flapping)).status).toBe(200);
     const answer = await post("/discovery/incremental", client, [flapping.user]);
     expect(hex(answer.added)).toEqual(hex([flapping.user]));
@@ -124,9 +125,9 @@ describe("buckets", () => {
     for (let i = 0; i < 20; i++) expect((await post("/discovery/full", client, ids)).status).toBe(200);
     const refused = await post("/discovery/full", client, ids.slice(0, 1));
     expect(refused).toMatchObject({ status: 429, result: Result.RATE_LIMIT_EXCEEDED, retryAfter: "44" });
-    at(43 * SECOND);
+    at(43 * SECOND_MS);
     expect((await post("/discovery/full", client, ids.slice(0, 1))).status).toBe(429);
-    at(44 * SECOND); // one contact per 43.2 s
+    at(44 * SECOND_MS); // one contact per 43.2 s
     expect((await post("/discovery/full", client, ids.slice(0, 1))).status).toBe(200);
     expect((await post("/discovery/full", client, ids.slice(0, 1))).status).toBe(429);
   });
@@ -136,23 +137,23 @@ describe("buckets", () => {
     expect((await post("/discovery/incremental", client, randomIds(20000))).status).toBe(200);
     const one = randomIds(1);
     expect((await post("/discovery/incremental", client, one)).retryAfter).toBe("5");
-    at(4 * SECOND);
+    at(4 * SECOND_MS);
     expect((await post("/discovery/incremental", client, one)).status).toBe(429);
-    at(5 * SECOND);
+    at(5 * SECOND_MS);
     expect((await post("/discovery/incremental", client, one)).status).toBe(200);
   });
 
   it("answers the Retry-After after which the same request fits, for a large request too", async () => {
     const client = await registered();
     await post("/discovery/full", client, randomIds(15000));
-    at(100 * SECOND);
+    at(100 * SECOND_MS);
     const request = randomIds(10000);
     const refused = await post("/discovery/full", client, request);
     const wait = Number(refused.retryAfter);
     expect(wait).toBe(Math.ceil((5000 * 43.2 - 100) / 1)); // 5,000 contacts must drain
-    at(100 * SECOND + (wait - 1) * SECOND);
+    at(100 * SECOND_MS + (wait - 1) * SECOND_MS);
     expect((await post("/discovery/full", client, request)).status).toBe(429);
-    at(100 * SECOND + wait * SECOND);
+    at(100 * SECOND_MS + wait * SECOND_MS);
     expect((await post("/discovery/full", client, request)).status).toBe(200);
   });
 

@@ -6,10 +6,10 @@ import { describe, expect, it } from "vitest";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { sketchOf } from "../../src/core/hyperloglog";
 import { randomId } from "../helpers";
+import { DAY_MS } from "../../src/core/time";
 
-const DAY = 86_400_000;
 // A year ahead, so that the alarms these charges set never fire on their own during the test.
-const T0 = Math.floor(Date.now() / 1000) * 1000 + 365 * DAY;
+const T0 = Math.floor(Date.now() / 1000) * 1000 + 365 * DAY_MS;
 const fresh = () => bucketsOf(env, randomId(16), 0);
 
 async function storedKeys(stub: ReturnType<typeof fresh>) {
@@ -19,8 +19,8 @@ async function storedKeys(stub: ReturnType<typeof fresh>) {
 describe("ClientBuckets", () => {
   it("charges each bucket independently and refuses what does not fit, changing nothing", async () => {
     const buckets = fresh();
-    expect(await buckets.charge("full", 20000, T0)).toMatchObject({ ok: true, emptyAt: T0 + 10 * DAY });
-    expect(await buckets.charge("incremental", 20000, T0)).toMatchObject({ ok: true, emptyAt: T0 + DAY });
+    expect(await buckets.charge("full", 20000, T0)).toMatchObject({ ok: true, emptyAt: T0 + 10 * DAY_MS });
+    expect(await buckets.charge("incremental", 20000, T0)).toMatchObject({ ok: true, emptyAt: T0 + DAY_MS });
     const before = await buckets.inspect(T0 + 1000);
     expect(await buckets.charge("full", 1, T0 + 1000)).toEqual({ ok: false, retryAfterSeconds: 43 }); // 43.2 s - 1 s, rounded up
     expect(await buckets.inspect(T0 + 1000)).toEqual(before);
@@ -65,7 +65,7 @@ describe("ClientBuckets", () => {
   it("runs the sweep from its alarm", async () => {
     const buckets = fresh();
     // Charged long ago: drained by now, so the alarm finds nothing worth keeping.
-    await buckets.charge("full", 1, Date.now() - 11 * DAY);
+    await buckets.charge("full", 1, Date.now() - 11 * DAY_MS);
     await runDurableObjectAlarm(buckets);
     expect(await storedKeys(buckets)).toEqual([]);
   });

@@ -7,9 +7,9 @@ import { bucketsOf } from "../../src/objects/client-buckets";
 import { SIGNALS_RETENTION_MS } from "../../src/core/detection";
 import { sketchOf } from "../../src/core/hyperloglog";
 import { randomId, randomIds, seededIds } from "../helpers";
+import { DAY_MS } from "../../src/core/time";
 
-const DAY = 86_400_000;
-const T0 = Math.floor(Date.now() / 1000) * 1000 + 365 * DAY; // alarms never fire during the test
+const T0 = Math.floor(Date.now() / 1000) * 1000 + 365 * DAY_MS; // alarms never fire during the test
 const fresh = () => bucketsOf(env, randomId(16), 0);
 const answered = (kind: "full" | "incremental", identifiers: number, matches: number, edge = false) => ({ kind, identifiers, matches, edge });
 
@@ -19,13 +19,13 @@ describe("client signals", () => {
     const book = seededIds(800, 800); // the same on every run: the estimate below is exact to repeat
     await client.charge("full", 800, T0);
     await client.observe(answered("full", 800, 320), sketchOf(book), null, 0.4, T0);
-    await client.charge("incremental", 800, T0 + DAY);
-    await client.observe(answered("incremental", 800, 4), sketchOf(book), null, 0.4, T0 + DAY);
-    const view = await client.inspectClient(T0 + DAY);
+    await client.charge("incremental", 800, T0 + DAY_MS);
+    await client.observe(answered("incremental", 800, 4), sketchOf(book), null, 0.4, T0 + DAY_MS);
+    const view = await client.inspectClient(T0 + DAY_MS);
     expect(view).toMatchObject({ flagged: false, reasons: [] });
     expect(view.signals).toMatchObject({
       firstAt: T0,
-      lastAt: T0 + DAY,
+      lastAt: T0 + DAY_MS,
       requests: { full: 1, incremental: 1 },
       identifiers: { full: 800, incremental: 800 },
       matches: { full: 320, incremental: 4 },

@@ -2,9 +2,9 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { DAY_MS } from "../../src/core/time";
 
-const DAY = 86_400_000;
-const T0 = Math.floor(Date.now() / 1000) * 1000 + 365 * DAY; // alarms never fire during the test
+const T0 = Math.floor(Date.now() / 1000) * 1000 + 365 * DAY_MS; // alarms never fire during the test
 
 describe("NetworkGuard", () => {
   it("allows GUARD_REGISTRATIONS_PER_HOUR registrations at once, then one every 3600/N seconds", async () => {

@@ -13,8 +13,8 @@ import { bucketsOf } from "../../src/objects/client-buckets";
 import { type Alert, monitorShard } from "../../src/objects/monitor";
 import { Result, randomIds } from "../helpers";
 import { config, enrolled, fullSync, shards } from "./through-domain";
+import { MINUTE_MS } from "../../src/core/time";
 
-const MINUTE = 60_000;
 const MONITOR_0 = () => ({ index: 0, of: config().monitorShards });
 
 /** What an honest directory teaches the norm: fifty full syncs of 300 contacts, half registered. */
@@ -62,8 +62,8 @@ describe("a crowd of fresh accounts, each on its own network", () => {
     const before = await Promise.all(Array.from({ length: 30 }, crowdAccount));
     expect(before.reduce((a, b) => a + b, 0)).toBeGreaterThan(config().egress.floorPerMinute);
     expect(egressEpisode()).toBe(false);
-    const minute = Math.floor(Date.now() / MINUTE);
-    await laterMinute((minute + 1) * MINUTE);
+    const minute = Math.floor(Date.now() / MINUTE_MS);
+    await laterMinute((minute + 1) * MINUTE_MS);
     await refreshNorm(env, config(), Date.now());
     expect(egressEpisode()).toBe(true);
     const alerts = (await monitorShard(env, 0).alerts(10)) as Alert[];

@@ -12,8 +12,8 @@ import { bucketsOf } from "../../src/objects/client-buckets";
 import { type Alert, monitorShard } from "../../src/objects/monitor";
 import { Result, randomIds } from "../helpers";
 import { config, enrolled, fullSync, shards } from "./through-domain";
+import { MINUTE_MS } from "../../src/core/time";
 
-const MINUTE = 60_000;
 
 /** Hands monitor object 0 a minute in which unjudged clients were shown `revealed` users. */
 async function minuteRevealing(revealed: number, at: number) {
@@ -31,9 +31,9 @@ describe("an egress episode", () => {
     expect((await fullSync(young, [...users, ...randomIds(600)], "198.51.100.24")).added).toHaveLength(400);
     expect((await bucketsOf(env, young.user, 0).inspectClient()).signals).toMatchObject({ judged: true, verdict: "honest" });
     expect((await fullSync(young, randomIds(10), "198.51.100.24")).result).toBe(Result.SUCCESS); // judged: past the probation limit
-    const start = (Math.floor(Date.now() / MINUTE) + 10) * MINUTE;
+    const start = (Math.floor(Date.now() / MINUTE_MS) + 10) * MINUTE_MS;
     await minuteRevealing(200_000, start); // a hundred times the floor of 2,000 a minute
-    await minuteRevealing(0, start + MINUTE);
+    await minuteRevealing(0, start + MINUTE_MS);
     await refreshNorm(env, config(), Date.now());
     expect(egressEpisode()).toBe(true);
 
@@ -65,7 +65,7 @@ describe("an egress episode", () => {
     expect((await fullSync(judged, randomIds(15_000), "198.51.100.21")).result).toBe(Result.SUCCESS);
 
     // Calm once the minute and the hour are back at their baselines: the hour holds the 200,000 for 60 minutes.
-    for (let m = 2; m <= 60 + config().egress.calmMinutes + 1; m++) await minuteRevealing(0, start + m * MINUTE);
+    for (let m = 2; m <= 60 + config().egress.calmMinutes + 1; m++) await minuteRevealing(0, start + m * MINUTE_MS);
     await refreshNorm(env, config(), Date.now());
     expect(egressEpisode()).toBe(false);
     // After the episode, the suspect account is back to the probation limit, like any unjudged client.

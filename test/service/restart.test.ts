@@ -9,6 +9,7 @@
 // Runs in Node (the "service" project of test/vitest.config.ts), not in the Workers pool.
 
 import { expect, it } from "vitest";
+import { mapLimit } from "../../src/core/concurrency";
 import { ICD } from "../../src/proto/icd.js";
 import { adminToken, callIcd, scratchServices } from "./service";
 
@@ -163,12 +164,4 @@ async function adminJson(base: string, endpoint: string): Promise<any> {
   const response = await fetch(`${base}/admin${endpoint}`, { headers: { Authorization: `Bearer ${adminToken()}` } });
   if (response.status !== 200) throw new Error(`GET /admin${endpoint}: ${response.status}`);
   return response.json();
-}
-
-async function mapLimit<T>(items: T[], limit: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
 }

@@ -5,6 +5,7 @@
 
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/core/config";
+import { HOUR_MS, MINUTE_MS } from "../../src/core/time";
 import { T0 } from "../../scripts/simulate/assumptions";
 import { chart, figures, report } from "../../scripts/simulate/report";
 import { type CrowdResult, type RegimeResult, Scenario } from "../../scripts/simulate/scenario";
@@ -168,16 +169,16 @@ describe("a crowd of 50 fresh accounts, one network each, for a day", () => {
   it("shows an episode to syncs only once the minute is over and an isolate has read it, then holds fresh clients to EGRESS_PROBATION_LIMIT", () => {
     const config = parseConfig(CROWD_VARS);
     const service = new IcdService(new Directory(new Uint8Array(10_000).fill(1), []), config, T0);
-    const at = T0 + 10 * 60_000;
+    const at = T0 + 10 * MINUTE_MS;
     // One fresh client's first full sync reveals 1,000 users (every number is registered), twice the floor.
     expect(service.discover(newAccount("a", "net-a"), "full", Array.from({ length: 1000 }, (_, i) => i), at)).toMatchObject({ ok: true });
-    const visible = at + 60_000 + config.monitorReadMs;
+    const visible = at + MINUTE_MS + config.monitorReadMs;
     expect(service.episodeAt(visible - 1)).toBe(false);
     expect(service.fits(newAccount("b", "net-b"), "full", visible - 1)).toBe(PRODUCTION_VARS.DETECT_PROBATION_LIMIT);
     expect(service.episodeAt(visible)).toBe(true);
     expect(service.fits(newAccount("c", "net-c"), "full", visible)).toBe(EGRESS_VARS.EGRESS_PROBATION_LIMIT);
-    service.finish(T0 + 3600_000);
-    expect(service.episodes).toEqual([{ start: at, alertAt: at + 60_000, end: at + 11 * 60_000 }]);
+    service.finish(T0 + HOUR_MS);
+    expect(service.episodes).toEqual([{ start: at, alertAt: at + MINUTE_MS, end: at + 11 * MINUTE_MS }]);
     expect(service.alerts.map((a) => [a.episode, a.revealed, a.limit])).toEqual([
       ["started", 1000, 500],
       ["ended", 0, 500],

@@ -15,6 +15,7 @@ import { announceUnflag, readAlerts, readCallsPerSync, readFlagged, readNorm, re
 import { dashboardRoutes } from "./dashboard";
 import { reshardStatusRoute, reshardStepRoute } from "./reshard";
 import { prometheusText } from "../prometheus";
+import { MINUTE_MS } from "../../core/time";
 import { hashToken } from "../../core/token";
 import { MAX_IMPORT_BATCH, clientOf, dismissUser, enrollUser, importUsers } from "../../domain/accounts";
 import { recordChange } from "../../domain/audit";
@@ -99,7 +100,7 @@ on("GET /flagged", async (c) => c.json({ clients: await readFlagged(c.env, c.get
 on("GET /series", async (c) => {
   const minutes = Math.min(Math.max(Math.floor(Number(c.req.query("minutes") ?? 1440)) || 1440, 1), SERIES_DAYS * 1440);
   const to = Date.now();
-  const from = to - minutes * 60_000;
+  const from = to - minutes * MINUTE_MS;
   return c.json({ from, to, minutes: await readSeries(c.env, c.get("config"), from, to) });
 });
 
