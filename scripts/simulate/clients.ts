@@ -2,7 +2,7 @@
 // fresh accounts spread over many networks.
 
 import type { BucketKind } from "../../src/core/bucket";
-import type { Rule } from "../../src/core/detection";
+import type { Rule } from "../../src/core/flag-rules";
 import {
   CLIENT_MARGIN_MS,
   CROWD_START_WITHIN,

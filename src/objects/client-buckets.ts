@@ -10,17 +10,8 @@ import { DurableObject } from "cloudflare:workers";
 import { type BucketKind, bucketLevel, bucketPolicy, largestFit } from "../core/bucket";
 import { chargeClient, refundCharge, sweepClient } from "../core/client-state";
 import { configOf } from "../core/config";
-import {
-  type Answered,
-  type ChargeDecision,
-  type ClientState,
-  type Flag,
-  type Signals,
-  emptySignals,
-  keepUntil,
-  observeAnswer,
-  withProbation,
-} from "../core/detection";
+import { type ChargeDecision, type ClientState, keepUntil, withProbation } from "../core/charge-policy";
+import { type Answered, type Flag, type Signals, emptySignals, observeAnswer } from "../core/flag-rules";
 import { toHex } from "../core/hex";
 import { sameHash } from "../core/token";
 import { type NormSample, PRIOR_HIT_RATIO } from "../core/hit-ratio-norm";
