@@ -3,7 +3,7 @@
 
 import type { BucketKind } from "../../src/core/bucket";
 import type { Config } from "../../src/core/config";
-import type { Rule } from "../../src/core/detection";
+import type { Rule } from "../../src/core/flag-rules";
 import { DAY_MS, HOUR_MS } from "../../src/core/time";
 import {
   CLIENT_MARGIN_MS,

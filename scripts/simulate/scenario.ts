@@ -4,7 +4,7 @@
 
 import type { BucketPolicy } from "../../src/core/bucket";
 import { type Config, parseConfig } from "../../src/core/config";
-import type { Rule } from "../../src/core/detection";
+import type { Rule } from "../../src/core/flag-rules";
 import { normOf } from "../../src/core/hit-ratio-norm";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../src/core/time";
 import { CHURN_START, CONTAINED_SHARE, LARGE_BOOKS_PER_TYPICAL, NO_LIMIT_REQUESTS_PER_HOUR, REGISTRATIONS_PER_DAY, REMOVALS_PER_DAY, SINGLE_BUCKET, T0 } from "./assumptions";

@@ -8,20 +8,8 @@ import { admissionGuards, admitToNetwork, firstRefusal, type Admission, type Gua
 import { type BucketKind, type BucketPolicy, chargeBucket, largestFit } from "../../src/core/bucket";
 import { chargeClient, refundCharge, sweepClient } from "../../src/core/client-state";
 import type { Config } from "../../src/core/config";
-import {
-  type Answered,
-  type ChargeDecision,
-  type ClientState,
-  type Flag,
-  type Reason,
-  type Rule,
-  type Signals,
-  evaluateRules,
-  fullSyncLimit,
-  largestAllowed,
-  observeAnswer,
-  withProbation,
-} from "../../src/core/detection";
+import { type ChargeDecision, type ClientState, fullSyncLimit, largestAllowed, withProbation } from "../../src/core/charge-policy";
+import { type Answered, type Flag, type Reason, type Rule, type Signals, evaluateRules, observeAnswer } from "../../src/core/flag-rules";
 import { type Charged, type DiscoveryStep, afterAdmission, afterCharge, beforeCharge } from "../../src/core/discovery-steps";
 import { type NormSample, type NormState, type NormView, type SyncRecord, emptyNorm, learnFromSync, removeSamples } from "../../src/core/hit-ratio-norm";
 import { estimateDistinct, sketchOf } from "../../src/core/hyperloglog";

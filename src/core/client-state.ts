@@ -4,7 +4,8 @@
 
 import { type BucketKind, bucketPolicy, refundBucket } from "./bucket";
 import type { Config } from "./config";
-import { type ChargeDecision, type ClientState, type Signals, decideCharge, emptySignals, keepUntil, recordRefusal } from "./detection";
+import { type ChargeDecision, type ClientState, decideCharge, keepUntil } from "./charge-policy";
+import { type Signals, emptySignals, recordRefusal } from "./flag-rules";
 
 /**
  * A charge of n contacts to the bucket of `kind`: the decision, and what changes. Charged, the

@@ -26,7 +26,7 @@ export interface DetectionConfig {
    */
   youngMs: number;
   /**
-   * Set only while an egress episode lasts (withProbation() in detection.ts): the full-sync limit of
+   * Set only while an egress episode lasts (withProbation() in charge-policy.ts): the full-sync limit of
    * a client not yet judged whose walk has not decided; a suspect one gets none, an honest-looking
    * one probationLimit.
    */
@@ -60,7 +60,7 @@ export interface Config {
   guard: boolean;
   /** Registrations one network (IPv4 address or IPv6 /64) may make per hour, in bursts up to this many. */
   guardRegistrationsPerHour: number;
-  /** Thresholds of the per-client enumeration rules (src/core/detection.ts). */
+  /** Thresholds of the per-client enumeration rules (src/core/flag-rules.ts). */
   detection: DetectionConfig;
   /** The share of the full-sync budget a flagged client keeps: 0 refuses its full syncs, 1 only flags. */
   quarantineBudget: number;

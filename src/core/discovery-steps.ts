@@ -6,7 +6,7 @@
 // functions give.
 
 import type { Admission } from "./admission";
-import type { ChargeDecision } from "./detection";
+import type { ChargeDecision } from "./charge-policy";
 
 export type Charged = Extract<ChargeDecision, { ok: true }>;
 

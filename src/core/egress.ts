@@ -1,6 +1,6 @@
 // Egress control: what the service gives away. Pure.
 //
-// Every registered user a full sync reveals to a client not yet judged (src/core/detection.ts
+// Every registered user a full sync reveals to a client not yet judged (src/core/charge-policy.ts
 // isJudged) is counted per minute over the whole service, and per day for the client's network
 // (IPv4 address or IPv6 /64) and its ASN. Honest new clients reveal a few hundred each; a crowd of
 // fresh accounts (Sybils spread over many networks, or packed into one) reveals far more. Past the

@@ -4,7 +4,7 @@
 import { toHex } from "../core/hex";
 import { guardedBatch, layoutGuard } from "./layout";
 import type { Shards } from "./shards";
-import type { MovedRow } from "./users";
+import type { MovedRow } from "./user-routing";
 
 export interface Progress {
   target: number;

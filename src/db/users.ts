@@ -1,5 +1,8 @@
-// Every query on the users table, which is split across N D1 databases (db/shards.ts). Functions
-// take the list of shards and send each one only its own identifiers, in parallel.
+// Every query on the users table, which is split across N D1 databases (db/shards.ts).
+//
+// Functions take the list of shards and send each one only its own identifiers, in parallel; which
+// shard(s) those are, also while users move to a new shard, is db/user-routing.ts's. The local test
+// hooks' queries are in db/test-hooks.ts.
 //
 // The table's primary key is (k, id), k being the identifier's first 6 bytes as an integer
 // (core/lookup-key.ts). A list of identifiers travels as one JSON parameter of their keys, expanded
@@ -8,21 +11,16 @@
 // with its whole identifier, which the Worker checks. Single users are found by (k, id).
 //
 // Every function runs by the isolate's shard layout and checks it on each shard (db/layout.ts).
-// While users move to a new shard (npm run reshard), a user who moves is written to the new shard
-// (their row copied there first, if it is still on the old one) and read from the new shard, or from
-// the old one when the new one has no row for them yet.
 
-import { hexDigits, jsonKeyHexPairs, toHex } from "../core/hex";
-import { keyOf, keysOf } from "../core/lookup-key";
-import { mapLimit } from "../core/concurrency";
-import { type Layout, groupByShard, homeOf, previousOf, probeOrder, shardsInUse } from "../core/sharding";
+import { toHex } from "../core/hex";
+import { keyOf } from "../core/lookup-key";
 import { checkLayout, guardedBatch, layoutGuard, withLayout } from "./layout";
-import { type Found, MAX_CONNECTIONS, type Probe, type Shards, eachShard, paramChunks, probeShards } from "./shards";
+import { type Found, type Shards, eachShard } from "./shards";
+import { ANY_STATE_SQL, layoutRow, lookUpByLayout, readUserByLayout, writeUserByLayout, writeUsersByLayout } from "./user-routing";
 
 // Each key is one primary-key probe, in the order sent (CROSS JOIN keeps the list the outer loop),
 // and the list comes in probe order, so SQLite sorts nothing. The last row (i = -1) is the shard's
 // layout version. Exported so that a test can check the query plans.
-const layoutRow = (nulls = 0) => `SELECT -1, value${", NULL".repeat(nulls)} FROM meta WHERE key = 'layout'`;
 export const LOOKUP_SQL = {
   registered: `SELECT j.key AS i, lower(hex(u.id)) AS id FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
      WHERE u.removed_at IS NULL
@@ -33,15 +31,13 @@ export const LOOKUP_SQL = {
   removed: `SELECT j.key AS i, lower(hex(u.id)) AS id FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
      WHERE u.removed_at IS NOT NULL
      UNION ALL ${layoutRow()}`,
-  // While users move: every row found, in whatever state, so that a row on the new shard hides the
-  // one on the old shard. The rules of S1 and S2 are then applied in the Worker (see `probe`).
-  anyState: `SELECT j.key AS i, lower(hex(u.id)) AS id, u.added_at, u.removed_at FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
-     UNION ALL ${layoutRow(2)}`,
+  /** While users move, in place of each of the above (db/user-routing.ts). */
+  anyState: ANY_STATE_SQL,
 };
 
 /** Indices `i` (in request order) of the identifiers that are registered now: S1. */
 export function findRegistered(shards: Shards, ids: Uint8Array[]): Promise<Found<{ i: number }>> {
-  return probe(shards, ids, LOOKUP_SQL.registered, [], (row) => (row.removed_at === null ? { i: row.i } : null));
+  return lookUpByLayout(shards, ids, LOOKUP_SQL.registered, [], (row) => (row.removed_at === null ? { i: row.i } : null));
 }
 
 /**
@@ -49,7 +45,7 @@ export function findRegistered(shards: Shards, ids: Uint8Array[]): Promise<Found
  * S2. `registered` is 1 for a user (re-)registered since then and still registered, 0 for one removed.
  */
 export function findChanges(shards: Shards, ids: Uint8Array[], since: number): Promise<Found<{ i: number; registered: 0 | 1 }>> {
-  return probe(shards, ids, LOOKUP_SQL.changes, [since], (row) => {
+  return lookUpByLayout(shards, ids, LOOKUP_SQL.changes, [since], (row) => {
     if (row.removed_at === null) return row.added_at >= since ? { i: row.i, registered: 1 } : null;
     return row.removed_at >= since ? { i: row.i, registered: 0 } : null;
   });
@@ -57,37 +53,7 @@ export function findChanges(shards: Shards, ids: Uint8Array[], since: number): P
 
 /** Indices `i` (in request order) of the identifiers that were registered once and are removed now. */
 export function findRemoved(shards: Shards, ids: Uint8Array[]): Promise<Found<{ i: number }>> {
-  return probe(shards, ids, LOOKUP_SQL.removed, [], (row) => (row.removed_at !== null ? { i: row.i } : null));
-}
-
-interface StateRow {
-  i: number;
-  added_at: number;
-  removed_at: number | null;
-}
-
-/**
- * A lookup by the isolate's layout. With users in place, `sql` on each identifier's shard. While
- * they move, LOOKUP_SQL.anyState on each identifier's new shard and, for those who move, on their
- * old shard too; the new shard's row wins, and `select` applies the rule `sql` has in SQL.
- */
-function probe<Row extends { i: number }>(shards: Shards, ids: Uint8Array[], sql: string, params: unknown[], select: (row: StateRow) => Row | null): Promise<Found<Row>> {
-  return withLayout(shards, async (layout, version) => {
-    const order = probeOrder(ids);
-    const home = groupByShard(ids, shardsInUse(layout), order).map((indices, shard): Probe => ({ shard, indices }));
-    if (!layout.moving) {
-      const { rows, ...costs } = await probeShards<Row>(shards, version, home, ids, sql, ...params);
-      return { rows: rows.flat().sort((a, b) => a.i - b.i), ...costs };
-    }
-    const previous = Array.from({ length: layout.count }, (_, shard): Probe => ({ shard, indices: [] }));
-    for (const i of home[layout.count]!.indices) previous[previousOf(ids[i]!, layout)]!.indices.push(i);
-    const [fromHome, fromPrevious] = [home, previous].map((probes) => probes.filter((p) => p.indices.length > 0)) as [Probe[], Probe[]];
-    const { rows, ...costs } = await probeShards<StateRow>(shards, version, [...fromHome, ...fromPrevious], ids, LOOKUP_SQL.anyState);
-    const best = new Map<number, StateRow>();
-    for (const [p, found] of rows.entries()) for (const row of found) if (p < fromHome.length || !best.has(row.i)) best.set(row.i, row);
-    const selected = [...best.values()].map(select).filter((row): row is Row => row !== null);
-    return { rows: selected.sort((a, b) => a.i - b.i), ...costs };
-  });
+  return lookUpByLayout(shards, ids, LOOKUP_SQL.removed, [], (row) => (row.removed_at !== null ? { i: row.i } : null));
 }
 
 // --- One user ------------------------------------------------------------------------------------
@@ -115,46 +81,14 @@ async function readUser(db: D1Database, user: Uint8Array, version: number): Prom
   return row!;
 }
 
-/** The token hash of a registered user and when this registration began; null if not registered. */
-export function findCredentials(shards: Shards, user: Uint8Array): Promise<{ tokenHash: Uint8Array; addedAt: number } | null> {
-  return withLayout(shards, async (layout, version) => {
-    const previous = previousOf(user, layout);
-    const [home, old] = await Promise.all([
-      readUser(shards[homeOf(user, layout)]!, user, version),
-      previous >= 0 ? readUser(shards[previous]!, user, version) : null,
-    ]);
-    const row = home.present || !old ? home : old;
-    if (!row.present || row.removed_at !== null) return null;
-    return { tokenHash: new Uint8Array(row.token_hash!), addedAt: row.added_at! };
-  });
-}
+/** Writes one user on their shard (see writeUserByLayout). */
+const writeUser = (shards: Shards, user: Uint8Array, write: (db: D1Database, version: number) => D1PreparedStatement) => writeUserByLayout(shards, user, readUser, write);
 
-/**
- * Writes one user on their shard by `write(db, layout guard parameter number)`, which binds its own
- * parameters and the version as that one. While they move, their row is first copied from the old
- * shard if the new one has none, so that the write acts on their current state.
- */
-async function writeUser(shards: Shards, user: Uint8Array, write: (db: D1Database, version: number) => D1PreparedStatement): Promise<D1Result> {
-  return withLayout(shards, async (layout, version) => {
-    const db = shards[homeOf(user, layout)]!;
-    const statements: D1PreparedStatement[] = [];
-    const previous = previousOf(user, layout);
-    if (previous >= 0) {
-      const old = await readUser(shards[previous]!, user, version);
-      if (old.present) {
-        statements.push(
-          db
-            .prepare(
-              `INSERT INTO users (k, id, token_hash, added_at, removed_at) SELECT ?1, ?2, ?3, ?4, ?5 WHERE ${layoutGuard(6)}
-               ON CONFLICT DO NOTHING`,
-            )
-            .bind(keyOf(user), user, new Uint8Array(old.token_hash!), old.added_at, old.removed_at, version),
-        );
-      }
-    }
-    statements.push(write(db, version));
-    return (await guardedBatch(db, version, statements)).at(-1)!;
-  });
+/** The token hash of a registered user and when this registration began; null if not registered. */
+export async function findCredentials(shards: Shards, user: Uint8Array): Promise<{ tokenHash: Uint8Array; addedAt: number } | null> {
+  const row = await readUserByLayout(shards, user, readUser);
+  if (!row.present || row.removed_at !== null) return null;
+  return { tokenHash: new Uint8Array(row.token_hash!), addedAt: row.added_at! };
 }
 
 /**
@@ -209,71 +143,7 @@ export function purgeRemovedUsers(shards: Shards, before: number, batchSize: num
   });
 }
 
-// --- Many users ----------------------------------------------------------------------------------
-
-interface FullRow {
-  i: number;
-  token_hash: string;
-  added_at: number;
-  removed_at: number | null;
-}
-
-/**
- * While users move: copies the rows of those among `ids` who move and whose row is still only on
- * their old shard to the new one (a row already there is newer and stays), so that a bulk write
- * acts on their current state.
- */
-async function copyToNewShard(shards: Shards, layout: Layout, version: number, ids: Uint8Array[]): Promise<void> {
-  const previous = Array.from({ length: layout.count }, (_, shard): Probe => ({ shard, indices: [] }));
-  for (const [i, id] of ids.entries()) {
-    const shard = previousOf(id, layout);
-    if (shard >= 0) previous[shard]!.indices.push(i);
-  }
-  const probes = previous.filter((p) => p.indices.length > 0);
-  if (probes.length === 0) return;
-  const { rows } = await probeShards<FullRow>(
-    shards,
-    version,
-    probes,
-    ids,
-    `SELECT j.key AS i, lower(hex(u.id)) AS id, lower(hex(u.token_hash)) AS token_hash, u.added_at, u.removed_at
-     FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
-     UNION ALL ${layoutRow(3)}`,
-  );
-  const found = rows.flat();
-  if (found.length === 0) return;
-  await copyRows(shards[layout.count]!, version, found.map((r) => ({ k: keyOf(ids[r.i]!), id: toHex(ids[r.i]!), tokenHash: r.token_hash, addedAt: r.added_at, removedAt: r.removed_at })));
-}
-
-/** A user's row in hex, as the reshard copier and copyToNewShard move it. */
-export interface MovedRow {
-  k: number;
-  id: string;
-  tokenHash: string;
-  addedAt: number;
-  removedAt: number | null;
-}
-
-/** Inserts rows that are not on the shard yet; a row already there is never changed. Returns how many went in. */
-export async function copyRows(db: D1Database, version: number, rows: MovedRow[]): Promise<number> {
-  let copied = 0;
-  const chars = (i: number) => rows[i]!.id.length + rows[i]!.tokenHash.length + 50;
-  for (const chunk of paramChunks([...rows.keys()], chars)) {
-    const json = JSON.stringify(chunk.map((i) => [rows[i]!.k, rows[i]!.id, rows[i]!.tokenHash, rows[i]!.addedAt, rows[i]!.removedAt]));
-    const [result] = await guardedBatch(db, version, [
-      db
-        .prepare(
-          `INSERT INTO users (k, id, token_hash, added_at, removed_at)
-           SELECT value ->> 0 AS k, unhex(value ->> 1) AS id, unhex(value ->> 2), value ->> 3, value ->> 4 FROM json_each(?1)
-           WHERE ${layoutGuard(2)} ORDER BY k, id
-           ON CONFLICT DO NOTHING`,
-        )
-        .bind(json, version),
-    ]);
-    copied += result!.meta.changes;
-  }
-  return copied;
-}
+// --- The S2 index's scan -------------------------------------------------------------------------
 
 /**
  * One page of the keys of users on one shard whose latest change (registration or removal) is at or
@@ -291,42 +161,6 @@ export async function scanChanges(db: D1Database, since: number, parts: number, 
   return results;
 }
 
-// --- Local-development test hooks ------------------------------------------------------------
-
-/** Forgets every user, and every bucket by moving every shard to a new bucket epoch. */
-export async function resetDirectory(shards: Shards): Promise<void> {
-  await eachShard(shards, (db) =>
-    db.batch([db.prepare(`DELETE FROM users`), db.prepare(`UPDATE meta SET value = value + 1 WHERE key = 'bucket_epoch'`)]),
-  );
-}
-
-/** Registers every identifier not registered now, with a random token; returns how many were new. */
-export function addUsers(shards: Shards, ids: Uint8Array[], now: number): Promise<number> {
-  return withLayout(shards, async (layout, version) => {
-    if (layout.moving) await copyToNewShard(shards, layout, version, ids);
-    const hex = hexDigits(ids);
-    const keys = keysOf(ids);
-    const pairChars = (i: number) => hex.start[i + 1]! - hex.start[i]! + 22; // [15 digits,"hex"],
-    const work = groupByShard(ids, shardsInUse(layout)).flatMap((indices, shard) => paramChunks(indices, pairChars).map((chunk) => ({ shard, chunk })));
-    const added = await mapLimit(work, MAX_CONNECTIONS, async ({ shard, chunk }) => {
-      const db = shards[shard]!;
-      const [result] = await guardedBatch(db, version, [
-        db
-          .prepare(
-            `INSERT INTO users (k, id, token_hash, added_at, removed_at)
-             SELECT value ->> 0 AS k, unhex(value ->> 1) AS id, randomblob(32), ?2, NULL FROM json_each(?1)
-             WHERE ${layoutGuard(3)} ORDER BY k, id
-             ON CONFLICT (k, id) DO UPDATE SET token_hash = excluded.token_hash, added_at = excluded.added_at, removed_at = NULL
-             WHERE users.removed_at IS NOT NULL`,
-          )
-          .bind(jsonKeyHexPairs(hex, keys, chunk), now, version),
-      ]);
-      return result!.meta.changes;
-    });
-    return added.reduce((a, b) => a + b, 0);
-  });
-}
-
 // --- Bulk import ---------------------------------------------------------------------------------
 
 export interface ImportedUser {
@@ -342,40 +176,24 @@ export interface ImportedUser {
  * Returns how many users this call registered.
  */
 export function importUsers(shards: Shards, users: ImportedUser[], addedAt: number, now: number): Promise<number> {
-  return withLayout(shards, async (layout, version) => {
-    const ids = users.map((u) => u.id);
-    if (layout.moving) await copyToNewShard(shards, layout, version, ids);
-    const byShard = groupByShard(ids, shardsInUse(layout));
-    const counts = await mapLimit(
-      byShard.flatMap((indices, shard) => (indices.length === 0 ? [] : [{ shard, indices }])),
-      MAX_CONNECTIONS,
-      async ({ shard, indices }) => {
-        const db = shards[shard]!;
-        const json = JSON.stringify(indices.map((i) => [keyOf(users[i]!.id), toHex(users[i]!.id), toHex(users[i]!.tokenHash)]));
-        const [result] = await guardedBatch(db, version, [
-          db
-            .prepare(
-              `INSERT INTO users (k, id, token_hash, added_at, removed_at)
-               SELECT value ->> 0 AS k, unhex(value ->> 1) AS id, unhex(value ->> 2), ?2, NULL FROM json_each(?1)
-               WHERE ${layoutGuard(4)} ORDER BY k, id
-               ON CONFLICT (k, id) DO UPDATE SET token_hash = excluded.token_hash, added_at = ?3, removed_at = NULL
-               WHERE users.removed_at IS NOT NULL`,
-            )
-            .bind(json, addedAt, now, version),
-        ]);
-        return result!.meta.changes;
-      },
-    );
-    return counts.reduce((a, b) => a + b, 0);
-  });
+  return writeUsersByLayout(
+    shards,
+    users.map((u) => u.id),
+    (indices) => [indices],
+    (db, chunk, version) =>
+      db
+        .prepare(
+          `INSERT INTO users (k, id, token_hash, added_at, removed_at)
+           SELECT value ->> 0 AS k, unhex(value ->> 1) AS id, unhex(value ->> 2), ?2, NULL FROM json_each(?1)
+           WHERE ${layoutGuard(4)} ORDER BY k, id
+           ON CONFLICT (k, id) DO UPDATE SET token_hash = excluded.token_hash, added_at = ?3, removed_at = NULL
+           WHERE users.removed_at IS NOT NULL`,
+        )
+        .bind(JSON.stringify(chunk.map((i) => [keyOf(users[i]!.id), toHex(users[i]!.id), toHex(users[i]!.tokenHash)])), addedAt, now, version),
+  );
 }
 
 // --- Operator ------------------------------------------------------------------------------------
-
-/** The current bucket epoch (see bucketsOf); 0 unless the local /reset hook ran. */
-export async function findBucketEpoch(shards: Shards): Promise<number> {
-  return (await shards[0]!.prepare(`SELECT value FROM meta WHERE key = 'bucket_epoch'`).first<number>("value")) ?? 0;
-}
 
 /** Marks a registered user removed whatever their token (the operator's delete); true if they were registered. */
 export async function removeUserByOperator(shards: Shards, user: Uint8Array, now: number): Promise<boolean> {

@@ -12,6 +12,7 @@ import { type Outcome, type ParsedRequest, Result, outcome } from "../core/wire"
 import type { Config } from "../core/config";
 import type { Shards } from "../db/shards";
 import * as db from "../db/users";
+import { findBucketEpoch, resetDirectory } from "../db/test-hooks";
 import { type ClientBuckets, bucketsOf } from "../objects/client-buckets";
 import { noteChanges } from "./s2-filter";
 
@@ -24,14 +25,14 @@ let epoch: number | undefined;
 
 export async function bucketEpoch(shards: Shards, config: Config): Promise<number> {
   if (!config.testHooks) return 0;
-  epoch ??= await db.findBucketEpoch(shards);
+  epoch ??= await findBucketEpoch(shards);
   return epoch;
 }
 
 /** The local /reset hook: forgets every user and, through a new epoch, every bucket. */
 export async function resetAccounts(shards: Shards): Promise<void> {
-  await db.resetDirectory(shards);
-  epoch = await db.findBucketEpoch(shards);
+  await resetDirectory(shards);
+  epoch = await findBucketEpoch(shards);
 }
 
 /** The client object of a user in the current epoch. */

@@ -6,7 +6,7 @@
 
 import type { BucketKind } from "../core/bucket";
 import type { Config } from "../core/config";
-import type { Flag } from "../core/detection";
+import type { Flag } from "../core/flag-rules";
 import { toHex } from "../core/hex";
 import type { NormSample } from "../core/hit-ratio-norm";
 import { sketchOf } from "../core/hyperloglog";

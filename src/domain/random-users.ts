@@ -16,7 +16,7 @@
 
 import type { Config } from "../core/config";
 import type { Shards } from "../db/shards";
-import { addUsers } from "../db/users";
+import { addUsers } from "../db/test-hooks";
 import { bucketEpoch } from "./accounts";
 import { noteChanges, switchOff } from "./s2-filter";
 

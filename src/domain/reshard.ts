@@ -4,7 +4,7 @@
 //
 // Growing from n to n + 1 shards (users on n shards, USERS_n bound and empty):
 //   begin   every shard to layout "moving n -> n + 1": a user who moves is from now on written to
-//           USERS_n and read there first, then on their old shard (db/users.ts)
+//           USERS_n and read there first, then on their old shard (db/user-routing.ts)
 //   copy    each old shard read in key order, in batches; the rows of users who move are copied to
 //           USERS_n unless it already has a row for them (written since begin, so newer)
 //   commit  every shard to layout "n + 1": moved users are read and written on USERS_n only
@@ -17,7 +17,7 @@ import { type Layout, layoutOfVersion, layoutVersion, shardOf } from "../core/sh
 import { applyVersion, headVersion } from "../db/layout";
 import { type Progress, clearProgress, copyBucketEpoch, deleteRows, readProgress, saveProgress, scanRows, startStage } from "../db/reshard";
 import type { Shards } from "../db/shards";
-import { copyRows } from "../db/users";
+import { copyRows } from "../db/user-routing";
 
 export interface StepResult {
   action: "begin" | "copy" | "commit" | "clean" | "finish" | "none";

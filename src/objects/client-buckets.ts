@@ -10,35 +10,52 @@ import { DurableObject } from "cloudflare:workers";
 import { type BucketKind, bucketLevel, bucketPolicy, largestFit } from "../core/bucket";
 import { chargeClient, refundCharge, sweepClient } from "../core/client-state";
 import { configOf } from "../core/config";
-import {
-  type Answered,
-  type ChargeDecision,
-  type ClientState,
-  type Flag,
-  type Signals,
-  emptySignals,
-  keepUntil,
-  observeAnswer,
-  withProbation,
-} from "../core/detection";
+import { type ChargeDecision, type ClientState, keepUntil, withProbation } from "../core/charge-policy";
+import { type Answered, type Flag, type Signals, emptySignals, observeAnswer } from "../core/flag-rules";
 import { toHex } from "../core/hex";
 import { sameHash } from "../core/token";
 import { type NormSample, PRIOR_HIT_RATIO } from "../core/hit-ratio-norm";
 import { emptySketch, estimateDistinct } from "../core/hyperloglog";
 
 const KINDS: readonly BucketKind[] = ["full", "incremental"];
-/** Storage keys: the operator's block, the automatic flag, the signals, their sketch, the norm samples. */
-const BLOCKED = "blocked";
-const FLAG = "flag";
-const SIGNALS = "signals";
-const SKETCH = "sketch";
-const SAMPLES = "samples";
-const VOUCHED = "vouched";
-const CREDENTIAL = "credential";
-const REVOKED = "revoked";
-const NORM = "norm";
 /** A tombstone outlives any D1 read that could have started before the deletion. */
 const TOMBSTONE_MS = 24 * 3600 * 1000;
+
+/**
+ * Everything a client's object stores, by key (its synchronous key-value storage), and the type of
+ * each value: the one list of its keys, read and written only through storeOf().
+ */
+interface Stored {
+  /** Each bucket's empty time (core/bucket.ts), by its kind; none: empty. */
+  full: number;
+  incremental: number;
+  /** The operator's block, kept until unblock(). */
+  blocked: true;
+  /** The automatic flag, kept until an operator clears it. */
+  flag: Flag;
+  /** An operator cleared a flag: the client counts as judged while its signals are kept. */
+  vouched: true;
+  /** The signals (core/flag-rules.ts), the sketch of the identifiers checked, the latest norm samples. */
+  signals: Signals;
+  sketch: Uint8Array;
+  samples: NormSample[];
+  /** The norm this client was last given, to judge it by when none comes. */
+  norm: number;
+  /** The copy of the user's credential, and the tombstone of its deletion. */
+  credential: Credential;
+  revoked: Tombstone;
+}
+
+type StoredKey = keyof Stored;
+
+/** Typed access to a client's storage: only the keys of Stored, each with its type. */
+const storeOf = (kv: SyncKvStorage) => ({
+  get: <K extends StoredKey>(key: K): Stored[K] | undefined => kv.get<Stored[K]>(key),
+  put: <K extends StoredKey>(key: K, value: Stored[K]): void => kv.put(key, value),
+  delete: (...keys: StoredKey[]): void => {
+    for (const key of keys) kv.delete(key);
+  },
+});
 
 export type ChargeResult = ChargeDecision | { ok: false; blocked: true };
 
@@ -113,12 +130,15 @@ export interface BucketView {
 }
 
 export class ClientBuckets extends DurableObject<Env> {
+  // An instance field, which RPC does not expose (it exposes the class's methods and getters).
+  private readonly store = storeOf(this.ctx.storage.kv);
+
   private emptyAt(kind: BucketKind): number {
-    return this.ctx.storage.kv.get<number>(kind) ?? 0;
+    return this.store.get(kind) ?? 0;
   }
 
   private get flag(): Flag | undefined {
-    return this.ctx.storage.kv.get<Flag>(FLAG);
+    return this.store.get("flag");
   }
 
   /**
@@ -127,16 +147,16 @@ export class ClientBuckets extends DurableObject<Env> {
    * request of no identifiers or of more than `maxContacts`: the caller answers those itself.
    */
   async sync(req: SyncRequest, now: number = Date.now()): Promise<SyncVerdict> {
-    let credential = this.ctx.storage.kv.get<Credential>(CREDENTIAL);
+    let credential = this.store.get("credential");
     if (!credential && req.learned) {
       if (this.revokes(req.learned)) return { auth: "invalid" };
-      this.ctx.storage.kv.put(CREDENTIAL, req.learned);
+      this.store.put("credential", req.learned);
       credential = req.learned;
     }
     if (!credential) return { auth: "unknown" };
     if (!sameHash(new Uint8Array(credential.tokenHash), new Uint8Array(req.tokenHash))) return { auth: "invalid" };
     if (req.n === 0 || req.n > req.maxContacts) {
-      return { auth: "ok", charged: this.ctx.storage.kv.get(BLOCKED) ? { ok: false, blocked: true } : null };
+      return { auth: "ok", charged: this.store.get("blocked") ? { ok: false, blocked: true } : null };
     }
     const charged = await this.charge(req.kind, req.n, now, req.probationLimit);
     if (!req.observation || !charged.ok || charged.fresh) return { auth: "ok", charged };
@@ -150,8 +170,8 @@ export class ClientBuckets extends DurableObject<Env> {
 
   /** A registration (or re-registration) in D1 made `credential` the user's: it replaces any copy or tombstone. */
   async setCredential(credential: Credential, now: number = Date.now()): Promise<void> {
-    this.ctx.storage.kv.put(CREDENTIAL, credential);
-    this.ctx.storage.kv.delete(REVOKED);
+    this.store.put("credential", credential);
+    this.store.delete("revoked");
     await this.scheduleSweep(now);
   }
 
@@ -161,15 +181,15 @@ export class ClientBuckets extends DurableObject<Env> {
    * earlier might bring back. A registration newer than the tombstone is learned as usual.
    */
   async revokeCredential(tokenHash: Uint8Array | null, now: number = Date.now()): Promise<void> {
-    const stored = this.ctx.storage.kv.get<Credential>(CREDENTIAL);
-    if (!stored || tokenHash === null || sameHash(new Uint8Array(stored.tokenHash), new Uint8Array(tokenHash))) this.ctx.storage.kv.delete(CREDENTIAL);
-    this.ctx.storage.kv.put(REVOKED, { tokenHash, at: now } satisfies Tombstone);
+    const stored = this.store.get("credential");
+    if (!stored || tokenHash === null || sameHash(new Uint8Array(stored.tokenHash), new Uint8Array(tokenHash))) this.store.delete("credential");
+    this.store.put("revoked", { tokenHash, at: now } satisfies Tombstone);
     await this.scheduleSweep(now);
   }
 
   /** Whether a deletion here is newer than the registration `learned` was read from. */
   private revokes(learned: Credential): boolean {
-    const tombstone = this.ctx.storage.kv.get<Tombstone>(REVOKED);
+    const tombstone = this.store.get("revoked");
     if (!tombstone || learned.addedAt > tombstone.at) return false;
     return tombstone.tokenHash === null || sameHash(new Uint8Array(tombstone.tokenHash), new Uint8Array(learned.tokenHash));
   }
@@ -179,11 +199,11 @@ export class ClientBuckets extends DurableObject<Env> {
    * full) and leaves the buckets as they were; a refusal for the budget is counted among the signals.
    */
   async charge(kind: BucketKind, n: number, now: number = Date.now(), probationLimit?: number): Promise<ChargeResult> {
-    if (this.ctx.storage.kv.get(BLOCKED)) return { ok: false, blocked: true };
+    if (this.store.get("blocked")) return { ok: false, blocked: true };
     const config = withProbation(configOf(this.env), probationLimit);
     const { decision, emptyAt, signals } = chargeClient(config, this.state(), kind, n, now);
-    if (emptyAt !== undefined) this.ctx.storage.kv.put(kind, emptyAt);
-    if (signals !== undefined) this.ctx.storage.kv.put(SIGNALS, signals);
+    if (emptyAt !== undefined) this.store.put(kind, emptyAt);
+    if (signals !== undefined) this.store.put("signals", signals);
     await this.scheduleSweep();
     return decision;
   }
@@ -200,17 +220,17 @@ export class ClientBuckets extends DurableObject<Env> {
 
   /** observe() without the alarm (which the caller sets). */
   private record(answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number): Observed {
-    const kv = this.ctx.storage.kv;
+    const { store } = this;
     // The client is judged with what it holds: the norm it was last given when none comes now (the
     // shared monitoring is down or not yet heard from), and the prior before it was ever given one.
-    if (normHitRatio !== null) kv.put(NORM, normHitRatio);
-    else normHitRatio = kv.get<number>(NORM) ?? PRIOR_HIT_RATIO;
-    const evidence = { signals: kv.get<Signals>(SIGNALS), sketch: kv.get<Uint8Array>(SKETCH), samples: kv.get<NormSample[]>(SAMPLES), flag: this.flag };
+    if (normHitRatio !== null) store.put("norm", normHitRatio);
+    else normHitRatio = store.get("norm") ?? PRIOR_HIT_RATIO;
+    const evidence = { signals: store.get("signals"), sketch: store.get("sketch"), samples: store.get("samples"), flag: this.flag };
     const observed = observeAnswer(evidence, answered, sketch, sample, normHitRatio, configOf(this.env).detection, now);
-    kv.put(SIGNALS, observed.signals);
-    kv.put(SKETCH, observed.sketch);
-    kv.put(SAMPLES, observed.samples);
-    if (observed.newFlag) kv.put(FLAG, observed.newFlag);
+    store.put("signals", observed.signals);
+    store.put("sketch", observed.sketch);
+    store.put("samples", observed.samples);
+    if (observed.newFlag) store.put("flag", observed.newFlag);
     return { newFlag: observed.newFlag, samples: observed.samples };
   }
 
@@ -220,9 +240,9 @@ export class ClientBuckets extends DurableObject<Env> {
    */
   async clearFlag(now: number = Date.now()): Promise<boolean> {
     const had = this.flag !== undefined;
-    for (const key of [FLAG, SKETCH, SAMPLES]) this.ctx.storage.kv.delete(key);
-    this.ctx.storage.kv.put(SIGNALS, emptySignals(now));
-    this.ctx.storage.kv.put(VOUCHED, true);
+    this.store.delete("flag", "sketch", "samples");
+    this.store.put("signals", emptySignals(now));
+    this.store.put("vouched", true);
     await this.sweep(now);
     return had;
   }
@@ -230,40 +250,40 @@ export class ClientBuckets extends DurableObject<Env> {
   /** Gives back a charge whose answer could not be delivered. */
   async refund(kind: BucketKind, n: number, now: number = Date.now()): Promise<void> {
     const emptyAt = refundCharge(configOf(this.env), kind, this.emptyAt(kind), n, now);
-    if (emptyAt === 0) this.ctx.storage.kv.delete(kind);
-    else this.ctx.storage.kv.put(kind, emptyAt);
+    if (emptyAt === 0) this.store.delete(kind);
+    else this.store.put(kind, emptyAt);
   }
 
   /** The operator's block: kept until unblock(), whatever the buckets do. */
   block(): void {
-    this.ctx.storage.kv.put(BLOCKED, true);
+    this.store.put("blocked", true);
   }
 
   async unblock(now: number = Date.now()): Promise<void> {
-    this.ctx.storage.kv.delete(BLOCKED);
+    this.store.delete("blocked");
     await this.sweep(now);
   }
 
   /** Empties both buckets (an operator's reset); a block stays. */
   async resetBuckets(now: number = Date.now()): Promise<void> {
-    for (const kind of KINDS) this.ctx.storage.kv.delete(kind);
+    this.store.delete(...KINDS);
     await this.sweep(now);
   }
 
   /** Everything the operator may see of this client at `now`. */
   inspectClient(now: number = Date.now()): ClientView {
     const flag = this.flag;
-    const stored = this.ctx.storage.kv.get<Signals>(SIGNALS);
+    const stored = this.store.get("signals");
     const ratio = (kind: BucketKind) => (stored && stored.identifiers[kind] > 0 ? stored.matches[kind] / stored.identifiers[kind] : null);
     return {
-      blocked: this.ctx.storage.kv.get(BLOCKED) === true,
+      blocked: this.store.get("blocked") === true,
       flagged: flag !== undefined,
       flaggedAt: flag?.at ?? null,
       reasons: flag?.reasons ?? [],
       signals: stored
         ? {
             ...stored,
-            distinct: estimateDistinct(this.ctx.storage.kv.get<Uint8Array>(SKETCH) ?? emptySketch()),
+            distinct: estimateDistinct(this.store.get("sketch") ?? emptySketch()),
             hitRatio: { full: ratio("full"), incremental: ratio("incremental") },
           }
         : null,
@@ -291,15 +311,15 @@ export class ClientBuckets extends DurableObject<Env> {
     return {
       emptyAt: { full: this.emptyAt("full"), incremental: this.emptyAt("incremental") },
       flagged: this.flag !== undefined,
-      vouched: this.ctx.storage.kv.get(VOUCHED) === true,
-      signals: this.ctx.storage.kv.get<Signals>(SIGNALS),
+      vouched: this.store.get("vouched") === true,
+      signals: this.store.get("signals"),
     };
   }
 
   private keepUntil(): number {
     const { emptyAt, signals } = this.state();
-    const tombstone = this.ctx.storage.kv.get<Tombstone>(REVOKED);
-    const credential = this.ctx.storage.kv.get<Credential>(CREDENTIAL);
+    const tombstone = this.store.get("revoked");
+    const credential = this.store.get("credential");
     // A fresh registration's copy is kept a while for its first sync; after that, as long as the rest.
     return Math.max(keepUntil(emptyAt, signals), tombstone ? tombstone.at + TOMBSTONE_MS : 0, credential ? credential.addedAt + TOMBSTONE_MS : 0);
   }
@@ -312,12 +332,12 @@ export class ClientBuckets extends DurableObject<Env> {
   async sweep(now: number = Date.now()): Promise<void> {
     // The credential's copy and a tombstone are kept a while beyond what sweepClient() knows of.
     const held = this.keepUntil();
-    const verdict = held > now ? { wakeAt: held } : sweepClient(this.state(), this.ctx.storage.kv.get(BLOCKED) === true, now);
+    const verdict = held > now ? { wakeAt: held } : sweepClient(this.state(), this.store.get("blocked") === true, now);
     if ("wakeAt" in verdict) {
       await this.ctx.storage.setAlarm(verdict.wakeAt);
     } else if (verdict.drop !== "everything") {
-      for (const kind of [...KINDS, REVOKED]) this.ctx.storage.kv.delete(kind);
-      if (verdict.drop === "buckets-and-signals") for (const key of [SIGNALS, SKETCH, SAMPLES, VOUCHED, NORM]) this.ctx.storage.kv.delete(key);
+      this.store.delete(...KINDS, "revoked");
+      if (verdict.drop === "buckets-and-signals") this.store.delete("signals", "sketch", "samples", "vouched", "norm");
     } else {
       await this.ctx.storage.deleteAll();
     }

@@ -11,7 +11,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../core/config";
 import { type EgressState, WINDOW_MINUTES, judgeWindow, noEpisode } from "../core/egress";
-import type { Reason } from "../core/detection";
+import type { Reason } from "../core/flag-rules";
 import { type NormSample, type NormState, emptyNorm } from "../core/hit-ratio-norm";
 import { type Counts, type Minute, SERIES, type SeriesName, type Tally, addToNorm, mergeSeries, samplesOut, zeros } from "../core/telemetry";
 import { DAY_MS, MINUTE_MS } from "../core/time";

@@ -3,7 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { chargeClient, refundCharge, sweepClient } from "../../src/core/client-state";
 import { parseConfig } from "../../src/core/config";
-import { SIGNALS_RETENTION_MS, type ClientState, emptySignals } from "../../src/core/detection";
+import type { ClientState } from "../../src/core/charge-policy";
+import { SIGNALS_RETENTION_MS, emptySignals } from "../../src/core/flag-rules";
 
 const config = parseConfig({ MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000, DETECT_PROBATION_LIMIT: 5000 });
 const T0 = 1_800_000_000_000;

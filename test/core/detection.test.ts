@@ -3,7 +3,8 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/core/config";
 import { emptySketch } from "../../src/core/hyperloglog";
-import { type Evidence, type Signals, type WalkVerdict, atEdge, decideCharge, emptySignals, evaluateRules, fullSyncLimit, isJudged, observeAnswer, recordAnswer, recordRefusal, stepWalk, walkVerdict, withProbation } from "../../src/core/detection";
+import { decideCharge, fullSyncLimit, isJudged, withProbation } from "../../src/core/charge-policy";
+import { type Evidence, type Signals, type WalkVerdict, atEdge, emptySignals, evaluateRules, observeAnswer, recordAnswer, recordRefusal, stepWalk, walkVerdict } from "../../src/core/flag-rules";
 import { DAY_MS, HOUR_MS } from "../../src/core/time";
 
 const config = { maxDistinct: 30_000, minVolume: 2_000, hitRatioFactor: 0.25, edgeSyncs: 3, probationLimit: 20_000, walkError: 0.01, youngMs: DAY_MS };

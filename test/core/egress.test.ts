@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/core/config";
-import { decideCharge, withProbation } from "../../src/core/detection";
+import { decideCharge, withProbation } from "../../src/core/charge-policy";
 import { type EgressConfig, type EgressState, WINDOW_MINUTES, egressLimit, judgeWindow, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
 import { DAY_MS, MINUTE_MS } from "../../src/core/time";
 

@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from "vitest";
 import * as db from "../../src/db/users";
+import { addUsers } from "../../src/db/test-hooks";
 import { DELETE_ROWS_SQL, SCAN_SQL } from "../../src/db/reshard";
 import { keyOf, jsonKeyList, keysOf } from "../../src/core/lookup-key";
 import { shardOf } from "../../src/core/sharding";
@@ -61,7 +62,7 @@ describe("lookup plans", () => {
 
   it("reads one row per identifier sent and one per user found, whatever the table holds", async () => {
     const registered = randomIds(300, 16);
-    await db.addUsers(shards(), registered, T0);
+    await addUsers(shards(), registered, T0);
     const asked = [...registered.slice(0, 100), ...randomIds(900, 32)];
     // The first shard's statement, as probeShards sends it.
     const onFirst = [...asked.keys()].filter((i) => shardOf(asked[i]!, shards().length) === 0);

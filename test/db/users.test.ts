@@ -3,6 +3,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import * as db from "../../src/db/users";
+import { addUsers } from "../../src/db/test-hooks";
 import { probeOrder } from "../../src/core/sharding";
 import { hashToken } from "../../src/core/token";
 import { createRandomUsers } from "../../src/domain/random-users";
@@ -60,7 +61,7 @@ describe("lookups", () => {
   it("answers in request order whatever the identifiers' lengths and probe order", async () => {
     const ids = [...randomIds(300, 1), ...randomIds(300, 7), ...randomIds(300, 64)].sort(() => Math.random() - 0.5);
     const picked = [...ids.keys()].filter((i) => i % 7 === 3);
-    await db.addUsers(shards(), picked.map((i) => ids[i]!), T0);
+    await addUsers(shards(), picked.map((i) => ids[i]!), T0);
     const registered = new Set(picked.map((i) => ids[i]!.join()));
     const expected = [...ids.keys()].filter((i) => registered.has(ids[i]!.join())); // one-byte ids repeat
     expect((await db.findRegistered(shards(), ids)).rows.map((r) => r.i)).toEqual(expected);
@@ -69,7 +70,7 @@ describe("lookups", () => {
   it("splits a list of long identifiers that would not fit one bound parameter", async () => {
     const ids = randomIds(20000, 64); // 20,000 x 131 JSON characters: more than D1's 2 MB per value
     const picked = [0, 9999, 14500, 19999];
-    await db.addUsers(shards(), picked.map((i) => ids[i]!), T0);
+    await addUsers(shards(), picked.map((i) => ids[i]!), T0);
     expect((await db.findRegistered(shards(), ids)).rows.map((r) => r.i)).toEqual(picked);
   });
 
@@ -131,7 +132,7 @@ describe("test-hook helpers", () => {
     await db.registerUser(shards(), registered!, await hashOf(1), T0);
     await db.registerUser(shards(), removed!, await hashOf(1), T0);
     await db.removeUser(shards(), removed!, await hashOf(1), T0 + 1);
-    expect(await db.addUsers(shards(), [registered!, removed!, fresh!], T0 + 2)).toBe(2);
+    expect(await addUsers(shards(), [registered!, removed!, fresh!], T0 + 2)).toBe(2);
     expect(await row(registered!)).toEqual({ added_at: T0, removed_at: null });
     expect(await row(removed!)).toEqual({ added_at: T0 + 2, removed_at: null });
     expect(await row(fresh!)).toEqual({ added_at: T0 + 2, removed_at: null });

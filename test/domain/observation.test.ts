@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { configOf } from "../../src/core/config";
 import { HOUR_MS, MINUTE_MS } from "../../src/core/time";
 import { shardsOf } from "../../src/db/shards";
-import * as db from "../../src/db/users";
+import { addUsers } from "../../src/db/test-hooks";
 import { register } from "../../src/domain/accounts";
 import { discover } from "../../src/domain/discovery";
 import { flush, readNorm, readSeries, resetMonitoring } from "../../src/domain/monitoring";
@@ -32,7 +32,7 @@ describe("what a sync leaves to the monitoring", () => {
     expect(config().guard).toBe(false);
     await resetMonitoring(env, config());
     const users = randomIds(300);
-    await db.addUsers(shardsOf(env), users, Date.now());
+    await addUsers(shardsOf(env), users, Date.now());
     const client = newClient();
     expect((await register(env, shardsOf(env), config(), { ...client, identifiers: [] }, Date.now())).result).toBe(Result.SUCCESS);
 

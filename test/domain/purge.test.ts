@@ -4,6 +4,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import * as db from "../../src/db/users";
+import { addUsers } from "../../src/db/test-hooks";
 import worker from "../../src/index";
 import { PURGE_BATCH, PURGE_MAX_BATCHES } from "../../src/domain/purge";
 import { hashToken } from "../../src/core/token";
@@ -25,7 +26,7 @@ describe("scheduled purge", () => {
     const token = await hashToken(new Uint8Array([1]));
     const perRun = PURGE_BATCH * PURGE_MAX_BATCHES;
     const ids = randomIdsOnFirstShard(perRun + 500); // the bound is per shard
-    await db.addUsers(shards(), ids, T0);
+    await addUsers(shards(), ids, T0);
     await Promise.all(shards().map((shard) => shard.prepare("UPDATE users SET removed_at = ?1").bind(T0 + DAY_MS).run()));
     const recent = randomIds(3);
     for (const id of recent) await db.registerUser(shards(), id, token, T0);

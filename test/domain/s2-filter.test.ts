@@ -7,6 +7,7 @@ import { describe, expect, it, vi } from "vitest";
 import { type Config, configOf } from "../../src/core/config";
 import type { Shards } from "../../src/db/shards";
 import * as db from "../../src/db/users";
+import { addUsers } from "../../src/db/test-hooks";
 import { hashToken } from "../../src/core/token";
 import { register, registerWithHash, removeByOperator, unregister, importUsers } from "../../src/domain/accounts";
 import { discover } from "../../src/domain/discovery";
@@ -104,8 +105,8 @@ describe("the S2 index", () => {
     const now = Date.now();
     const [before, old, stranger] = randomIds(3);
     // Written around the index (as before it existed): in S2, and registered long before S2's window.
-    await db.addUsers(good(), [before!], now - DAY_MS);
-    await db.addUsers(good(), [old!], now - 30 * DAY_MS);
+    await addUsers(good(), [before!], now - DAY_MS);
+    await addUsers(good(), [old!], now - 30 * DAY_MS);
     const epoch = epochs++;
     const ids = [before!, old!, stranger!];
     const bg = background();

@@ -4,7 +4,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { bucketsOf } from "../../src/objects/client-buckets";
-import { SIGNALS_RETENTION_MS } from "../../src/core/detection";
+import { SIGNALS_RETENTION_MS } from "../../src/core/flag-rules";
 import { sketchOf } from "../../src/core/hyperloglog";
 import { randomId, randomIds, seededIds } from "../helpers";
 import { DAY_MS } from "../../src/core/time";

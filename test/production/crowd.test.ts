@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { emptyTally, tallySync } from "../../src/core/telemetry";
-import * as db from "../../src/db/users";
+import { addUsers } from "../../src/db/test-hooks";
 import { egressEpisode, refreshNorm } from "../../src/domain/monitoring";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { type Alert, monitorShard } from "../../src/objects/monitor";
@@ -35,7 +35,7 @@ describe("a crowd of fresh accounts, each on its own network", () => {
   it("is counted as egress and alerted on; then each new account gets a hundred numbers; honest clients are served", { timeout: 120_000 }, async () => {
     // The number space the crowd walks: 70,000 candidates, a tenth of them registered.
     const candidates = randomIds(70_000);
-    await db.addUsers(shards(), candidates.filter((_, i) => i % 10 === 0), Date.now());
+    await addUsers(shards(), candidates.filter((_, i) => i % 10 === 0), Date.now());
     await honestNorm(Date.now());
     await refreshNorm(env, config(), Date.now());
     let walked = 0;
@@ -91,7 +91,7 @@ describe("a crowd of fresh accounts, each on its own network", () => {
     await bucketsOf(env, established.user, 0).clearFlag(); // vouched for: established
     expect((await fullSync(established, randomIds(15_000), "10.98.0.1")).result).toBe(Result.SUCCESS);
     const registered = randomIds(120);
-    await db.addUsers(shards(), registered, Date.now());
+    await addUsers(shards(), registered, Date.now());
     const book = [...registered, ...randomIds(180)];
     const newcomer = await enrolled();
     let found = 0;

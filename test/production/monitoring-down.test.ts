@@ -5,7 +5,7 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import * as db from "../../src/db/users";
+import { addUsers } from "../../src/db/test-hooks";
 import { monitorShard } from "../../src/objects/monitor";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { Result, randomIds } from "../helpers";
@@ -26,7 +26,7 @@ describe("with the shared monitoring failing", () => {
 
   it("still flags and quarantines an enumerator, and serves an honest client", { timeout: 60_000 }, async () => {
     const users = randomIds(2_000);
-    await db.addUsers(shards(), users, Date.now());
+    await addUsers(shards(), users, Date.now());
 
     const enumerator = await enrolled();
     expect((await fullSync(enumerator, randomIds(1_000), "198.51.100.1", broken)).result).toBe(Result.SUCCESS);

@@ -9,7 +9,7 @@ import { bucketsOf } from "../../objects/client-buckets";
 import { readAudit } from "../../db/audit";
 import * as db from "../../db/users";
 import { fromHex, toHex } from "../../core/hex";
-import { EDGE_MARGIN, EDGE_SHARE } from "../../core/detection";
+import { EDGE_MARGIN, EDGE_SHARE } from "../../core/flag-rules";
 import { SERIES_DAYS } from "../../objects/monitor";
 import { announceUnflag, readAlerts, readCallsPerSync, readFlagged, readNorm, readSeries, readTotals } from "../../domain/monitoring";
 import { dashboardRoutes } from "./dashboard";
