@@ -53,8 +53,15 @@ for (const file of files) {
   });
 }
 
+// And every source file opens with its one line on what it is for (docs/design.md maps only folders).
+const SOURCE = /^(src|client|scripts|test|bench)\/.*\.(ts|mts|mjs|js)$/;
+for (const file of files.filter((f) => SOURCE.test(f) )) {
+  const first = readFileSync(path.join(root, file), "utf8").split("\n")[0];
+  if (!/^(\/\/|\/\*|#!)/.test(first)) problems.push(`${file}:1: no header comment saying what the file is for`);
+}
+
 if (problems.length > 0) {
-  console.error(`Paths named but missing (${problems.length}):\n${problems.join("\n")}`);
+  console.error(`Paths named but missing, or files without a header (${problems.length}):\n${problems.join("\n")}`);
   process.exit(1);
 }
 console.log(`check-paths: every path named in ${files.length} files exists`);

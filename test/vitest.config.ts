@@ -47,7 +47,7 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN, ADMIN_KEYS, TEST_KEYS: presented, ...vars },
           // BROKEN_SHARD is a real D1 database that never gets the migrations: queries on it fail,
-          // which is how test/faults.test.ts makes a shard go down.
+          // which is how test/domain/faults.test.ts makes a shard go down.
           d1Databases: ["BROKEN_SHARD"],
           serviceBindings: { ACCOUNT_SERVICE: "account-service" },
           // The account service, a second Worker bound to this one's AccountService entrypoint (the

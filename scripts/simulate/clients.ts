@@ -1,4 +1,4 @@
-// The clients of a scenario: honest ones (client/src/client.js), five enumerators, and crowds of
+// The clients of a scenario: honest ones (client/src/client.ts), five enumerators, and crowds of
 // fresh accounts spread over many networks.
 
 import type { BucketKind } from "../../src/core/bucket";
@@ -41,7 +41,7 @@ export interface ScenarioView {
   permutation(name: string): (i: number) => number;
 }
 
-// ---- Honest clients (client/src/client.js) ----
+// ---- Honest clients (client/src/client.ts) ----
 
 export interface HonestPlan {
   cohort: "typical" | "large";
@@ -112,7 +112,7 @@ export interface HonestResult {
   first: { at: number; inEpisode: boolean; doneAt: number | null } | null;
 }
 
-/** One honest client, syncing once a day (at the hour it joined) when online, as client/src/client.js does. */
+/** One honest client, syncing once a day (at the hour it joined) when online, as client/src/client.ts does. */
 export function startHonest(scenario: ScenarioView, plan: HonestPlan, index: number, service: Service, clock: Clock): HonestResult {
   const { production, maxContacts: M } = scenario;
   const account = newAccount(`honest-${index}`, `honest-network-${index}`);

@@ -5,7 +5,7 @@
 // The service's own decisions (src/core: discovery-steps, client-state, detection, admission,
 // egress, hit-ratio-norm, bucket, hyperloglog), configured by wrangler.toml's [env.production] vars
 // parsed by src/core/config.ts, run in memory on a simulated clock: no Workers runtime, no HTTP (see
-// services.ts). Honest clients follow client/src/client.js (clients.ts). Same seed, same figures.
+// services.ts). Honest clients follow client/src/client.ts (clients.ts). Same seed, same figures.
 // Writes docs/simulation.json and docs/simulation.svg; docs/simulation.md says what they show.
 // `--no-crowds` leaves the crowd runs out (a quicker run of the regimes alone).
 

@@ -1,3 +1,4 @@
+// Leaky-bucket arithmetic with explicit clocks: drain rates, exact fills, truthful Retry-After, refunds.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bucketLevel, bucketPolicy, chargeBucket, fitAfterRefusal, largestFit, refundBucket } from "../../src/core/bucket";

@@ -1,3 +1,4 @@
+// Configuration parsing: defaults, bounds, and every bad value naming its variable.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ConfigError, DEFAULTS, VARS, type VarSpec, configOf, parseConfig } from "../../src/core/config";

@@ -1,3 +1,4 @@
+// Network keys: an IPv4 address, or an IPv6 /64, is one network.
 import { describe, expect, it } from "vitest";
 import { networkOf } from "../../src/core/network";
 

@@ -1,3 +1,4 @@
+// Shard choice: range, evenness, minimal movement when a shard is added, binding validation.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/core/config";

@@ -1,3 +1,4 @@
+// Request decoding and validation, identifier lengths, the body-size bound, response encoding.
 import { describe, expect, it } from "vitest";
 import { ICD } from "../../src/proto/icd.js";
 import { MAX_IDENTIFIER_BYTES, Result, encodeResponse, isOutcome, maxRequestBytes, parseRequest } from "../../src/core/wire";

@@ -1,4 +1,4 @@
-// The users table through src/db.ts, on the real local D1.
+// The users table through src/db/users.ts, on the real local D1.
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";

@@ -236,5 +236,5 @@ describe("the S2 index", () => {
       changes += changed.length;
     }
     expect(changes).toBeGreaterThan(100); // the history did change S2
-  });
+  }, 60_000); // a few seconds alone; far more on two loaded cores
 });

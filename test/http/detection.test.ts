@@ -1,6 +1,6 @@
 // Enumeration detection end to end: honest clients and enumerators through the real endpoints, then
 // the operator's view through the admin API. Locally QUARANTINE_BUDGET = 1: flagged, not refused
-// (test/production/quarantine.test.ts covers the refusal).
+// (test/production/detection.test.ts covers the refusal).
 
 import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";

@@ -1,5 +1,5 @@
 // A monitor object: isolates' tallies into per-minute series, totals and the norm; flagged clients,
-// baseline alerts, retention. (The merge over MONITOR_SHARDS objects: test/domain/monitoring.test.ts.)
+// baseline alerts, retention. (The merge over MONITOR_SHARDS objects: test/core/telemetry.test.ts.)
 
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
