@@ -21,6 +21,7 @@ import {
   observeAnswer,
   withProbation,
 } from "../core/detection";
+import { beforeCharge } from "../core/discovery-steps";
 import { toHex } from "../core/hex";
 import { sameHash } from "../core/token";
 import { type NormSample, PRIOR_HIT_RATIO } from "../core/hit-ratio-norm";
@@ -135,7 +136,7 @@ export class ClientBuckets extends DurableObject<Env> {
     }
     if (!credential) return { auth: "unknown" };
     if (!sameHash(new Uint8Array(credential.tokenHash), new Uint8Array(req.tokenHash))) return { auth: "invalid" };
-    if (req.n === 0 || req.n > req.maxContacts) {
+    if (beforeCharge(req.n, req.maxContacts).step !== "charge") {
       return { auth: "ok", charged: this.ctx.storage.kv.get(BLOCKED) ? { ok: false, blocked: true } : null };
     }
     const charged = await this.charge(req.kind, req.n, now, req.probationLimit);
