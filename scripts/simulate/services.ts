@@ -209,10 +209,9 @@ export class IcdService implements Service {
    */
   discover(account: Account, kind: BucketKind, numbers: ArrayLike<number>, now: number): Answer {
     const n = numbers.length;
-    const lookUp = () => (kind === "full" ? this.directory.full(numbers) : this.directory.incremental(numbers, now - this.config.s2DeltaMs));
     const end = runDiscoveryNow<Found, Flag | null>(
       {
-        lookUp,
+        lookUp: () => (kind === "full" ? this.directory.full(numbers) : this.directory.incremental(numbers, now - this.config.s2DeltaMs)),
         charge: (fits) => ({ authenticated: true, charged: fits ? this.charge(account, kind, n, now) : null }),
         admit: () => this.admitNewClient(account.network, now),
         refund: () => void (account.emptyAt[kind] = refundCharge(this.config, kind, account.emptyAt[kind], n, now)), // ClientBuckets.refund()

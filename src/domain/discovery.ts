@@ -56,10 +56,12 @@ interface Sync extends ObservationContext {
   trusted: TrustedClients;
   /** SHA-256 of the token presented. */
   tokenHash: Uint8Array;
-  /** The client's object in the current bucket epoch, and the client's name among those this isolate trusts. */
   epoch: number;
+  /** The client's object in this bucket epoch. */
   buckets: DurableObjectStub<ClientBuckets>;
+  /** The client's name among those this isolate trusts. */
   client: string;
+  /** Where the calls and the time of this sync went. */
   meter: Meter;
   /** What the charge's call observed, when the answer was looked up before it. */
   observed?: Observed | undefined;
