@@ -6,6 +6,7 @@ import type { AppEnv } from "./http/app-env";
 import { configOf } from "./core/config";
 import { shardsOf } from "./db/shards";
 import { onError } from "./http/errors";
+import { newIsolate } from "./domain/isolate";
 import { scheduled } from "./domain/purge";
 import { networkGuard } from "./http/guard";
 import { adminRoutes } from "./http/routes/admin";
@@ -20,10 +21,12 @@ export { S2Index } from "./objects/s2-index";
 export { AccountService } from "./rpc/account-service";
 
 const app = new Hono<AppEnv>();
+const isolate = newIsolate();
 
 app.use(async (c, next) => {
   c.set("config", configOf(c.env));
   c.set("shards", shardsOf(c.env));
+  c.set("isolate", isolate);
   await next();
 });
 app.use(networkGuard);

@@ -10,7 +10,7 @@ import { chargeClient, refundCharge, sweepClient } from "../../src/core/client-s
 import type { Config } from "../../src/core/config";
 import { type ChargeDecision, type ClientState, fullSyncLimit, largestAllowed, withProbation } from "../../src/core/charge-policy";
 import { type Answered, type Flag, type Reason, type Rule, type Signals, evaluateRules, observeAnswer } from "../../src/core/flag-rules";
-import { type Charged, type DiscoveryStep, afterAdmission, afterCharge, beforeCharge } from "../../src/core/discovery-steps";
+import { type Charged, runDiscoveryNow } from "../../src/core/discovery-steps";
 import { type NormSample, type NormState, type NormView, type SyncRecord, emptyNorm, learnFromSync, removeSamples } from "../../src/core/hit-ratio-norm";
 import { estimateDistinct, sketchOf } from "../../src/core/hyperloglog";
 import { type EgressState, WINDOW_MINUTES, judgeWindow, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
@@ -31,6 +31,9 @@ export interface Account {
 }
 
 export const newAccount = (name: string, network: string): Account => ({ name, network, emptyAt: { full: 0, incremental: 0 }, ruleFirstAt: {} });
+
+/** What a lookup finds: the registered numbers among those asked (for S2, the ones added) and how many were removed. */
+type Found = ReturnType<Directory["full"]>;
 
 export type Answer = { ok: true; added: number[]; removed: number; newFlag: Flag | null } | { ok: false; retryAfterSeconds: number | null };
 
@@ -187,33 +190,38 @@ export class IcdService implements Service {
     return { emptyAt: account.emptyAt, flagged: account.flag !== undefined, vouched: false, signals: account.signals };
   }
 
-  /** src/domain/discovery.ts, discover(), after authentication: its steps, in the order src/core/discovery-steps.ts gives. */
+  /**
+   * src/domain/discovery.ts, discover(): the same steps (runDiscoveryNow() runs the sequence of
+   * src/core/discovery-steps.ts), answered from memory. Nobody here fails to authenticate, and no
+   * answer is looked up before its charge (the Worker's shortcut for a client it charged lately).
+   */
   discover(account: Account, kind: BucketKind, numbers: ArrayLike<number>, now: number): Answer {
     const n = numbers.length;
-    let step: DiscoveryStep = beforeCharge(n, this.config.maxContacts);
-    for (;;) {
-      switch (step.step) {
-        case "charge":
-          step = afterCharge(this.charge(account, kind, n, now));
-          break;
-        case "admit":
-          step = afterAdmission(step.charged, this.admitNewClient(account.network, now));
-          break;
-        case "refuse":
-          if (step.refund) account.emptyAt[kind] = refundCharge(this.config, kind, account.emptyAt[kind], n, now); // ClientBuckets.refund()
-          return { ok: false, retryAfterSeconds: step.retryAfterSeconds };
-        case "answer-empty":
-          return { ok: true, added: [], removed: 0, newFlag: null };
-        case "look-up":
-          return this.lookUp(account, kind, numbers, step.charged, now);
-      }
+    const end = runDiscoveryNow<Found, Flag | null>(
+      {
+        lookUp: () => (kind === "full" ? this.directory.full(numbers) : this.directory.incremental(numbers, now - this.config.s2DeltaMs)),
+        charge: (fits) => ({ authenticated: true, charged: fits ? this.charge(account, kind, n, now) : null }),
+        admit: () => this.admitNewClient(account.network, now),
+        refund: () => void (account.emptyAt[kind] = refundCharge(this.config, kind, account.emptyAt[kind], n, now)), // ClientBuckets.refund()
+        observe: (charged, answer) => this.observeSync(account, kind, numbers, charged, answer, now),
+      },
+      { n, maxContacts: this.config.maxContacts, lookUpFirst: false },
+    );
+    switch (end.end) {
+      case "answered":
+        return { ok: true, ...end.answer, newFlag: end.observed };
+      case "answer-empty":
+        return { ok: true, added: [], removed: 0, newFlag: null };
+      case "refused":
+        return { ok: false, retryAfterSeconds: end.retryAfterSeconds };
+      default:
+        throw new Error(`the simulated service cannot end a sync as ${end.end}`);
     }
   }
 
-  /** The lookup, then src/domain/observation.ts, observeSync(): the monitor first, then the client's object, then a new flag. */
-  private lookUp(account: Account, kind: BucketKind, numbers: ArrayLike<number>, charged: Charged, now: number): Answer {
+  /** After the lookup, src/domain/observation.ts, observeSync(): the monitor first, then the client's object, then a new flag. */
+  private observeSync(account: Account, kind: BucketKind, numbers: ArrayLike<number>, charged: Charged, answer: Found, now: number): Flag | null {
     const n = numbers.length;
-    const answer = kind === "full" ? this.directory.full(numbers) : this.directory.incremental(numbers, now - this.config.s2DeltaMs);
     const matches = answer.added.length + answer.removed;
     // As discovery.ts: only a client's first full sync teaches the norm, and none during an episode.
     const { norm, sample } = this.recordSync({ kind, identifiers: n, matches, flagged: charged.flagged, teaches: charged.fresh && !this.episodeAt(now) }, now);
@@ -223,7 +231,7 @@ export class IcdService implements Service {
     const { newFlag, samples } = this.observe(account, { kind, identifiers: n, matches, edge: charged.edge }, sketchOf(identifiers(numbers)), sample, norm.hitRatio, now);
     if (newFlag) this.norm = removeSamples(this.norm, samples, now); // Monitor.flag()
     this.noteRules(account, wasFlagged ? null : (newFlag?.reasons ?? []), norm.hitRatio, now);
-    return { ok: true, ...answer, newFlag };
+    return newFlag;
   }
 
   /** ClientBuckets.charge(): chargeClient() on the account's state in memory, after the sweep its alarm would have run. */

@@ -1,5 +1,6 @@
-// Full and incremental discovery, in the order of docs/protocol.md: authenticate, refuse what can
-// never fit, charge the bucket (all or nothing), then answer the lookup. Results keep request order.
+// Full and incremental discovery: the steps of src/core/discovery-steps.ts (authenticate, refuse
+// what can never fit, charge the bucket all or nothing, admit a client's first sync, look up,
+// observe), each answered here by one phase over the sync's context. Results keep request order.
 //
 // Round trips of a sync: one call to the client's object, which authenticates (it holds a copy of
 // the credential) and charges in one go, and the lookup (D1; for an incremental sync the S2 index
@@ -8,14 +9,15 @@
 //
 // For a client this isolate has charged lately, the lookup comes first and the object then charges
 // and records what the answer showed (the observation) in the same call: one call and one write per
-// sync. Its rows are only answered once the charge succeeded, so a refused request still learns
-// nothing and pays nothing. Anyone else (a first request here, a client refused lately, a stranger
-// with a made-up token) is served in strict order, so a bad request never costs a lookup, and its
-// observation is a second call after the answer (ctx.waitUntil). No sync calls a shared object.
+// sync. Anyone else (a first request here, a client refused lately, a stranger with a made-up token)
+// is served in strict order, and its observation is a second call after the answer (ctx.waitUntil).
+// No sync calls a shared object.
 
 import type { BucketKind } from "../core/bucket";
 import type { Config } from "../core/config";
-import { afterAdmission, afterCharge, beforeCharge } from "../core/discovery-steps";
+import type { Admission } from "../core/admission";
+import type { ChargeDecision } from "../core/charge-policy";
+import { type Authentication, type Charged, type DiscoveryEnd, type DiscoveryPorts, runDiscovery } from "../core/discovery-steps";
 import { probationDuring } from "../core/egress";
 import { toHex } from "../core/hex";
 import { sketchOf } from "../core/hyperloglog";
@@ -23,176 +25,205 @@ import { hashToken, sameHash } from "../core/token";
 import { type Outcome, type ParsedRequest, Result, outcome } from "../core/wire";
 import type { Shards } from "../db/shards";
 import * as db from "../db/users";
-import { type ChargeResult, type Observation, type SyncVerdict, bucketsOf } from "../objects/client-buckets";
+import { type ClientBuckets, type Observed, type SyncRequest, bucketsOf } from "../objects/client-buckets";
 import { bucketEpoch } from "./accounts";
 import { type Origin, admissionKeys, admitNewClient, networkKeys } from "./admission";
-import { currentNorm, egressEpisode } from "./monitoring";
-import { inBackground, observeRefusal, observeSync, tallyObserved } from "./observation";
+import type { Isolate, TrustedClients } from "./isolate";
+import { type ObservationContext, inBackground, observeRefusal, observeSync, tallyObserved } from "./observation";
 import { s2Candidates } from "./s2-filter";
 
-export async function discover(
-  env: Env,
-  shards: Shards,
-  config: Config,
-  kind: BucketKind,
-  req: ParsedRequest,
-  { now, waitUntil, origin }: { now: number; waitUntil: (p: Promise<unknown>) => void; origin: Origin },
-): Promise<Outcome> {
-  const started = performance.now();
-  const ids = req.identifiers;
+export interface DiscoveryOptions {
+  now: number;
+  waitUntil: (p: Promise<unknown>) => void;
+  origin: Origin;
+  /** What this isolate keeps between requests (src/domain/isolate.ts). */
+  isolate: Isolate;
+}
+
+export async function discover(env: Env, shards: Shards, config: Config, kind: BucketKind, req: ParsedRequest, options: DiscoveryOptions): Promise<Outcome> {
+  const sync = await open(env, shards, config, kind, req, options);
+  if (!sync) return retryInASecond();
+  const lookUpFirst = sync.trusted.has(kind, sync.client, sync.now);
+  const end = await runDiscovery(phasesOf(sync), { n: req.identifiers.length, maxContacts: config.maxContacts, lookUpFirst });
+  return answerOf(sync, end);
+}
+
+/** One sync as its phases see it: the request and where it runs, the client's object, and what the phases produced. */
+interface Sync extends ObservationContext {
+  kind: BucketKind;
+  req: ParsedRequest;
+  origin: Origin;
+  trusted: TrustedClients;
+  /** SHA-256 of the token presented. */
+  tokenHash: Uint8Array;
+  epoch: number;
+  /** The client's object in this bucket epoch. */
+  buckets: DurableObjectStub<ClientBuckets>;
+  /** The client's name among those this isolate trusts. */
+  client: string;
+  /** Where the calls and the time of this sync went. */
+  meter: Meter;
+  /** What the charge's call observed, when the answer was looked up before it. */
+  observed?: Observed | undefined;
+}
+
+/** The sync's context; null if the bucket epoch cannot be read (nothing was charged: the client retries). */
+async function open(env: Env, shards: Shards, config: Config, kind: BucketKind, req: ParsedRequest, options: DiscoveryOptions): Promise<Sync | null> {
+  const { now, waitUntil, origin, isolate } = options;
+  const meter = new Meter();
   const tokenHash = await hashToken(req.authToken);
   let epoch: number;
   try {
     epoch = await bucketEpoch(shards, config);
   } catch (error) {
     console.error(`bucket epoch unreadable: ${(error as Error).message}`);
-    return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
+    return null;
   }
   const buckets = bucketsOf(env, req.user, epoch);
-  const key = `${epoch}:${toHex(req.user)}`;
-  const look = () => answerLookup(env, shards, config, epoch, kind, ids, now - config.s2DeltaMs, { now, waitUntil }).then((answer) => ({ answer, at: performance.now() }));
-  const worthALookup = ids.length > 0 && ids.length <= config.maxContacts;
+  return { env, shards, config, kind, req, now, waitUntil, origin, trusted: isolate.trusted, monitoring: isolate.monitoring, tokenHash, epoch, buckets, client: `${epoch}:${toHex(req.user)}`, meter };
+}
 
-  // A client this isolate charged lately has its answer looked up first: the object then charges
-  // and records what the answer showed in one call and one write. Its answer is only sent once the
-  // charge succeeded, so a refused request still learns nothing and pays nothing.
-  let looked: { answer: Outcome; at: number } | null = null;
-  let observation: Observation | undefined;
-  if (worthALookup && isTrusted(key, kind, now)) {
-    try {
-      looked = await look();
-    } catch (error) {
-      console.error(`discovery lookup failed: ${(error as Error).message}`);
-      return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 }); // nothing was charged
-    }
-    observation = { matches: matchesOf(looked.answer), sketch: sketchOf(ids), normHitRatio: currentNorm(env, config, now, waitUntil) };
-  }
+/** The ports of the steps, answered by the phases below. */
+const phasesOf = (sync: Sync): DiscoveryPorts<Outcome, void> => ({
+  lookUp: () => lookUp(sync),
+  // The object screens the request with the same beforeCharge() and charges only what fits.
+  charge: (_fits, early) => authenticateAndCharge(sync, early?.answer),
+  admit: () => admit(sync),
+  refund: () => refund(sync),
+  observe: (charged, answer) => observe(sync, charged, answer),
+});
 
+/**
+ * One call to the client's object authenticates and charges (and records what the answer showed,
+ * when it was looked up first); a second, with the credential read from D1, only when the object
+ * does not know it. An operator's block answers as a bad credential.
+ */
+async function authenticateAndCharge(sync: Sync, early: Outcome | undefined): Promise<Authentication> {
+  const { env, config, monitoring, now, waitUntil, req, meter } = sync;
+  const observation = early && { matches: matchesOf(early), sketch: sketchOf(req.identifiers), normHitRatio: monitoring.currentNorm(env, config, now, waitUntil) };
   // During an egress episode, clients not yet judged are held to a tighter probation limit.
-  const syncRequest = { kind, n: ids.length, maxContacts: config.maxContacts, tokenHash, probationLimit: probationDuring(config.egress, egressEpisode()), observation };
-  let verdict: SyncVerdict;
-  let objectCalls = 1;
-  let credentialReads = 0;
-  try {
-    verdict = await buckets.sync(syncRequest, now);
-    if (verdict.auth === "unknown") {
-      [objectCalls, credentialReads] = [2, 1];
-      // The object has no copy of the credential: D1 has the truth, and the object keeps it.
-      const credentials = await db.findCredentials(shards, req.user);
-      if (!credentials || !sameHash(credentials.tokenHash, tokenHash)) return outcome(Result.AUTHENTICATION_INVALID);
-      verdict = await buckets.sync({ ...syncRequest, learned: credentials }, now);
-    }
-  } catch (error) {
-    // The object (or D1, for a credential) could not be reached, so nothing was charged: the client may simply retry.
-    console.error(`bucket charge failed: ${(error as Error).message}`);
-    return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
+  const probationLimit = probationDuring(config.egress, monitoring.egressEpisode());
+  const request: SyncRequest = { kind: sync.kind, n: req.identifiers.length, maxContacts: config.maxContacts, tokenHash: sync.tokenHash, probationLimit, observation };
+  meter.count({ objectCalls: 1 });
+  let verdict = await sync.buckets.sync(request, now);
+  if (verdict.auth === "unknown") {
+    meter.count({ objectCalls: 1, d1Calls: 1 });
+    const credentials = await db.findCredentials(sync.shards, req.user);
+    if (!credentials || !sameHash(credentials.tokenHash, sync.tokenHash)) return { authenticated: false };
+    verdict = await sync.buckets.sync({ ...request, learned: credentials }, now);
   }
-  const authenticated = performance.now();
-  if (verdict.auth !== "ok") return outcome(Result.AUTHENTICATION_INVALID);
-  const charged: ChargeResult | null = verdict.charged;
-  if (charged && "blocked" in charged) return outcome(Result.AUTHENTICATION_INVALID);
-  // The order of the steps and what each outcome leads to: src/core/discovery-steps.ts. The
-  // object charged nothing for what beforeCharge() refuses or answers empty.
-  const screened = beforeCharge(ids.length, config.maxContacts);
-  if (screened.step === "refuse") return refused(screened);
-  if (screened.step === "answer-empty" || !charged) return outcome(Result.SUCCESS);
-  let next = afterCharge(charged);
-  if (next.step === "refuse") {
-    forget(key, kind);
-    observeRefusal(env, config, now, waitUntil);
-    // Over a quarantined or probation limit, no wait helps: a smaller request or an operator's clear may.
-    return refused(next);
-  }
-  trust(key, kind, now);
+  meter.stamp("charge");
+  if (verdict.auth !== "ok" || (verdict.charged && "blocked" in verdict.charged)) return { authenticated: false };
+  sync.observed = verdict.observed;
+  if (verdict.charged) learnFromCharge(sync, verdict.charged);
+  return { authenticated: true, charged: verdict.charged };
+}
 
-  if (next.step === "admit") {
-    objectCalls += admissionKeys(config, origin).length; // the guard objects of its network and ASN
-    // A client's first sync counts against its network's daily allowance of new clients.
-    const admitted = await admitNewClient(env, origin, now).catch((error: Error) => {
-      console.error(`network admission failed: ${error.message}`);
-      return { ok: true } as const; // the guard failing open costs less than every new client refused
-    });
-    const admission = afterAdmission(next.charged, admitted);
-    if (admission.step === "refuse") {
-      if (admission.refund) await buckets.refund(kind, ids.length, now).catch((e: Error) => console.error(`refund failed: ${e.message}`));
-      return refused(admission);
-    }
-    next = admission;
-  }
+/** A client charged is looked up first for a while; one refused is served in strict order again, and its refusal counted. */
+function learnFromCharge(sync: Sync, charged: ChargeDecision): void {
+  if (charged.ok) return sync.trusted.trust(sync.kind, sync.client, sync.now);
+  sync.trusted.forget(sync.kind, sync.client);
+  observeRefusal(sync);
+}
 
-  let answer: Outcome;
-  let answeredAt: number;
-  try {
-    ({ answer, at: answeredAt } = looked ?? (await look()));
-  } catch (error) {
-    // The client paid for an answer it did not get: give the charge back and ask it to retry.
-    console.error(`discovery lookup failed: ${(error as Error).message}`);
-    await buckets.refund(kind, ids.length, now).catch((e: Error) => console.error(`refund failed: ${e.message}`));
-    return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
-  }
-  // For operators (Server-Timing): where the time of an answered sync went, inside the Worker.
-  // `charge` is the client object's call (authentication included, and the observation when the
-  // answer was looked up first); the lookup counts from the start.
-  answer.timings = { charge: authenticated - started, lookup: answeredAt - started, ...answer.timings };
-  const lookupCosts = answer.costs ?? { d1Calls: 0, d1Rows: 0, objectCalls: 0 };
-  // The observation is a second call to the client's object unless the charge's call made it.
-  objectCalls += lookupCosts.objectCalls + (verdict.observed ? 0 : 1);
-  answer.costs = { d1Calls: lookupCosts.d1Calls + credentialReads, d1Rows: lookupCosts.d1Rows, objectCalls };
-  const matches = matchesOf(answer);
-  // Egress control counts what clients not yet established (judged, and no longer young) were
-  // shown: over the whole service always, per network with the guard on.
-  const unjudgedFrom = next.charged.established ? null : config.guard ? networkKeys(origin) : [];
-  const teaches = next.charged.fresh && !egressEpisode();
-  const revealed = Math.min(matches, config.detection.probationLimit);
-  const sync = { user: req.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: next.charged.edge, flagged: next.charged.flagged, teaches, revealed, unjudgedFrom };
-  if (verdict.observed) tallyObserved(env, shards, config, sync, verdict.observed, now, waitUntil);
-  else inBackground(waitUntil, () => observeSync(env, shards, config, sync, now, waitUntil));
+/** A client's first sync counts against its network's (and ASN's) daily allowance of new clients. */
+async function admit(sync: Sync): Promise<Admission> {
+  sync.meter.count({ objectCalls: admissionKeys(sync.config, sync.origin).length });
+  return admitNewClient(sync.env, sync.origin, sync.now).catch((error: Error) => {
+    console.error(`network admission failed: ${error.message}`);
+    return { ok: true } as const; // the guard failing open costs less than every new client refused
+  });
+}
+
+async function refund(sync: Sync): Promise<void> {
+  await sync.buckets.refund(sync.kind, sync.req.identifiers.length, sync.now).catch((e: Error) => console.error(`refund failed: ${e.message}`));
+}
+
+async function lookUp(sync: Sync): Promise<Outcome> {
+  const answer = await answerLookup(sync);
+  sync.meter.stamp("lookup");
   return answer;
 }
 
+/** After the answer: the isolate's tally, and the client's signals unless the charge's call recorded them already. */
+function observe(sync: Sync, charged: Charged, answer: Outcome): void {
+  const { config, monitoring } = sync;
+  const matches = matchesOf(answer);
+  // Egress control counts what clients not yet established (judged, and no longer young) were
+  // shown: over the whole service always, per network with the guard on.
+  const unjudgedFrom = charged.established ? null : config.guard ? networkKeys(sync.origin) : [];
+  const teaches = charged.fresh && !monitoring.egressEpisode();
+  const revealed = Math.min(matches, config.detection.probationLimit);
+  const answered = { user: sync.req.user, bucketEpoch: sync.epoch, kind: sync.kind, identifiers: sync.req.identifiers, matches, edge: charged.edge, flagged: charged.flagged, teaches, revealed, unjudgedFrom };
+  if (sync.observed) return tallyObserved(sync, answered, sync.observed);
+  sync.meter.count({ objectCalls: 1 }); // the observation is a second call to the client's object
+  inBackground(sync.waitUntil, () => observeSync(sync, answered));
+}
+
+/** What the client is answered. */
+function answerOf(sync: Sync, end: DiscoveryEnd<Outcome, void>): Outcome {
+  switch (end.end) {
+    case "answered":
+      return sync.meter.report(end.answer);
+    case "answer-empty":
+      return outcome(Result.SUCCESS);
+    case "unauthenticated":
+      return outcome(Result.AUTHENTICATION_INVALID);
+    case "refused":
+      // Over a quarantined or probation limit, no wait helps: a smaller request or an operator's clear may.
+      return outcome(Result.RATE_LIMIT_EXCEEDED, end.retryAfterSeconds === null ? {} : { retryAfterSeconds: end.retryAfterSeconds });
+    case "unavailable":
+      console.error(`${end.failed === "charge" ? "bucket charge" : "discovery lookup"} failed: ${(end.error as Error).message}`);
+      return retryInASecond();
+  }
+}
+
+/** A call failed and nothing stays charged: the client may simply retry. */
+const retryInASecond = (): Outcome => outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
+
 const matchesOf = (answer: Outcome) => (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
 
-/** A refusal for the budget or by the network, with its Retry-After when waiting helps. */
-const refused = ({ retryAfterSeconds }: { retryAfterSeconds: number | null }): Outcome =>
-  outcome(Result.RATE_LIMIT_EXCEEDED, retryAfterSeconds === null ? {} : { retryAfterSeconds });
+/**
+ * What an answered sync cost and where its time went, inside the Worker: the phases report here,
+ * and report() writes it into the answer once, for ICD-Costs and Server-Timing.
+ */
+class Meter {
+  private readonly started = performance.now();
+  /** `charge`: the client object's call (authentication included, and the observation when the answer was looked up first); `lookup` counts from the start. */
+  private readonly at = { charge: 0, lookup: 0 };
+  private readonly calls = { objectCalls: 0, d1Calls: 0 };
 
-/** Clients this isolate authenticated and charged lately, by kind: until when a lookup may run alongside the charge. */
-const trustedUntil = new Map<string, number>();
-const TRUST_MS = 10 * 60_000;
-const TRUST_ENTRIES = 10_000;
+  count({ objectCalls = 0, d1Calls = 0 }: { objectCalls?: number; d1Calls?: number }): void {
+    this.calls.objectCalls += objectCalls;
+    this.calls.d1Calls += d1Calls;
+  }
 
-function isTrusted(key: string, kind: BucketKind, now: number): boolean {
-  const until = trustedUntil.get(`${kind}:${key}`);
-  return until !== undefined && until > now;
+  stamp(step: "charge" | "lookup"): void {
+    this.at[step] = performance.now() - this.started;
+  }
+
+  /** The answer with its timings and its costs: the lookup's own, and the calls counted here. */
+  report(answer: Outcome): Outcome {
+    answer.timings = { charge: this.at.charge, lookup: this.at.lookup, ...answer.timings };
+    const spent = answer.costs ?? { d1Calls: 0, d1Rows: 0, objectCalls: 0 };
+    answer.costs = { d1Calls: spent.d1Calls + this.calls.d1Calls, d1Rows: spent.d1Rows, objectCalls: spent.objectCalls + this.calls.objectCalls };
+    return answer;
+  }
 }
-
-function trust(key: string, kind: BucketKind, now: number): void {
-  if (trustedUntil.size >= TRUST_ENTRIES) trustedUntil.clear(); // bounded; forgetting only costs a little latency
-  trustedUntil.set(`${kind}:${key}`, now + TRUST_MS);
-}
-
-const forget = (key: string, kind: BucketKind) => trustedUntil.delete(`${kind}:${key}`);
 
 /**
- * The answer of a sync: S1 for a full one, S2 since `since` for an incremental one. An incremental
- * one asks D1 only about the identifiers the S2 index cannot rule out, and nothing if it rules out all.
+ * The answer of a sync: S1 for a full one, S2 since S2_DELTA ago for an incremental one. An
+ * incremental one asks D1 only about the identifiers the S2 index cannot rule out, and nothing if it rules out all.
  */
-async function answerLookup(
-  env: Env,
-  shards: Shards,
-  config: Config,
-  epoch: number,
-  kind: BucketKind,
-  ids: Uint8Array[],
-  since: number,
-  context: { now: number; waitUntil: (p: Promise<unknown>) => void },
-): Promise<Outcome> {
+async function answerLookup({ env, shards, config, epoch, kind, req, now, waitUntil }: Sync): Promise<Outcome> {
+  const ids = req.identifiers;
   if (kind === "full") {
     const { rows, sqlMs, d1Ms, calls, rowsRead } = await db.findRegistered(shards, ids);
     return outcome(Result.SUCCESS, { added: rows.map((r) => ids[r.i]!), sqlMs, timings: { d1: d1Ms }, costs: { d1Calls: calls, d1Rows: rowsRead, objectCalls: 0 } });
   }
+  const since = now - config.s2DeltaMs;
   const filtered = performance.now();
-  const { positions: candidates, calls: indexCalls } = await s2Candidates(env, shards, config, epoch, ids, since, context);
+  const { positions: candidates, calls: indexCalls } = await s2Candidates(env, shards, config, epoch, ids, since, { now, waitUntil });
   const index = performance.now() - filtered;
   if (candidates.length === 0) return outcome(Result.SUCCESS, { timings: { s2index: index }, costs: { d1Calls: 0, d1Rows: 0, objectCalls: indexCalls } });
   const asked = candidates.length === ids.length ? ids : candidates.map((i) => ids[i]!);

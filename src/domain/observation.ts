@@ -14,7 +14,7 @@ import { keyedHash } from "../core/token";
 import { writeAudit } from "../db/audit";
 import type { Shards } from "../db/shards";
 import { type Observed, bucketsOf } from "../objects/client-buckets";
-import { announceFlag, currentNorm, noteRefusal, noteSync } from "./monitoring";
+import { type IsolateMonitoring, announceFlag } from "./monitoring";
 
 export interface AnsweredSync {
   user: Uint8Array;
@@ -35,31 +35,43 @@ export interface AnsweredSync {
 
 type WaitUntil = (p: Promise<unknown>) => void;
 
-export async function observeSync(env: Env, shards: Shards, config: Config, sync: AnsweredSync, now: number, waitUntil: WaitUntil): Promise<void> {
+/** Where a sync is observed: the bindings, this isolate's monitoring, the time, and how to run work after the answer. */
+export interface ObservationContext {
+  env: Env;
+  shards: Shards;
+  config: Config;
+  monitoring: IsolateMonitoring;
+  now: number;
+  waitUntil: WaitUntil;
+}
+
+export async function observeSync(at: ObservationContext, sync: AnsweredSync): Promise<void> {
+  const { env, config, monitoring, now, waitUntil } = at;
   const n = sync.identifiers.length;
-  const sample = noteSync(env, config, { kind: sync.kind, identifiers: n, matches: sync.matches, flagged: sync.flagged, teaches: sync.teaches, revealed: sync.revealed }, now, waitUntil, sync.unjudgedFrom);
-  const normHitRatio = currentNorm(env, config, now, waitUntil);
+  const sample = monitoring.noteSync(env, config, { kind: sync.kind, identifiers: n, matches: sync.matches, flagged: sync.flagged, teaches: sync.teaches, revealed: sync.revealed }, now, waitUntil, sync.unjudgedFrom);
+  const normHitRatio = monitoring.currentNorm(env, config, now, waitUntil);
   const buckets = bucketsOf(env, sync.user, sync.bucketEpoch);
   const answered = { kind: sync.kind, identifiers: n, matches: sync.matches, edge: sync.edge };
   const { newFlag, samples } = await buckets.observe(answered, sketchOf(sync.identifiers), sample, normHitRatio, now);
-  if (newFlag) await announce(env, shards, config, sync.user, newFlag, samples);
+  if (newFlag) await announce(at, sync.user, newFlag, samples);
 }
 
 /**
  * A sync the client's object observed in the charge's call (its answer was looked up first): the
  * isolate's tally counts it, and a new flag is listed, audited and alerted on, after the answer.
  */
-export function tallyObserved(env: Env, shards: Shards, config: Config, sync: AnsweredSync, observed: Observed, now: number, waitUntil: WaitUntil): void {
-  noteSync(env, config, { kind: sync.kind, identifiers: sync.identifiers.length, matches: sync.matches, flagged: sync.flagged, teaches: sync.teaches, revealed: sync.revealed }, now, waitUntil, sync.unjudgedFrom);
+export function tallyObserved(at: ObservationContext, sync: AnsweredSync, observed: Observed): void {
+  const { env, config, monitoring, now, waitUntil } = at;
+  monitoring.noteSync(env, config, { kind: sync.kind, identifiers: sync.identifiers.length, matches: sync.matches, flagged: sync.flagged, teaches: sync.teaches, revealed: sync.revealed }, now, waitUntil, sync.unjudgedFrom);
   const flag = observed.newFlag;
-  if (flag) inBackground(waitUntil, () => announce(env, shards, config, sync.user, flag, observed.samples));
+  if (flag) inBackground(waitUntil, () => announce(at, sync.user, flag, observed.samples));
 }
 
 /** The flag is already in force in the client's object; the list, the audit and the alert follow, each on its own. */
-async function announce(env: Env, shards: Shards, config: Config, user: Uint8Array, flag: Flag, samples: NormSample[]) {
+async function announce({ env, shards, config, monitoring }: ObservationContext, user: Uint8Array, flag: Flag, samples: NormSample[]) {
   const subject = await subjectOf(config, user);
   const results = await Promise.allSettled([
-    announceFlag(env, config, { id: toHex(user), subject, flaggedAt: flag.at, reasons: flag.reasons, samples }, flag.at),
+    announceFlag(env, config, monitoring, { id: toHex(user), subject, flaggedAt: flag.at, reasons: flag.reasons, samples }, flag.at),
     writeAudit(shards, flag.at, "flag", subject, { reasons: flag.reasons.map((r) => ({ rule: r.rule, message: r.message })) }),
   ]);
   for (const r of results) if (r.status === "rejected") console.error(`flag announcement failed: ${(r.reason as Error).message}`);
@@ -74,8 +86,8 @@ export function subjectOf(config: Config, id: Uint8Array): Promise<string | null
   return key ? keyedHash(key, id) : Promise.resolve(null);
 }
 
-export function observeRefusal(env: Env, config: Config, now: number, waitUntil: WaitUntil): void {
-  noteRefusal(env, config, now, waitUntil);
+export function observeRefusal({ env, config, monitoring, now, waitUntil }: ObservationContext): void {
+  monitoring.noteRefusal(env, config, now, waitUntil);
 }
 
 /** Runs work after the response without letting its failure reach the client. */

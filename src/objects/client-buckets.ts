@@ -12,6 +12,7 @@ import { chargeClient, refundCharge, sweepClient } from "../core/client-state";
 import { configOf } from "../core/config";
 import { type ChargeDecision, type ClientState, keepUntil, withProbation } from "../core/charge-policy";
 import { type Answered, type Flag, type Signals, emptySignals, observeAnswer } from "../core/flag-rules";
+import { beforeCharge } from "../core/discovery-steps";
 import { toHex } from "../core/hex";
 import { sameHash } from "../core/token";
 import { type NormSample, PRIOR_HIT_RATIO } from "../core/hit-ratio-norm";
@@ -155,7 +156,7 @@ export class ClientBuckets extends DurableObject<Env> {
     }
     if (!credential) return { auth: "unknown" };
     if (!sameHash(new Uint8Array(credential.tokenHash), new Uint8Array(req.tokenHash))) return { auth: "invalid" };
-    if (req.n === 0 || req.n > req.maxContacts) {
+    if (beforeCharge(req.n, req.maxContacts).step !== "charge") {
       return { auth: "ok", charged: this.store.get("blocked") ? { ok: false, blocked: true } : null };
     }
     const charged = await this.charge(req.kind, req.n, now, req.probationLimit);

@@ -9,11 +9,15 @@ import { configOf } from "../../src/core/config";
 import * as db from "../../src/db/users";
 import { shardFor } from "../../src/db/shards";
 import { discover } from "../../src/domain/discovery";
+import { newIsolate } from "../../src/domain/isolate";
 import { buildIndex, noteChanges } from "../../src/domain/s2-filter";
 import { hashToken } from "../../src/core/token";
 import { Result, hex, newClient, randomId, randomIds } from "../helpers";
 
 const good = () => env.USERS_0;
+/** What the isolate keeps between syncs (src/index.ts makes one per isolate): one for this file's syncs. */
+const isolate = newIsolate();
+
 /** Two shards, the second one down. */
 const halfBroken = () => [good(), env.BROKEN_SHARD] as const;
 
@@ -47,7 +51,7 @@ describe("faults", () => {
     for (const kind of ["full", "incremental"] as const) {
       let answer;
       const logged = await errorsLoggedBy(async () => {
-        answer = await discover(env, halfBroken(), configOf(env), kind, { ...client, identifiers: ids }, { now: Date.now(), waitUntil: () => {}, origin: { ip: undefined, asn: undefined } });
+        answer = await discover(env, halfBroken(), configOf(env), kind, { ...client, identifiers: ids }, { now: Date.now(), waitUntil: () => {}, origin: { ip: undefined, asn: undefined }, isolate });
       });
       expect(answer).toMatchObject({ result: Result.RATE_LIMIT_EXCEEDED, status: 503, retryAfterSeconds: 1 });
       expect((await bucketsOf(env, client.user, 0).inspect())[kind].level).toBe(0);
@@ -61,7 +65,7 @@ describe("faults", () => {
     const ids = randomIds(10);
     let answer;
     const logged = await errorsLoggedBy(async () => {
-      answer = await discover(broken, [good()], configOf(env), "full", { ...client, identifiers: ids }, { now: Date.now(), waitUntil: () => {}, origin: { ip: undefined, asn: undefined } });
+      answer = await discover(broken, [good()], configOf(env), "full", { ...client, identifiers: ids }, { now: Date.now(), waitUntil: () => {}, origin: { ip: undefined, asn: undefined }, isolate });
     });
     expect(answer).toMatchObject({ status: 503, retryAfterSeconds: 1 });
     expect((await bucketsOf(env, client.user, 0).inspect()).full.level).toBe(0);

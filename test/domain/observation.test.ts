@@ -11,40 +11,43 @@ import { shardsOf } from "../../src/db/shards";
 import { addUsers } from "../../src/db/test-hooks";
 import { register } from "../../src/domain/accounts";
 import { discover } from "../../src/domain/discovery";
-import { flush, readNorm, readSeries, resetMonitoring } from "../../src/domain/monitoring";
+import { newIsolate } from "../../src/domain/isolate";
+import { readNorm, readSeries, resetMonitoring } from "../../src/domain/monitoring";
 import { Result, newClient, randomIds } from "../helpers";
 
 const config = () => configOf(env);
+const isolate = newIsolate();
+const { monitoring } = isolate;
 
 /** A full sync through the domain, with everything it leaves to run after the answer awaited and handed over. */
 async function fullSync(client: ReturnType<typeof newClient>, ids: Uint8Array[]) {
   const later: Promise<unknown>[] = [];
-  const answer = await discover(env, shardsOf(env), config(), "full", { ...client, identifiers: ids }, { now: Date.now(), waitUntil: (p) => later.push(p), origin: { ip: undefined, asn: undefined } });
+  const answer = await discover(env, shardsOf(env), config(), "full", { ...client, identifiers: ids }, { now: Date.now(), waitUntil: (p) => later.push(p), origin: { ip: undefined, asn: undefined }, isolate });
   while (later.length > 0) await Promise.allSettled(later.splice(0));
-  await flush(env, config());
+  await monitoring.flush(env, config());
   return answer;
 }
 
-const revealedSoFar = async () => (await readSeries(env, config(), Date.now() - HOUR_MS, Date.now() + MINUTE_MS)).reduce((sum, m) => sum + m.revealed, 0);
+const revealedSoFar = async () => (await readSeries(env, config(), monitoring, Date.now() - HOUR_MS, Date.now() + MINUTE_MS)).reduce((sum, m) => sum + m.revealed, 0);
 
 describe("what a sync leaves to the monitoring", () => {
   it("counts what a client not established was shown, with the guard off, and lets only its first full sync teach the norm", { timeout: 60_000 }, async () => {
     expect(config().guard).toBe(false);
-    await resetMonitoring(env, config());
+    await resetMonitoring(env, config(), monitoring);
     const users = randomIds(300);
     await addUsers(shardsOf(env), users, Date.now());
     const client = newClient();
     expect((await register(env, shardsOf(env), config(), { ...client, identifiers: [] }, Date.now())).result).toBe(Result.SUCCESS);
 
-    const samplesBefore = (await readNorm(env, config(), Date.now())).samples;
+    const samplesBefore = (await readNorm(env, config(), monitoring, Date.now())).samples;
     expect((await fullSync(client, [...users.slice(0, 120), ...randomIds(180)])).added).toHaveLength(120);
     expect(await revealedSoFar()).toBe(120);
-    const taught = (await readNorm(env, config(), Date.now())).samples;
+    const taught = (await readNorm(env, config(), monitoring, Date.now())).samples;
     expect(taught).toBeCloseTo(samplesBefore + 1, 3);
 
     // Its second full sync (a reinstall, say) is counted for egress, but teaches nothing.
     expect((await fullSync(client, [...users.slice(120, 300), ...randomIds(120)])).added).toHaveLength(180);
     expect(await revealedSoFar()).toBe(300);
-    expect((await readNorm(env, config(), Date.now())).samples).toBeCloseTo(taught, 3);
+    expect((await readNorm(env, config(), monitoring, Date.now())).samples).toBeCloseTo(taught, 3);
   });
 });

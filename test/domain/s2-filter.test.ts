@@ -11,6 +11,7 @@ import { addUsers } from "../../src/db/test-hooks";
 import { hashToken } from "../../src/core/token";
 import { register, registerWithHash, removeByOperator, unregister, importUsers } from "../../src/domain/accounts";
 import { discover } from "../../src/domain/discovery";
+import { newIsolate } from "../../src/domain/isolate";
 import { addTestUsers, createRandomUsers } from "../../src/domain/random-users";
 import { MARGIN_MS, buildIndex, noteChanges, s2Candidates } from "../../src/domain/s2-filter";
 import { s2IndexOf } from "../../src/objects/s2-index";
@@ -54,7 +55,7 @@ describe("the S2 index", () => {
     const bg = background();
     await s2Candidates(env, good(), configOf(env), 0, [randomId()], now - configOf(env).s2DeltaMs, { now, waitUntil: bg.waitUntil });
     await bg.settle(); // the service's own index, built
-    const options = { now, waitUntil: () => {}, origin: { ip: undefined, asn: undefined } };
+    const options = { now, waitUntil: () => {}, origin: { ip: undefined, asn: undefined }, isolate: newIsolate() };
     // BROKEN_SHARD fails every query: an answer means D1 was not asked.
     const answer = await discover(env, broken(), configOf(env), "incremental", { ...client, identifiers: randomIds(300) }, options);
     expect(answer).toMatchObject({ result: Result.SUCCESS, costs: { d1Calls: 0, d1Rows: 0 } });

@@ -7,11 +7,13 @@ import { describe, expect, it } from "vitest";
 import { configOf } from "../../src/core/config";
 import { register, unregister } from "../../src/domain/accounts";
 import { discover } from "../../src/domain/discovery";
+import { newIsolate } from "../../src/domain/isolate";
 import { Result, newClient } from "../helpers";
 
 const good = () => [env.USERS_0] as const;
 const broken = () => [env.BROKEN_SHARD] as const;
-const options = () => ({ now: Date.now(), waitUntil: () => {}, origin: { ip: undefined, asn: undefined } });
+const isolate = newIsolate();
+const options = () => ({ now: Date.now(), waitUntil: () => {}, origin: { ip: undefined, asn: undefined }, isolate });
 
 describe("the sync path", () => {
   it("authenticates a registered client without reading D1", async () => {

@@ -8,11 +8,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { emptyTally, tallySync } from "../../src/core/telemetry";
 import { addUsers } from "../../src/db/test-hooks";
-import { egressEpisode, refreshNorm } from "../../src/domain/monitoring";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { type Alert, monitorShard } from "../../src/objects/monitor";
 import { Result, randomIds } from "../helpers";
-import { config, enrolled, fullSync, shards } from "./through-domain";
+import { config, enrolled, fullSync, isolate, shards } from "./through-domain";
 import { MINUTE_MS } from "../../src/core/time";
 
 const MONITOR_0 = () => ({ index: 0, of: config().monitorShards });
@@ -37,7 +36,7 @@ describe("a crowd of fresh accounts, each on its own network", () => {
     const candidates = randomIds(70_000);
     await addUsers(shards(), candidates.filter((_, i) => i % 10 === 0), Date.now());
     await honestNorm(Date.now());
-    await refreshNorm(env, config(), Date.now());
+    await isolate.monitoring.refreshNorm(env, config(), Date.now());
     let walked = 0;
     const next = (n: number) => candidates.slice(walked, walked + n);
     const take = (n: number) => (walked += n);
@@ -61,11 +60,11 @@ describe("a crowd of fresh accounts, each on its own network", () => {
     // The first thirty, within a minute: 30,000 numbers, about 3,000 users, past the floor of 2,000 a minute.
     const before = await Promise.all(Array.from({ length: 30 }, crowdAccount));
     expect(before.reduce((a, b) => a + b, 0)).toBeGreaterThan(config().egress.floorPerMinute);
-    expect(egressEpisode()).toBe(false);
+    expect(isolate.monitoring.egressEpisode()).toBe(false);
     const minute = Math.floor(Date.now() / MINUTE_MS);
     await laterMinute((minute + 1) * MINUTE_MS);
-    await refreshNorm(env, config(), Date.now());
-    expect(egressEpisode()).toBe(true);
+    await isolate.monitoring.refreshNorm(env, config(), Date.now());
+    expect(isolate.monitoring.egressEpisode()).toBe(true);
     const alerts = (await monitorShard(env, 0).alerts(10)) as Alert[];
     expect(alerts.find((a) => a.type === "egress")?.detail).toMatchObject({ episode: "started" });
 

@@ -7,11 +7,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { emptyTally, tallySync } from "../../src/core/telemetry";
 import { addUsers } from "../../src/db/test-hooks";
-import { egressEpisode, refreshNorm } from "../../src/domain/monitoring";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { type Alert, monitorShard } from "../../src/objects/monitor";
 import { Result, randomIds } from "../helpers";
-import { config, enrolled, fullSync, shards } from "./through-domain";
+import { config, enrolled, fullSync, isolate, shards } from "./through-domain";
 import { MINUTE_MS } from "../../src/core/time";
 
 
@@ -34,8 +33,8 @@ describe("an egress episode", () => {
     const start = (Math.floor(Date.now() / MINUTE_MS) + 10) * MINUTE_MS;
     await minuteRevealing(200_000, start); // a hundred times the floor of 2,000 a minute
     await minuteRevealing(0, start + MINUTE_MS);
-    await refreshNorm(env, config(), Date.now());
-    expect(egressEpisode()).toBe(true);
+    await isolate.monitoring.refreshNorm(env, config(), Date.now());
+    expect(isolate.monitoring.egressEpisode()).toBe(true);
 
     // A fresh client: its walk has not decided, so EGRESS_PROBATION_LIMIT (100).
     const fresh = await enrolled();
@@ -66,8 +65,8 @@ describe("an egress episode", () => {
 
     // Calm once the minute and the hour are back at their baselines: the hour holds the 200,000 for 60 minutes.
     for (let m = 2; m <= 60 + config().egress.calmMinutes + 1; m++) await minuteRevealing(0, start + m * MINUTE_MS);
-    await refreshNorm(env, config(), Date.now());
-    expect(egressEpisode()).toBe(false);
+    await isolate.monitoring.refreshNorm(env, config(), Date.now());
+    expect(isolate.monitoring.egressEpisode()).toBe(false);
     // After the episode, the suspect account is back to the probation limit, like any unjudged client.
     expect((await fullSync(crowd, randomIds(500), "198.51.100.23")).result).toBe(Result.SUCCESS);
     const other = await enrolled();

@@ -94,14 +94,14 @@ on("POST /clients/:id/clear", async (c) => {
 });
 
 /** GET /admin/flagged: every client flagged and not yet cleared, newest first, with the rules' reasons. */
-on("GET /flagged", async (c) => c.json({ clients: await readFlagged(c.env, c.get("config")) }));
+on("GET /flagged", async (c) => c.json({ clients: await readFlagged(c.env, c.get("config"), c.get("isolate").monitoring) }));
 
 /** GET /admin/series?minutes=N (default a day, at most SERIES_DAYS): the per-minute series, minutes with data only. */
 on("GET /series", async (c) => {
   const minutes = Math.min(Math.max(Math.floor(Number(c.req.query("minutes") ?? 1440)) || 1440, 1), SERIES_DAYS * 1440);
   const to = Date.now();
   const from = to - minutes * MINUTE_MS;
-  return c.json({ from, to, minutes: await readSeries(c.env, c.get("config"), from, to) });
+  return c.json({ from, to, minutes: await readSeries(c.env, c.get("config"), c.get("isolate").monitoring, from, to) });
 });
 
 /** GET /admin/detection: the budgets and rules in force, and the hit-ratio norm learned so far. */
@@ -112,7 +112,7 @@ on("GET /detection", async (c) => {
     quarantineBudget: config.quarantineBudget,
     rules: { ...config.detection, edgeMargin: EDGE_MARGIN, edgeShare: EDGE_SHARE },
     network: { guard: config.guard, accountsPerDay: config.networkAccountsPerDay, asnAccountsPerDay: config.asnAccountsPerDay },
-    norm: await readNorm(c.env, c.get("config"), Date.now()),
+    norm: await readNorm(c.env, c.get("config"), c.get("isolate").monitoring, Date.now()),
     webhook: config.alertWebhookUrl !== undefined,
   });
 });
@@ -120,13 +120,13 @@ on("GET /detection", async (c) => {
 /** GET /admin/alerts?limit=N: the newest alerts (also sent to ALERT_WEBHOOK_URL when set). */
 on("GET /alerts", async (c) => {
   const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 100) || 100, 1), 1000);
-  return c.json({ alerts: await readAlerts(c.env, c.get("config"), limit) });
+  return c.json({ alerts: await readAlerts(c.env, c.get("config"), c.get("isolate").monitoring, limit) });
 });
 
 /** GET /admin/metrics: Prometheus text exposition. */
 on("GET /metrics", async (c) => {
-  const [env, config] = [c.env, c.get("config")];
-  const [totals, flagged, norm, calls] = await Promise.all([readTotals(env, config), readFlagged(env, config), readNorm(env, config, Date.now()), readCallsPerSync(env, config)]);
+  const [env, config, monitoring] = [c.env, c.get("config"), c.get("isolate").monitoring];
+  const [totals, flagged, norm, calls] = await Promise.all([readTotals(env, config, monitoring), readFlagged(env, config, monitoring), readNorm(env, config, monitoring, Date.now()), readCallsPerSync(env, config, monitoring)]);
   return c.text(prometheusText(totals, flagged.length, norm.hitRatio, c.get("shards").length, calls), 200, {
     "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
   });

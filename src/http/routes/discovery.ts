@@ -20,6 +20,7 @@ for (const kind of ["full", "incremental"] as const satisfies BucketKind[]) {
       now: Date.now(),
       waitUntil: (p) => c.executionCtx.waitUntil(p),
       origin: { ip: c.req.header("CF-Connecting-IP"), asn: (c.req.raw.cf as { asn?: number } | undefined)?.asn },
+      isolate: c.get("isolate"),
     }));
   });
 }

@@ -19,7 +19,7 @@ testHookRoutes.use("/reset", onlyWithHooks);
 testHookRoutes.use("/test/*", onlyWithHooks);
 
 testHookRoutes.get("/reset", async (c) => {
-  await Promise.all([resetAccounts(c.get("shards")), resetMonitoring(c.env, c.get("config"))]);
+  await Promise.all([resetAccounts(c.get("shards")), resetMonitoring(c.env, c.get("config"), c.get("isolate").monitoring)]);
   return c.text("Success");
 });
 

@@ -1,0 +1,37 @@
+// What one isolate keeps between the requests it serves, all of it here and none hidden in a module:
+// made once where the Worker is wired (src/index.ts) and handed to each request through its context.
+// Losing any of it costs only a little latency or a call more, never a wrong answer.
+
+import type { BucketKind } from "../core/bucket";
+import { IsolateMonitoring } from "./monitoring";
+
+export interface Isolate {
+  /** Clients this isolate charged lately: their answer is looked up before the charge. */
+  readonly trusted: TrustedClients;
+  /** The tally not yet handed to the monitor objects, the norm and the egress episode last read. */
+  readonly monitoring: IsolateMonitoring;
+}
+
+export const newIsolate = (): Isolate => ({ trusted: new TrustedClients(), monitoring: new IsolateMonitoring() });
+
+const TRUST_MS = 10 * 60_000;
+const TRUST_ENTRIES = 10_000;
+
+/** Clients this isolate authenticated and charged lately, by kind and bucket epoch: until when a lookup may run before the charge. */
+export class TrustedClients {
+  private readonly until = new Map<string, number>();
+
+  has(kind: BucketKind, client: string, now: number): boolean {
+    const until = this.until.get(`${kind}:${client}`);
+    return until !== undefined && until > now;
+  }
+
+  trust(kind: BucketKind, client: string, now: number): void {
+    if (this.until.size >= TRUST_ENTRIES) this.until.clear(); // bounded; forgetting only costs a little latency
+    this.until.set(`${kind}:${client}`, now + TRUST_MS);
+  }
+
+  forget(kind: BucketKind, client: string): void {
+    this.until.delete(`${kind}:${client}`);
+  }
+}
