@@ -14,7 +14,7 @@ import { type Charged, runDiscoveryNow } from "../../src/core/discovery-steps";
 import { type NormSample, type NormState, type NormView, type SyncRecord, emptyNorm, learnFromSync, removeSamples } from "../../src/core/hit-ratio-norm";
 import { estimateDistinct, sketchOf } from "../../src/core/hyperloglog";
 import { type EgressState, WINDOW_MINUTES, judgeWindow, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
-import { MINUTE_MS } from "../../src/core/telemetry";
+import { MINUTE_MS } from "../../src/core/time";
 import { type Directory, identifiers } from "./world";
 
 export interface Account {

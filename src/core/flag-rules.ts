@@ -8,9 +8,10 @@ import type { BucketKind } from "./bucket";
 import type { DetectionConfig } from "./config";
 import type { NormSample } from "./hit-ratio-norm";
 import { emptySketch, estimateDistinct, mergeSketch } from "./hyperloglog";
+import { DAY_MS } from "./time";
 
 /** Signals of a client outlive its last request by this long (unless it is flagged), then go. */
-export const SIGNALS_RETENTION_MS = 30 * 24 * 3600 * 1000;
+export const SIGNALS_RETENTION_MS = 30 * DAY_MS;
 /** A client remembers its latest norm samples, to take them out of the norm if it is flagged. */
 export const MAX_SAMPLES = 32;
 

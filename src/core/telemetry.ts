@@ -7,8 +7,6 @@
 import { BINS, HALF_LIFE_MS, type NormSample, type NormState, type SyncRecord, emptyNorm, learnFromSync } from "./hit-ratio-norm";
 import { MINUTE_MS } from "./time";
 
-// scripts/simulate/services.ts still imports MINUTE_MS from here.
-export { MINUTE_MS } from "./time";
 export const SERIES = ["syncs", "full", "incremental", "identifiers", "matches", "refusals", "flags", "revealed"] as const;
 export type SeriesName = (typeof SERIES)[number];
 export type Counts = Record<SeriesName, number>;

@@ -4,6 +4,7 @@
 
 import type { BucketKind } from "../core/bucket";
 import { IsolateMonitoring } from "./monitoring";
+import { MINUTE_MS } from "../core/time";
 
 export interface Isolate {
   /** Clients this isolate charged lately: their answer is looked up before the charge. */
@@ -14,7 +15,7 @@ export interface Isolate {
 
 export const newIsolate = (): Isolate => ({ trusted: new TrustedClients(), monitoring: new IsolateMonitoring() });
 
-const TRUST_MS = 10 * 60_000;
+const TRUST_MS = 10 * MINUTE_MS;
 const TRUST_ENTRIES = 10_000;
 
 /** Clients this isolate authenticated and charged lately, by kind and bucket epoch: until when a lookup may run before the charge. */

@@ -17,10 +17,11 @@ import { toHex } from "../core/hex";
 import { sameHash } from "../core/token";
 import { type NormSample, PRIOR_HIT_RATIO } from "../core/hit-ratio-norm";
 import { emptySketch, estimateDistinct } from "../core/hyperloglog";
+import { DAY_MS } from "../core/time";
 
 const KINDS: readonly BucketKind[] = ["full", "incremental"];
 /** A tombstone outlives any D1 read that could have started before the deletion. */
-const TOMBSTONE_MS = 24 * 3600 * 1000;
+const TOMBSTONE_MS = DAY_MS;
 
 /**
  * Everything a client's object stores, by key (its synchronous key-value storage), and the type of
