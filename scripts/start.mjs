@@ -1,13 +1,16 @@
 #!/usr/bin/env node
-// `npm start [-- --env NAME] [--persist-to DIR] [--inspect] [--log-level LEVEL]`: applies the
+// `npm start [-- --env NAME] [--persist-to DIR] [--inspect] [--log-level LEVEL]`: creates the local
+// secrets where they are missing (.dev.vars from .dev.vars.example, a pseudonym key), applies the
 // migrations to every local user shard of the chosen wrangler.toml environment, then serves it with
 // wrangler's dev server (scripts/serve.mjs) on $PORT (default 8787).
 
 import { spawnSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { unstable_readConfig } from "wrangler";
+import { fillDevVar } from "./dev-vars.mjs";
 
 // The options of scripts/serve.mjs, which gets them all; --env and --persist-to also go to the migrations.
 const { values } = parseArgs({
@@ -23,6 +26,11 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false"; // offline: no Request.cf d
 if (!existsSync(".dev.vars")) {
   copyFileSync(".dev.vars.example", ".dev.vars");
   console.log("created .dev.vars from .dev.vars.example (local secrets: ADMIN_TOKEN)");
+}
+// The local pseudonym key: made here, never shipped in .dev.vars.example, never replaced (the local
+// directory is stored under it: a new key would orphan every local user; docs/keys.md).
+if (fillDevVar("PSEUDONYM_KEYS", () => `1:${randomBytes(32).toString("hex")}`)) {
+  console.log("created a local pseudonym key in .dev.vars (PSEUDONYM_KEYS, version 1; docs/keys.md)");
 }
 
 const config = unstable_readConfig({ config: "wrangler.toml", env: envName });

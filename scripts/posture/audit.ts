@@ -1,11 +1,14 @@
 // The configuration half of `npm run posture`: reads one environment of wrangler.toml as wrangler
 // resolves it, runs the service's own config parser on its vars, and lists every setting that
 // leaves the deployment weaker than it should be. Secrets cannot be read here, so the audit checks
-// which ones the environment declares (`secrets.required`, which `wrangler deploy` enforces).
+// which ones the environment declares (`secrets.required`, which `wrangler deploy` enforces); the
+// pseudonym key it can see (local development's, in .dev.vars) it checks for strength.
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { unstable_readConfig } from "wrangler";
 import { type Config, ConfigError, parseConfig } from "../../src/core/config";
+import { parseKeyEntries } from "../../src/core/key-fingerprint";
 import type { Role } from "../../src/core/roles";
 
 /** The parts of wrangler's resolved configuration the audit reads. */
@@ -19,6 +22,7 @@ export interface WranglerEnv {
   durable_objects: { bindings: { name: string; class_name: string; script_name?: string }[] };
   ratelimits?: { name: string }[];
   d1_databases: { binding: string; database_id?: string }[];
+  secrets_store_secrets?: { binding: string; store_id: string; secret_name: string }[];
 }
 
 export interface Finding {
@@ -41,10 +45,15 @@ export interface AuditOptions {
   now: number;
   /** The newest compatibility date the installed runtime (workerd) supports. */
   runtimeDate: string;
+  /**
+   * The secrets local development gets from .dev.vars (wrangler loads the names in
+   * `secrets.required`), when auditing the top level; undefined: there is no .dev.vars.
+   */
+  devVars?: Record<string, string>;
 }
 
 /** Names that hold a credential or a secret URL: never in `vars`, which live in wrangler.toml in plain text. */
-const SECRET_NAMES = ["ADMIN_TOKEN", "AUDIT_KEY", "ALERT_WEBHOOK_URL"];
+const SECRET_NAMES = ["ADMIN_TOKEN", "AUDIT_KEY", "ALERT_WEBHOOK_URL", "PSEUDONYM_KEYS"];
 /** Two keys of one role are a rotation in progress; a third is a key someone forgot to remove. */
 const MAX_KEYS_PER_ROLE = 2;
 
@@ -86,6 +95,8 @@ export function auditConfig(env: WranglerEnv, base: WranglerEnv, options: AuditO
   const plain = SECRET_NAMES.filter((name) => env.vars[name] !== undefined && env.vars[name] !== "");
   if (plain.length > 0) find("credentials-plaintext", `${plain.join(", ")} in vars: wrangler.toml holds them in plain text; set them with \`wrangler secret put\` and list them in secrets.required`);
   else pass("no secret in vars");
+
+  auditPseudonymKeys(env, options, declared, find, pass, report.notes);
 
   if (!declared("ALERT_WEBHOOK_URL")) find("no-alert-webhook", "ALERT_WEBHOOK_URL is not declared (secrets.required): flags, throttled networks and rate anomalies alert nobody");
   else pass("alert webhook declared");
@@ -139,6 +150,46 @@ function auditCredentials(
   if (config.access) {
     if (/^0+$/.test(config.access.audience)) notes.push("ACCESS_AUD is the all-zero placeholder: put your Access application's audience tag there before deploying");
     if (config.access.teamDomain.startsWith("your-team.")) notes.push(`ACCESS_TEAM_DOMAIN is the placeholder ${config.access.teamDomain}: put your team's there before deploying`);
+  }
+}
+
+/**
+ * The keys of the pseudonyms the directory is stored under (docs/keys.md): declared as a secret (or
+ * bound from the Secrets Store), and every key that can be seen from here (a value in vars, which
+ * is a finding of its own; local development's in .dev.vars) well formed and of 256 bits or more.
+ * Whether two environments share a key only the running services can tell: `--url` compares.
+ */
+function auditPseudonymKeys(
+  env: WranglerEnv,
+  options: AuditOptions,
+  declared: (name: string) => boolean,
+  find: (check: string, message: string) => void,
+  pass: (line: string) => void,
+  notes: string[],
+) {
+  const fromStore = env.secrets_store_secrets?.some((s) => s.binding === "PSEUDONYM_KEYS") ?? false;
+  if (!declared("PSEUDONYM_KEYS") && !fromStore) {
+    find("pseudonym-key-missing", "PSEUDONYM_KEYS is not declared (secrets.required): the Worker refuses to serve without its pseudonym keys, and `wrangler deploy` does not check for them unless they are listed (docs/keys.md)");
+    return;
+  }
+  pass(fromStore ? "pseudonym keys bound from the Secrets Store" : "pseudonym keys declared");
+
+  const seen: [where: string, keys: string][] = [];
+  const inVars = env.vars.PSEUDONYM_KEYS;
+  if (inVars !== undefined && inVars !== "") seen.push(["vars", String(inVars)]);
+  if (options.devVars && env.secrets?.required?.includes("PSEUDONYM_KEYS")) {
+    const local = options.devVars.PSEUDONYM_KEYS;
+    if (local) seen.push([".dev.vars", local]);
+    else notes.push("PSEUDONYM_KEYS is not in .dev.vars: the local service refuses to serve until `npm start` makes a key");
+  }
+  for (const [where, keys] of seen) {
+    try {
+      const entries = parseKeyEntries(keys);
+      pass(`pseudonym keys in ${where} well formed (${entries.length} version${entries.length === 1 ? "" : "s"}, 256 bits or more each)`);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      find("pseudonym-key-weak", `${where}: ${error.message}`);
+    }
   }
 }
 
@@ -198,10 +249,25 @@ export function exportedNames(source: string): Set<string> {
   return names;
 }
 
-/** Reads environment `envName` (undefined: the top level) of a wrangler config file and audits it. */
-export function auditWranglerFile(configPath: string, envName: string | undefined, options: Omit<AuditOptions, "mainSource">): Report {
+/**
+ * Reads environment `envName` (undefined: the top level) of a wrangler config file and audits it;
+ * for the top level, with the .dev.vars beside the file (what `npm start` serves it with).
+ */
+export function auditWranglerFile(configPath: string, envName: string | undefined, options: Omit<AuditOptions, "mainSource" | "devVars">): Report {
   const env = unstable_readConfig({ config: configPath, env: envName }) as unknown as WranglerEnv;
   const base = unstable_readConfig({ config: configPath }) as unknown as WranglerEnv;
   const mainSource = env.main ? readFileSync(env.main, "utf8") : "";
-  return auditConfig(env, base, { ...options, mainSource });
+  const devVars = envName === undefined ? readDevVars(path.join(path.dirname(configPath), ".dev.vars")) : undefined;
+  return auditConfig(env, base, { ...options, mainSource, devVars });
+}
+
+/** The NAME=value lines of a .dev.vars file (values optionally quoted; # comments), or undefined if there is none. */
+export function readDevVars(file: string): Record<string, string> | undefined {
+  if (!existsSync(file)) return undefined;
+  const vars: Record<string, string> = {};
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/.exec(line);
+    if (match) vars[match[1]!] = match[2]!.trim().replace(/^"(.*)"$|^'(.*)'$/, "$1$2");
+  }
+  return vars;
 }

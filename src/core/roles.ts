@@ -33,6 +33,7 @@ export const ADMIN_ROUTES = {
   "DELETE /clients/:id/buckets": OPERATE,
   "GET /reshard": OPERATE,
   "POST /reshard/step": OPERATE,
+  "GET /pseudonym-key": OPERATE,
   "POST /users": ACCOUNTS,
   "DELETE /users/:id": ACCOUNTS,
   "POST /users/import": ACCOUNTS,

@@ -17,6 +17,7 @@ import { reshardStatusRoute, reshardStepRoute } from "./reshard";
 import { prometheusText } from "../prometheus";
 import { MINUTE_MS } from "../../core/time";
 import { hashToken } from "../../core/token";
+import { currentVersion, fingerprint } from "../../core/key-fingerprint";
 import { MAX_IMPORT_BATCH, clientOf, dismissUser, enrollUser, importUsers } from "../../domain/accounts";
 import { recordChange } from "../../domain/audit";
 import type { AdminRoute } from "../../core/roles";
@@ -195,6 +196,17 @@ on("GET /audit", async (c) => {
 // Moving users to a new shard (npm run reshard): operator only.
 on("GET /reshard", reshardStatusRoute);
 on("POST /reshard/step", reshardStepRoute);
+
+/**
+ * GET /admin/pseudonym-key: the current pseudonym key's version and fingerprint, never the key: how
+ * `npm run posture -- --url` tells whether a deployment shares its key with local development.
+ */
+on("GET /pseudonym-key", async (c) => {
+  // PSEUDONYM_KEYS joins the generated Env with the pseudonyms themselves; read it by name until then.
+  const keys = (c.env as { PSEUDONYM_KEYS?: string }).PSEUDONYM_KEYS;
+  if (!keys) return c.json({ error: "PSEUDONYM_KEYS is not set" }, 503);
+  return c.json({ version: currentVersion(keys), fingerprint: await fingerprint(keys) });
+});
 
 // The operator dashboard at /admin and /admin/, route "GET /" of the table (a browser sends a key
 // as Basic user name and password, or comes through Cloudflare Access).
