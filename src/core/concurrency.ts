@@ -1,6 +1,6 @@
-// Bounded concurrency: the one helper that runs async work over a list with a cap on how much runs at once. Pure.
+// Bounded concurrency over a list of async work. Pure.
 
-/** Runs fn over items with at most `limit` running at once (D1 allows 6 connections per invocation); results in item order. */
+/** D1 allows 6 connections per invocation; results in item order. */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;

@@ -1,18 +1,17 @@
-// The admin API's keys: `Authorization: Bearer <key id>.<secret>`, or HTTP Basic with the key id as
-// user name and the secret as password (for a browser). Configuration holds only SHA-256 hashes of
-// the secrets (ADMIN_KEYS); a presented secret is hashed and compared in constant time.
+// The admin API's keys: Bearer `<key id>.<secret>`, or Basic with id and secret (for a browser),
+// checked against the SHA-256 hashes in ADMIN_KEYS in constant time.
 
 import type { Config } from "./config";
 import { ROLES, type Role } from "./roles";
 import { hashToken, sameHash } from "./token";
 
-/** Who is calling the admin API, and in which roles. `keyId` names the credential in the audit log. */
+/** `keyId` names the credential in the audit log. */
 export interface Actor {
   roles: readonly Role[];
   keyId: string;
 }
 
-/** The key id given as `legacy` for ADMIN_TOKEN, which holds every role. */
+/** ADMIN_TOKEN's key id; it holds every role. */
 export const LEGACY_KEY_ID = "legacy";
 
 interface Presented {
@@ -46,7 +45,6 @@ const hashOf = (text: string) => hashToken(encoder.encode(text));
 /** Compared with when the key id is unknown, so that an unknown id costs the same time as a wrong secret. */
 const NO_KEY = new Uint8Array(32);
 
-/** The actor an Authorization header proves, or null (401): missing, malformed, unknown or wrong. */
 export async function checkKey(config: Config, authorization: string | undefined): Promise<Actor | null> {
   const given = authorization === undefined ? undefined : presented(authorization);
   if (!given) return null;

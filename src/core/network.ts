@@ -1,7 +1,5 @@
-// The network a request comes from, as the guard counts it. Pure.
-//
-// An IPv4 address is its own network; an IPv6 client usually controls a whole /64, so its network is
-// the first four groups. Anything unparseable counts as one shared "unknown" network.
+// The network a request comes from, as the guard counts it: an IPv4 address, or an IPv6 /64 (what one
+// IPv6 client usually controls); anything unparseable is one shared "unknown" network. Pure.
 
 export function networkOf(ip: string | undefined): string {
   if (!ip) return "unknown";

@@ -1,8 +1,5 @@
-// What the monitoring counts, as a mergeable tally. Pure.
-//
-// Each isolate adds its syncs to a tally in memory and hands it to one of the monitor objects now and
-// then (src/domain/monitoring.ts), so that no object takes a call per sync; the objects add tallies
-// to their series, totals and norm, and the operator's reads merge the objects again.
+// What the monitoring counts, as a tally each isolate keeps in memory and hands to a monitor object
+// now and then (docs/detection.md, "Monitor, alerts and audit"), so that no sync calls one. Pure.
 
 import { BINS, HALF_LIFE_MS, type NormSample, type NormState, type SyncRecord, emptyNorm, learnFromSync } from "./hit-ratio-norm";
 import { MINUTE_MS } from "./time";
@@ -15,13 +12,12 @@ export type Minute = { at: number } & Counts;
 export const zeros = (): Counts => Object.fromEntries(SERIES.map((s) => [s, 0])) as Counts;
 
 export interface Tally {
-  /** Counts per minute (ms since the epoch / MINUTE_MS). */
+  /** Keyed by ms since the epoch / MINUTE_MS. */
   minutes: Record<number, Counts>;
-  /** Norm samples, as weights per bin decayed to `at`. */
   norm: NormState;
-  /** Syncs answered in this tally: calls per sync = tallies handed over / syncs in them. */
+  /** Calls per sync = tallies handed over / syncs in them. */
   syncs: number;
-  /** Registered users revealed by full syncs to clients not yet judged, per network key (src/core/egress.ts). */
+  /** Revealed to clients not yet judged, per network key. */
   networks: Record<string, number>;
 }
 
@@ -33,7 +29,7 @@ function countInto(tally: Tally, now: number, add: Partial<Counts>): void {
   for (const [name, value] of Object.entries(add) as [SeriesName, number][]) counts[name] += value;
 }
 
-/** Adds weighted samples (negative weights take samples out) to a norm state, decayed to the later time. */
+/** Negative weights take samples out. */
 export function addToNorm(state: NormState, bins: readonly number[], at: number): NormState {
   const to = Math.max(state.at, at);
   const base = 2 ** (-(to - state.at) / HALF_LIFE_MS);
@@ -41,16 +37,12 @@ export function addToNorm(state: NormState, bins: readonly number[], at: number)
   return { bins: Array.from({ length: BINS }, (_, i) => (state.bins[i] ?? 0) * base + (bins[i] ?? 0) * added), at: to };
 }
 
-/**
- * Counts an answered sync, and its norm sample; returns the sample (the client keeps it). A full
- * sync of a client not yet judged also counts what it revealed, for the client's `networks`.
- */
+/** Returns the norm sample, which the client keeps. */
 export function tallySync(tally: Tally, record: SyncRecord, now: number, unjudgedFrom: readonly string[] | null = null): NormSample | null {
   const revealed = unjudgedFrom && record.kind === "full" ? (record.revealed ?? record.matches) : 0;
   countInto(tally, now, { syncs: 1, [record.kind]: 1, identifiers: record.identifiers, matches: record.matches, revealed });
   if (revealed > 0) for (const key of unjudgedFrom!) tally.networks[key] = (tally.networks[key] ?? 0) + revealed;
   tally.syncs += 1;
-  // The monitor's norm step, the same one the simulation takes: only unflagged full syncs teach.
   const { state, sample } = learnFromSync(tally.norm, record, now);
   tally.norm = state;
   return sample;
@@ -58,7 +50,7 @@ export function tallySync(tally: Tally, record: SyncRecord, now: number, unjudge
 
 export const tallyRefusal = (tally: Tally, now: number): void => countInto(tally, now, { refusals: 1 });
 
-/** One tally of two (for a hand-over that failed and is tried again with the next). */
+/** For a hand-over that failed and is tried again with the next. */
 export function mergeTallies(a: Tally, b: Tally): Tally {
   const minutes: Record<number, Counts> = { ...a.minutes };
   for (const [minute, counts] of Object.entries(b.minutes)) {
@@ -70,7 +62,6 @@ export function mergeTallies(a: Tally, b: Tally): Tally {
   return { minutes, norm: addToNorm(a.norm, b.norm.bins, b.norm.at), syncs: a.syncs + b.syncs, networks };
 }
 
-/** Per-minute series of several monitor objects, summed minute by minute, oldest first. */
 export function mergeSeries(lists: Minute[][]): Minute[] {
   const byMinute = new Map<number, Minute>();
   for (const list of lists) {
@@ -83,20 +74,18 @@ export function mergeSeries(lists: Minute[][]): Minute[] {
   return [...byMinute.values()].sort((x, y) => x.at - y.at);
 }
 
-/** Norm states of several monitor objects as one; a bin is never below 0 (samples taken out elsewhere). */
+/** A bin never goes below 0: samples may have been taken out in another object. */
 export function mergeNorms(states: NormState[], now: number): NormState {
   const merged = states.reduce((sum, s) => addToNorm(sum, s.bins, s.at), emptyNorm(now));
   return { bins: merged.bins.map((w) => Math.max(0, w)), at: merged.at };
 }
 
-/** The bins that take a flagged client's samples out again (negative weights, as of `now`). */
 export function samplesOut(samples: NormSample[], now: number): number[] {
   const bins = Array<number>(BINS).fill(0);
   for (const { bin, at } of samples) if (bin >= 0 && bin < BINS) bins[bin]! -= 2 ** (-(now - at) / HALF_LIFE_MS);
   return bins;
 }
 
-/** Which of `n` objects keeps the record of `key` (a client, a network): the same one every time. */
 export function objectFor(key: string, n: number): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);

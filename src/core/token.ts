@@ -4,11 +4,7 @@ export async function hashToken(token: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", token as Uint8Array<ArrayBuffer>));
 }
 
-/**
- * Constant-time equality of two token hashes (both SHA-256, so always the same length): every byte
- * is compared whatever the first difference, so the time says nothing of where it is. Written out
- * rather than crypto.subtle.timingSafeEqual, which only Workers have, so that this module stays pure.
- */
+/** Constant time; written out because crypto.subtle.timingSafeEqual exists only on Workers, and core/ stays pure. */
 export function sameHash(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
   let difference = 0;

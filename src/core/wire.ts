@@ -16,8 +16,7 @@ export interface ParsedRequest {
   identifiers: Uint8Array[];
 }
 
-/** What the service answers: a Result with its lists, and for a rate limit the honest wait. */
-/** The calls an answered sync made: D1 statements and the rows D1 read for them, Durable Object calls (shared monitor calls aside). */
+/** Shared monitor calls aside. */
 export interface SyncCosts {
   d1Calls: number;
   d1Rows: number;
@@ -29,11 +28,9 @@ export interface Outcome {
   added?: Uint8Array[];
   removed?: Uint8Array[];
   retryAfterSeconds?: number;
-  /** Time the lookup's SQL took inside D1, sent as `Server-Timing: sql;dur=...` for operators. */
+  /** Sent in `Server-Timing` and `ICD-Costs` (docs/protocol.md, docs/scaling.md). */
   sqlMs?: number;
-  /** Milliseconds of each step of an answered sync, also sent in `Server-Timing`. */
   timings?: Record<string, number>;
-  /** What an answered sync cost, sent as `ICD-Costs` for operators and the benchmark (docs/scaling.md). */
   costs?: SyncCosts;
   /** Overrides the status of `result`: 413 (too large) and 503 (try again) carry no Result of their own. */
   status?: 413 | 503;
@@ -56,26 +53,22 @@ export function maxRequestBytes(maxContacts: number): number {
   );
 }
 
-/** An identifier is 1 to MAX_IDENTIFIER_BYTES bytes; a token 1 to MAX_TOKEN_BYTES. */
 export const isIdentifier = (id: Uint8Array) => id.length > 0 && id.length <= MAX_IDENTIFIER_BYTES;
 export const isToken = (token: Uint8Array) => token.length > 0 && token.length <= MAX_TOKEN_BYTES;
 /** The SHA-256 of a token, as the account service may send it instead of the token. */
 export const TOKEN_HASH_BYTES = 32;
 
-/** An identifier written in hex (the admin API's JSON and paths), or null if it is not one. */
 export function identifierFromHex(text: unknown): Uint8Array | null {
   const id = typeof text === "string" ? fromHex(text) : null;
   return id && isIdentifier(id) ? id : null;
 }
 
 export interface ParseOptions {
-  /** Check and keep `identifiers`: register and delete ignore them. */
   identifiers: boolean;
-  /** Require `user` and `auth_token`: only the local /test/add/many hook does without. */
+  /** Only the local /test/add/many hook does without. */
   credentials: boolean;
 }
 
-/** Decodes a Request body; anything that is not a well-formed Request is REQUEST_DATA_INVALID. */
 export function parseRequest(body: Uint8Array, options: ParseOptions): ParsedRequest | Outcome {
   let message: ICD.Request;
   try {

@@ -1,7 +1,5 @@
-// A client's first sync is admitted by the guard objects of its network and of its ASN (when the
-// guard is on); a network that goes over its allowance here is alerted on and audited, once. The
-// same objects count what unjudged clients of their network were shown (egress control): past
-// EGRESS_NETWORK_PER_DAY (EGRESS_ASN_PER_DAY) the network gets no new clients until it drains.
+// A client's first sync admitted by its network's and ASN's guard objects, and what unjudged clients
+// of a network were shown reported to them; a network newly throttled is alerted on and audited, once.
 
 import { admissionGuards, firstRefusal } from "../core/admission";
 import { type Config, configOf } from "../core/config";
@@ -16,10 +14,8 @@ export interface Origin {
   asn: number | undefined;
 }
 
-/** The keys a client's origin is counted under: its network (IPv4 address or IPv6 /64) and its ASN. */
 export const networkKeys = (origin: Origin): string[] => [networkOf(origin.ip), ...(origin.asn !== undefined ? [`asn:${origin.asn}`] : [])];
 
-/** The guard objects (network, ASN) that admit a client of this origin, with their allowances; none with the guard off. */
 export const admissionKeys = (config: Config, origin: Origin) => admissionGuards(config, networkOf(origin.ip), origin.asn);
 
 export async function admitNewClient(env: Env, origin: Origin, now: number): Promise<Admission> {
@@ -37,7 +33,6 @@ export async function admitNewClient(env: Env, origin: Origin, now: number): Pro
   return firstRefusal(verdicts);
 }
 
-/** Hands each network's revealed users (to unjudged clients, from an isolate's tally) to its guard object. */
 export async function reportEgress(env: Env, config: Config, networks: Record<string, number>, now: number): Promise<void> {
   await Promise.all(
     Object.entries(networks).map(async ([network, revealed]) => {

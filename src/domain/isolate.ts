@@ -1,15 +1,13 @@
-// What one isolate keeps between the requests it serves, all of it here and none hidden in a module:
-// made once where the Worker is wired (src/index.ts) and handed to each request through its context.
-// Losing any of it costs only a little latency or a call more, never a wrong answer.
+// What one isolate keeps between the requests it serves, made once in src/index.ts. Losing any of it
+// costs only a little latency or a call more, never a wrong answer.
 
 import type { BucketKind } from "../core/bucket";
 import { IsolateMonitoring } from "./monitoring";
 import { MINUTE_MS } from "../core/time";
 
 export interface Isolate {
-  /** Clients this isolate charged lately: their answer is looked up before the charge. */
+  /** Their answer is looked up before the charge. */
   readonly trusted: TrustedClients;
-  /** The tally not yet handed to the monitor objects, the norm and the egress episode last read. */
   readonly monitoring: IsolateMonitoring;
 }
 
@@ -18,7 +16,6 @@ export const newIsolate = (): Isolate => ({ trusted: new TrustedClients(), monit
 const TRUST_MS = 10 * MINUTE_MS;
 const TRUST_ENTRIES = 10_000;
 
-/** Clients this isolate authenticated and charged lately, by kind and bucket epoch: until when a lookup may run before the charge. */
 export class TrustedClients {
   private readonly until = new Map<string, number>();
 

@@ -1,8 +1,5 @@
-// What happens after a sync is answered, off the client's latency (ctx.waitUntil): the isolate's
-// tally counts it (no call), the client's object adds it to its signals and runs the rules with the
-// norm this isolate knows, and a new flag is listed, audited and alerted on. Nothing here waits on
-// a shared object before the client's own rules have run: if the monitoring is down, the client is
-// still judged, flagged and quarantined.
+// What happens after a sync is answered (ctx.waitUntil): the isolate's tally, the client's signals and
+// rules, a new flag listed, audited and alerted on; a client's rules never wait on a shared object.
 
 import type { BucketKind } from "../core/bucket";
 import type { Config } from "../core/config";
@@ -22,20 +19,16 @@ export interface AnsweredSync {
   kind: BucketKind;
   identifiers: Uint8Array[];
   matches: number;
-  /** From the charge: whether it filled the bucket to its edge, and whether the client was flagged. */
   edge: boolean;
   flagged: boolean;
-  /** Whether it may teach the norm: the client's first full sync, outside an egress episode. */
   teaches: boolean;
-  /** What it counts for egress control, if the client is not established (at most DETECT_PROBATION_LIMIT). */
   revealed: number;
-  /** For a client not established, the network keys its reveals count for (none with the guard off); null for an established one. */
+  /** Null for an established client, whose reveals count for no network. */
   unjudgedFrom: readonly string[] | null;
 }
 
 type WaitUntil = (p: Promise<unknown>) => void;
 
-/** Where a sync is observed: the bindings, this isolate's monitoring, the time, and how to run work after the answer. */
 export interface ObservationContext {
   env: Env;
   shards: Shards;
@@ -56,10 +49,7 @@ export async function observeSync(at: ObservationContext, sync: AnsweredSync): P
   if (newFlag) await announce(at, sync.user, newFlag, samples);
 }
 
-/**
- * A sync the client's object observed in the charge's call (its answer was looked up first): the
- * isolate's tally counts it, and a new flag is listed, audited and alerted on, after the answer.
- */
+/** A sync the client's object already observed in the charge's call (its answer was looked up first). */
 export function tallyObserved(at: ObservationContext, sync: AnsweredSync, observed: Observed): void {
   const { env, config, monitoring, now, waitUntil } = at;
   monitoring.noteSync(env, config, { kind: sync.kind, identifiers: sync.identifiers.length, matches: sync.matches, flagged: sync.flagged, teaches: sync.teaches, revealed: sync.revealed }, now, waitUntil, sync.unjudgedFrom);
@@ -67,7 +57,6 @@ export function tallyObserved(at: ObservationContext, sync: AnsweredSync, observ
   if (flag) inBackground(waitUntil, () => announce(at, sync.user, flag, observed.samples));
 }
 
-/** The flag is already in force in the client's object; the list, the audit and the alert follow, each on its own. */
 async function announce({ env, shards, config, monitoring }: ObservationContext, user: Uint8Array, flag: Flag, samples: NormSample[]) {
   const subject = await subjectOf(config, user);
   const results = await Promise.allSettled([
@@ -77,10 +66,10 @@ async function announce({ env, shards, config, monitoring }: ObservationContext,
   for (const r of results) if (r.status === "rejected") console.error(`flag announcement failed: ${(r.reason as Error).message}`);
 }
 
-/** The HMAC key of identifiers in the audit log and alerts: AUDIT_KEY, or ADMIN_TOKEN where it is still the legacy credential (locally). */
+/** ADMIN_TOKEN only where it is still the legacy credential (locally). */
 const subjectKey = (config: Config) => config.auditKey ?? (config.legacyAdminToken ? config.adminToken : undefined);
 
-/** Identifiers in the audit log and in alerts are keyed hashes; without a key none is written. */
+/** Without a key no subject is written. */
 export function subjectOf(config: Config, id: Uint8Array): Promise<string | null> {
   const key = subjectKey(config);
   return key ? keyedHash(key, id) : Promise.resolve(null);
@@ -90,7 +79,6 @@ export function observeRefusal({ env, config, monitoring, now, waitUntil }: Obse
   monitoring.noteRefusal(env, config, now, waitUntil);
 }
 
-/** Runs work after the response without letting its failure reach the client. */
 export function inBackground(waitUntil: WaitUntil, work: () => Promise<void>): void {
   waitUntil(work().catch((error: Error) => console.error(`observation failed: ${error.message}`)));
 }

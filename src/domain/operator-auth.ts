@@ -1,6 +1,5 @@
-// Who is calling the operator's side: a person signed in through Cloudflare Access (the
-// Cf-Access-Jwt-Assertion header, verified here against the team's published keys), or a key of
-// ADMIN_KEYS (src/core/credentials.ts).
+// Who is calling the operator's side: a person signed in through Cloudflare Access (its JWT verified
+// here against the team's published keys), or a key of ADMIN_KEYS (src/core/credentials.ts).
 
 import { type JWTPayload, type JWTVerifyGetKey, createRemoteJWKSet, errors, jwtVerify } from "jose";
 import type { AccessConfig, Config } from "../core/config";
@@ -12,10 +11,7 @@ export interface OperatorHeaders {
   accessAssertion: string | undefined;
 }
 
-/**
- * The caller's actor, or null (401: no credential, or one that proves nothing). An Access identity
- * that ACCESS_ROLES grants nothing is an actor without roles: known, and refused (403) everywhere.
- */
+/** An Access identity that ACCESS_ROLES grants nothing is an actor without roles: known, and refused (403) everywhere. */
 export async function authenticateOperator(config: Config, headers: OperatorHeaders, now: number): Promise<Actor | null> {
   if (config.access && headers.accessAssertion !== undefined) return verifyAccess(config.access, headers.accessAssertion, now);
   return checkKey(config, headers.authorization);
@@ -30,7 +26,7 @@ function keySetOf(access: AccessConfig): JWTVerifyGetKey {
   return keys;
 }
 
-/** What makes a token invalid (401); any other error (the keys could not be fetched) is a failure of ours. */
+/** Any other error (the keys could not be fetched) is a failure of ours, not a 401. */
 const INVALID = /^ERR_(JWT|JWS)_|^ERR_JWKS_(NO|MULTIPLE)_MATCHING_KEYS?$|^ERR_JOSE_(ALG_NOT_ALLOWED|NOT_SUPPORTED)$/;
 
 async function verifyAccess(access: AccessConfig, assertion: string, now: number): Promise<Actor | null> {
@@ -55,10 +51,7 @@ async function verifyAccess(access: AccessConfig, assertion: string, now: number
   return { roles, keyId: `access:${identities[0]!.replace(/^email:/, "")}` };
 }
 
-/**
- * A person's token carries their email (and the identity provider's groups, when Access is set to
- * pass them on, as `groups` or `custom.groups`); a service token carries its client id as `common_name`.
- */
+// Groups come only when Access is set to pass them on; a service token carries `common_name` instead of an email.
 function identitiesOf(payload: JWTPayload): string[] {
   const strings = (value: unknown) => (Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : []);
   const identities: string[] = [];

@@ -1,6 +1,5 @@
-// Authentication and authorization of /admin/: first who is calling (401 without a credential that
-// proves it, on every /admin/ path, existing or not), then whether the route admits one of the
-// caller's roles (src/core/roles.ts; 403, audited, if not).
+// Authentication (401 on every /admin/ path, existing or not) and authorization (403, audited) of
+// /admin/, by the role table of src/core/roles.ts.
 
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "./app-env";
@@ -18,10 +17,7 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 export const noSuchEndpoint = (c: Context<AppEnv>) => c.json({ error: "no such admin endpoint" }, 404);
 
-/**
- * The refusal for this caller on `route`, or null once admitted (and `role` set). The account
- * service's routes do not exist while ADMIN_USER_ROUTES is off (it uses the Service Binding).
- */
+/** Null once admitted. The account service's routes do not exist while ADMIN_USER_ROUTES is off: it uses the Service Binding. */
 export async function admit(c: Context<AppEnv>, route: AdminRoute): Promise<Response | null> {
   if (isUserRoute(route) && !c.get("config").adminUserRoutes) return noSuchEndpoint(c);
   const actor = c.get("actor")!;
@@ -40,5 +36,4 @@ export const authorize =
   async (c, next) =>
     (await admit(c, route)) ?? next();
 
-/** The audit log's "who" of a change made on an admitted route. */
 export const actorOf = (c: Context<AppEnv>): AuditActor => ({ role: c.get("role")!, keyId: c.get("actor")!.keyId });

@@ -11,9 +11,8 @@ export interface AppEnv {
   Variables: {
     config: Config;
     shards: Shards;
-    /** What this isolate keeps between requests (src/domain/isolate.ts), made once in src/index.ts. */
     isolate: Isolate;
-    /** On /admin/ routes, once authenticated (src/http/admin-auth.ts): who calls, and the role the route admitted them in. */
+    /** Set on /admin/ routes once authenticated and admitted. */
     actor?: Actor;
     role?: Role;
   };

@@ -1,6 +1,5 @@
-// The operator dashboard as one self-contained HTML document: inline CSS and vanilla JavaScript, SVG
-// charts drawn by hand, no external assets (operators' machines may be offline). The script is
-// written and type-checked as TypeScript in dashboard/script.ts; the page inlines what it compiles to.
+// The operator dashboard as one self-contained HTML document, with no external assets (operators'
+// machines may be offline); it inlines the script compiled from dashboard/script.ts.
 
 import { DASHBOARD_SCRIPT } from "./dashboard/script-text";
 

@@ -1,9 +1,5 @@
-// The network guard, in front of every endpoint when GUARD is on (the production environment).
-//
-// Cheap where it may be: every request counts against the rate-limiting binding NETWORK_LIMIT, keyed
-// by network. It is per Cloudflare location and approximate, which is fine for a flood. Exact where it
-// must be: registrations also go through the network's NetworkGuard object, which never lets one
-// network create more accounts than its hourly allowance, wherever the requests land.
+// The network guard, in front of every endpoint when GUARD is on: the NETWORK_LIMIT binding is cheap and
+// approximate (per location; fine for a flood), registrations also go through the exact NetworkGuard object.
 
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "./app-env";
@@ -12,12 +8,11 @@ import { guardOf } from "../objects/network-guard";
 import { Result, outcome } from "../core/wire";
 import { toHttpResponse } from "./respond";
 
-/** The binding's window: waiting this long always lets a request through again. */
 const LIMIT_PERIOD_SECONDS = 10;
 
 const refuse = (retryAfterSeconds: number) => toHttpResponse(outcome(Result.RATE_LIMIT_EXCEEDED, { retryAfterSeconds }));
 
-/** The admin API is not guarded per network: the account service registers users through it from one address, and the token is its guard. */
+// Not the admin API: the account service registers users through it from one address, and the token is its guard.
 const isAdmin = (path: string) => path === "/admin" || path.startsWith("/admin/");
 
 export const networkGuard: MiddlewareHandler<AppEnv> = async (c, next) => {

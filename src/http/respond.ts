@@ -1,5 +1,5 @@
-// What an outcome becomes in HTTP: its status, `Retry-After` when waiting can help, and
-// `Server-Timing` with the steps of an answered sync, and `ICD-Costs` with the calls it made.
+// What an outcome becomes in HTTP: its status, `Retry-After` when waiting can help, `Server-Timing`
+// and `ICD-Costs` for an answered sync.
 
 import { type Outcome, Result, encodeResponse } from "../core/wire";
 
@@ -17,7 +17,6 @@ export function httpStatus(o: Outcome): number {
   }
 }
 
-/** The HTTP response of an outcome, with `Retry-After` when waiting can help. */
 export function toHttpResponse(o: Outcome): Response {
   const headers: Record<string, string> = { "Content-Type": "application/x-protobuf" };
   if (o.retryAfterSeconds !== undefined) headers["Retry-After"] = String(o.retryAfterSeconds);

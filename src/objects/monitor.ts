@@ -1,12 +1,5 @@
-// The monitor: N Durable Objects (MONITOR_SHARDS) that together keep per-minute series of what the
-// service did (syncs, identifiers checked, matches, refusals, flags) for SERIES_DAYS, running
-// totals for Prometheus, the list of flagged clients, the learned hit-ratio norm, and send alerts to
-// ALERT_WEBHOOK_URL: a new flag, a network throttled, or a global rate leaving its baseline.
-//
-// No sync calls them: each isolate hands over a tally of its syncs about once a second, to one of
-// the N objects at random (src/domain/monitoring.ts), and the operator's reads merge all N. A
-// client's own rules never wait on them (src/objects/client-buckets.ts). Object 0 also watches the
-// baseline of the merged series.
+// The monitor: MONITOR_SHARDS Durable Objects keeping per-minute series, totals, the flagged list,
+// the norm and alerts; isolates hand them tallies, never a sync (docs/detection.md, "Monitor, alerts and audit").
 
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../core/config";
@@ -16,17 +9,13 @@ import { type NormSample, type NormState, emptyNorm } from "../core/hit-ratio-no
 import { type Counts, type Minute, SERIES, type SeriesName, type Tally, addToNorm, mergeSeries, samplesOut, zeros } from "../core/telemetry";
 import { DAY_MS, MINUTE_MS } from "../core/time";
 
-/** Minutes are kept this long (the issue asks for at least 30 days). */
+/** At least 30 days are asked for. */
 export const SERIES_DAYS = 31;
 
-/**
- * A completed minute is off its baseline when it exceeds BASELINE_FACTOR times the mean of the
- * BASELINE_MINUTES before it, and a floor that keeps a quiet service from alerting on a handful.
- */
+/** The floor keeps a quiet service from alerting on a handful. */
 export const BASELINE_MINUTES = 60;
 export const BASELINE_FACTOR = 5;
 export const BASELINE_FLOOR: Partial<Record<SeriesName, number>> = { identifiers: 100_000, refusals: 200, flags: 5 };
-/** Minutes of history needed before a baseline is trusted. */
 const BASELINE_MIN_HISTORY = 30;
 
 export interface FlaggedClient {
@@ -41,7 +30,7 @@ export interface Alert {
   detail: Record<string, unknown>;
 }
 
-/** Which of the N objects this is, and N: object 0 watches the merged baseline. */
+/** Object 0 watches the merged baseline. */
 export interface Shard {
   index: number;
   of: number;
@@ -71,7 +60,6 @@ export class Monitor extends DurableObject<Env> {
     `);
   }
 
-  /** Adds an isolate's tally: its minutes to the series and totals, its samples to the norm. */
   async absorb(tally: Tally, shard: Shard, now: number = Date.now()): Promise<void> {
     const minutes = Object.keys(tally.minutes).map(Number).sort((a, b) => a - b);
     for (const minute of minutes) await this.count(minute, tally.minutes[minute]!, shard);
@@ -80,12 +68,10 @@ export class Monitor extends DurableObject<Env> {
     this.ctx.storage.kv.put("absorbed", { tallies: absorbed.tallies + 1, syncs: absorbed.syncs + tally.syncs });
   }
 
-  /** How many tallies this object took and how many syncs they held: the monitoring's calls per sync. */
   absorbed(): { tallies: number; syncs: number } {
     return this.ctx.storage.kv.get<{ tallies: number; syncs: number }>("absorbed") ?? { tallies: 0, syncs: 0 };
   }
 
-  /** A client was just flagged: list it, take its samples out of the norm, alert. */
   async flag(client: FlaggedClient & { subject: string | null; samples: NormSample[] }, shard: Shard, now: number = Date.now()): Promise<void> {
     this.sql.exec(
       "INSERT INTO flagged (id, flagged_at, reasons) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET flagged_at = excluded.flagged_at, reasons = excluded.reasons",
@@ -100,12 +86,10 @@ export class Monitor extends DurableObject<Env> {
     await this.alert({ at: now, type: "flag", detail: { subject: client.subject, reasons: client.reasons } });
   }
 
-  /** An operator cleared a client's flag. */
   unflag(id: string): void {
     this.sql.exec("DELETE FROM flagged WHERE id = ?", id);
   }
 
-  /** An alert a domain step raises: a network throttled, an egress episode starting or ending. */
   async raise(alert: Alert): Promise<void> {
     await this.alert(alert);
   }
@@ -117,7 +101,6 @@ export class Monitor extends DurableObject<Env> {
       .map((r) => ({ id: r.id, flaggedAt: r.flagged_at, reasons: JSON.parse(r.reasons) as Reason[] }));
   }
 
-  /** The minutes with data in [from, to), oldest first. */
   series(from: number, to: number): Minute[] {
     return this.sql
       .exec<Record<string, number>>(`SELECT minute, ${SERIES.join(", ")} FROM series WHERE minute >= ? AND minute < ? ORDER BY minute`, Math.floor(from / MINUTE_MS), Math.ceil(to / MINUTE_MS))
@@ -125,12 +108,12 @@ export class Monitor extends DurableObject<Env> {
       .map(({ minute, ...values }) => ({ at: minute! * MINUTE_MS, ...(values as Record<SeriesName, number>) }));
   }
 
-  /** Running totals since the service started (Prometheus counters never go down). */
+  /** Prometheus counters never go down. */
   totals(): Record<SeriesName, number> {
     return { ...zeros(), ...this.ctx.storage.kv.get<Record<SeriesName, number>>("totals") };
   }
 
-  /** This object's share of the norm (bins may be below 0 where samples were taken out): merge before use. */
+  /** Bins may be below 0 where samples were taken out: merge before use. */
   normState(now: number = Date.now()): NormState {
     return this.ctx.storage.kv.get<NormState>("norm") ?? emptyNorm(now);
   }
@@ -142,7 +125,6 @@ export class Monitor extends DurableObject<Env> {
       .map((r) => ({ at: r.at, type: r.type, detail: JSON.parse(r.detail) }));
   }
 
-  /** Forgets everything: the local /reset hook only. */
   async reset(): Promise<void> {
     await this.ctx.storage.deleteAll();
     this.createTables();
@@ -171,10 +153,7 @@ export class Monitor extends DurableObject<Env> {
     this.ctx.storage.kv.put("totals", totals);
   }
 
-  /**
-   * Alerts once when a completed minute of the merged series (all N objects) leaves its baseline,
-   * and again only after it came back. Object 0 does this, reading the others' last hour.
-   */
+  /** Alerts once when a completed minute of the merged series leaves its baseline, again only after it came back. */
   private async checkBaseline(minute: number, shard: Shard): Promise<void> {
     const from = (minute - Math.max(BASELINE_MINUTES, WINDOW_MINUTES)) * MINUTE_MS;
     const to = (minute + 1) * MINUTE_MS;
@@ -205,7 +184,6 @@ export class Monitor extends DurableObject<Env> {
     await this.judgeEgress(minute, current?.revealed ?? 0, window);
   }
 
-  /** Egress control over the merged series: an episode starts when a minute's or the last hour's revealed users leave their limit, and ends when calm. */
   private async judgeEgress(minute: number, revealed: number, window: number[]): Promise<void> {
     const config = configOf(this.env).egress;
     const verdict = judgeWindow(config, this.egress(), window, revealed, minute * MINUTE_MS);
@@ -216,7 +194,6 @@ export class Monitor extends DurableObject<Env> {
     }
   }
 
-  /** The egress episode, as object 0 judges it (the isolates read it with the norm). */
   egress(): EgressState {
     return this.ctx.storage.kv.get<EgressState>("egress") ?? noEpisode();
   }
@@ -233,5 +210,5 @@ export class Monitor extends DurableObject<Env> {
   }
 }
 
-/** Monitor object k of N. Object 0 keeps the name the single monitor always had. */
+/** Object 0 keeps the name the single monitor always had. */
 export const monitorShard = (env: Env, k: number): DurableObjectStub<Monitor> => env.MONITOR.get(env.MONITOR.idFromName(k === 0 ? "global" : `global:${k}`));

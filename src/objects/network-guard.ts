@@ -1,14 +1,5 @@
-// One Durable Object per client network (IPv4 address, IPv6 /64, or autonomous system "asn:N"):
-// - an exact leaky bucket of registrations, so that one network cannot mint accounts faster than
-//   GUARD_REGISTRATIONS_PER_HOUR (every other request is counted by the cheaper rate-limiting
-//   binding, see src/http/guard.ts);
-// - the network rule of enumeration detection: new clients (a client's first sync) per day. Past
-//   DETECT_NETWORK_ACCOUNTS_PER_DAY (DETECT_ASN_ACCOUNTS_PER_DAY for an ASN) the network is
-//   throttled for a day: no registrations and no new clients from it; clients it already had are
-//   untouched, since they have done nothing suspicious themselves.
-// - egress control: users revealed to its clients not yet judged, per day (src/core/egress.ts); past
-//   EGRESS_NETWORK_PER_DAY (EGRESS_ASN_PER_DAY) it gets no new clients until that has drained.
-// What the guard's verdicts lead to (alerts, audit) is src/domain/admission.ts.
+// One Durable Object per client network (IPv4 address, IPv6 /64, or "asn:N"): the exact registration
+// bucket, the network rule's new clients a day, and egress per day (docs/detection.md). Verdicts' effects: src/domain/admission.ts.
 
 import { DurableObject } from "cloudflare:workers";
 import { type Admission, type GuardState, admitToNetwork, throttleOf } from "../core/admission";
@@ -20,7 +11,7 @@ import { HOUR_MS } from "../core/time";
 export type { Admission } from "../core/admission";
 
 export class NetworkGuard extends DurableObject<Env> {
-  /** Takes one registration from this network's hourly allowance, or refuses with the honest wait. */
+  /** Exact, unlike the rate-limiting binding that counts every other request (src/http/guard.ts). */
   async register(now: number = Date.now()): Promise<ChargeOutcome> {
     const throttled = throttleOf(this.guardState().throttledUntil, now);
     if (throttled) return throttled;
@@ -33,10 +24,6 @@ export class NetworkGuard extends DurableObject<Env> {
     return outcome;
   }
 
-  /**
-   * Counts a new client of this network against its daily allowance. Refuses while the network is
-   * throttled; the client that goes over the allowance throttles it, and `throttledNow` says so once.
-   */
   async admitNewClient(perDay: number, now: number = Date.now()): Promise<Admission & { throttledNow?: { accounts: number } }> {
     const { admission, newClients, throttledUntil } = admitToNetwork(this.guardState(), perDay, now);
     if (newClients !== undefined) this.ctx.storage.kv.put("newClients", newClients);
@@ -45,10 +32,6 @@ export class NetworkGuard extends DurableObject<Env> {
     return admission;
   }
 
-  /**
-   * Egress control: counts users revealed to unjudged clients of this network; past `perDay` the
-   * network gets no new clients (admitNewClient refuses) until the count has drained below it.
-   */
   async reveal(revealed: number, perDay: number, now: number = Date.now()): Promise<{ throttledNow: { revealed: number } | null }> {
     const kv = this.ctx.storage.kv;
     const next = revealToNetwork({ revealedEmptyAt: kv.get<number>("revealed") ?? 0, throttledUntil: this.guardState().throttledUntil }, revealed, perDay, now);
@@ -62,7 +45,6 @@ export class NetworkGuard extends DurableObject<Env> {
     return { newClients: this.ctx.storage.kv.get<number>("newClients") ?? 0, throttledUntil: this.ctx.storage.kv.get<number>("throttledUntil") ?? 0 };
   }
 
-  /** When the last of this network's allowances and throttle runs out. */
   private latest(): number {
     return Math.max(...["registrations", "newClients", "throttledUntil", "revealed"].map((key) => this.ctx.storage.kv.get<number>(key) ?? 0));
   }

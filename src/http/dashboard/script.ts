@@ -1,9 +1,5 @@
-// The operator dashboard's script, run by the browser: src/http/dashboard-page.ts inlines it under the
-// page's nonce. It compiles under its own tsconfig (the DOM, no Workers types); `npm run dashboard`
-// writes what the page serves, script-text.ts, and `npm run typecheck` fails when that is stale.
-// Every value from the admin API reaches the DOM through textContent or setAttribute, never as
-// markup, and is checked before use: the answers' types below say what the page reads, not what it trusts.
-// A classic script (no import or export), in strict mode: the compiler adds "use strict".
+// The dashboard's browser script, a classic script that `npm run dashboard` compiles into script-text.ts.
+// API values reach the DOM only as text or attributes, and are checked: these types are what it reads, not what it trusts.
 
 /** GET /admin/series */
 interface SeriesAnswer {
@@ -33,14 +29,12 @@ interface DetectionAnswer {
 }
 
 (() => {
-  // The JSON endpoints sit beside the page, whether it was opened as /admin or /admin/. Absolute, on
-  // the origin: opened as http://admin:<token>@host/admin/, the document keeps the credentials in its
-  // URL, and fetch refuses any URL that resolves to one with credentials. The browser still
-  // authenticates these requests: it caches the credentials the page was opened with.
+  // Absolute on the origin: opened as http://admin:<token>@host/admin/, the document's URL keeps the
+  // credentials, and fetch refuses any URL that resolves to one with them (the browser caches them anyway).
   const BASE = location.origin + (location.pathname.endsWith("/") ? location.pathname : location.pathname + "/");
   const REFRESH_MS = 30000;
   const MINUTE = 60000;
-  // Each window is split into about a hundred bars at most: minutes are summed into bins here.
+  // About a hundred bars at most per window.
   const WINDOWS = {
     hour: { minutes: 60, binMinutes: 1, label: "last hour, per minute" },
     day: { minutes: 1440, binMinutes: 15, label: "last day, per 15 minutes" },
@@ -60,7 +54,6 @@ interface DetectionAnswer {
     key: Field;
     title: string;
     wide?: boolean;
-    /** A part of the value drawn over its bar (the full syncs among all). */
     part?: Field;
     cls: string;
     partCls?: string;

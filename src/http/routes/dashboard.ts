@@ -1,7 +1,5 @@
-// The operator's dashboard: one HTML page under /admin/ that reads the admin API's JSON from the same
-// origin. Mounted inside the admin routes, after their authentication, and admitted as route "GET /"
-// of the role table (viewers and operators); the page holds no secret: the browser sends the
-// operator's credentials (or Cloudflare Access its token) with each of its fetches.
+// The operator's dashboard: one HTML page under /admin/, admitted as "GET /" of the role table; it holds
+// no secret (the browser sends the operator's credentials, or Access its token, with each fetch).
 
 import { type Context, Hono } from "hono";
 import { baseRoutePath } from "hono/route";
@@ -11,11 +9,8 @@ import { dashboardPage } from "../dashboard-page";
 
 export const dashboardRoutes = new Hono<AppEnv>();
 
-/**
- * A fresh nonce per response lets the page's one inline script and one inline style run and nothing
- * else: no injected <script>, no inline event handler, no style attribute. Data may only be fetched
- * from this origin, and no other site may frame the page (clickjacking of the Clear buttons).
- */
+// A fresh nonce per response lets only the page's one inline script and style run; no other site may
+// frame the page (clickjacking of the Clear buttons).
 function contentSecurityPolicy(nonce: string): string {
   return [
     "default-src 'none'",
@@ -39,8 +34,6 @@ function servePage(c: Context<AppEnv>) {
   });
 }
 
-// GET /admin and GET /admin/. Hono matches trailing slashes strictly, and mounted at /admin a
-// sub-app's "/" is "/admin" alone; a pattern for the empty last segment would push the whole app
-// off its RegExpRouter. So the page takes the mount path with or without its slash, and every other
-// path goes on to the rest of the admin API (and its 404).
+// GET /admin and /admin/: hono matches trailing slashes strictly, and a pattern for the empty last
+// segment would push the whole app off its RegExpRouter.
 dashboardRoutes.get("*", async (c, next) => (c.req.path.replace(/\/$/, "") === baseRoutePath(c) ? ((await admit(c, "GET /")) ?? servePage(c)) : next()));

@@ -1,6 +1,5 @@
-// The operator's resharding API under /admin/reshard (operator role; registered by admin.ts from the
-// role table): what `npm run reshard` (scripts/reshard.mjs) drives. Each POST /step does one small piece of the
-// move (src/domain/reshard.ts) and says what it did; repeating one is harmless.
+// The operator's resharding API under /admin/reshard, which `npm run reshard` (scripts/reshard.mjs)
+// drives: each POST /step does one small, repeatable piece of the move (src/domain/reshard.ts).
 
 import type { Context } from "hono";
 import type { AppEnv } from "../app-env";
@@ -9,13 +8,9 @@ import { reshardStatus, reshardStep } from "../../domain/reshard";
 
 export const MAX_RESHARD_BATCH = 5000;
 
-/** GET /admin/reshard: the bound shards, the layout, each shard's layout version, the copier's progress. */
 export const reshardStatusRoute = async (c: Context<AppEnv>) => c.json(await reshardStatus(c.get("shards")));
 
-/**
- * POST /admin/reshard/step?batch=N&lane=J&lanes=L: one step, reading N rows (default 1000); lane J of
- * L (default 0 of 1) when several commands share the work. {"action": "none"} once nothing is left.
- */
+/** POST /admin/reshard/step?batch=N&lane=J&lanes=L: lane J of L when several commands share the work; {"action": "none"} once done. */
 export const reshardStepRoute = async (c: Context<AppEnv>) => {
   const [batch, lane, lanes] = [c.req.query("batch") ?? "1000", c.req.query("lane") ?? "0", c.req.query("lanes") ?? "1"].map((t) => (/^\d{1,5}$/.test(t) ? Number(t) : NaN)) as [number, number, number];
   if (!(batch >= 1 && batch <= MAX_RESHARD_BATCH)) return c.json({ error: `batch must be 1 to ${MAX_RESHARD_BATCH}` }, 400);
