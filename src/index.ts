@@ -7,6 +7,7 @@ import { configOf } from "./core/config";
 import { shardsOf } from "./db/shards";
 import { onError } from "./http/errors";
 import { scheduled } from "./domain/purge";
+import { pseudonymsOf } from "./domain/pseudonyms";
 import { networkGuard } from "./http/guard";
 import { adminRoutes } from "./http/routes/admin";
 import { discoveryRoutes } from "./http/routes/discovery";
@@ -24,6 +25,7 @@ const app = new Hono<AppEnv>();
 app.use(async (c, next) => {
   c.set("config", configOf(c.env));
   c.set("shards", shardsOf(c.env));
+  pseudonymsOf(c.env); // no request is served without valid PSEUDONYM_KEYS: a ConfigError naming it
   await next();
 });
 app.use(networkGuard);

@@ -29,6 +29,7 @@ import { type Origin, admissionKeys, admitNewClient, networkKeys } from "./admis
 import { currentNorm, egressEpisode } from "./monitoring";
 import { inBackground, observeRefusal, observeSync, tallyObserved } from "./observation";
 import { s2Candidates } from "./s2-filter";
+import { type Stored, storedRequest } from "./pseudonyms";
 
 export async function discover(
   env: Env,
@@ -40,6 +41,8 @@ export async function discover(
 ): Promise<Outcome> {
   const started = performance.now();
   const ids = req.identifiers;
+  // Users are stored and named by pseudonyms: the client's own and its identifiers' (by request position).
+  const { user, stored } = await storedRequest(env, shards, req.user, ids);
   const tokenHash = await hashToken(req.authToken);
   let epoch: number;
   try {
@@ -48,9 +51,9 @@ export async function discover(
     console.error(`bucket epoch unreadable: ${(error as Error).message}`);
     return outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
   }
-  const buckets = bucketsOf(env, req.user, epoch);
-  const key = `${epoch}:${toHex(req.user)}`;
-  const look = () => answerLookup(env, shards, config, epoch, kind, ids, now - config.s2DeltaMs, { now, waitUntil }).then((answer) => ({ answer, at: performance.now() }));
+  const buckets = bucketsOf(env, user.user, epoch);
+  const key = `${epoch}:${toHex(user.user)}`;
+  const look = () => answerLookup(env, shards, config, epoch, kind, ids, stored, now - config.s2DeltaMs, { now, waitUntil }).then((answer) => ({ answer, at: performance.now() }));
   const worthALookup = ids.length > 0 && ids.length <= config.maxContacts;
 
   // A client this isolate charged lately has its answer looked up first: the object then charges
@@ -78,7 +81,7 @@ export async function discover(
     if (verdict.auth === "unknown") {
       [objectCalls, credentialReads] = [2, 1];
       // The object has no copy of the credential: D1 has the truth, and the object keeps it.
-      const credentials = await db.findCredentials(shards, req.user);
+      const credentials = await db.findCredentials(shards, user.user, user.previous);
       if (!credentials || !sameHash(credentials.tokenHash, tokenHash)) return outcome(Result.AUTHENTICATION_INVALID);
       verdict = await buckets.sync({ ...syncRequest, learned: credentials }, now);
     }
@@ -144,7 +147,7 @@ export async function discover(
   const unjudgedFrom = next.charged.established ? null : config.guard ? networkKeys(origin) : [];
   const teaches = next.charged.fresh && !egressEpisode();
   const revealed = Math.min(matches, config.detection.probationLimit);
-  const sync = { user: req.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: next.charged.edge, flagged: next.charged.flagged, teaches, revealed, unjudgedFrom };
+  const sync = { user: user.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: next.charged.edge, flagged: next.charged.flagged, teaches, revealed, unjudgedFrom };
   if (verdict.observed) tallyObserved(env, shards, config, sync, verdict.observed, now, waitUntil);
   else inBackground(waitUntil, () => observeSync(env, shards, config, sync, now, waitUntil));
   return answer;
@@ -184,19 +187,21 @@ async function answerLookup(
   epoch: number,
   kind: BucketKind,
   ids: Uint8Array[],
+  stored: Stored,
   since: number,
   context: { now: number; waitUntil: (p: Promise<unknown>) => void },
 ): Promise<Outcome> {
   if (kind === "full") {
-    const { rows, sqlMs, d1Ms, calls, rowsRead } = await db.findRegistered(shards, ids);
+    const { rows, sqlMs, d1Ms, calls, rowsRead } = await db.findRegistered(shards, stored.ids, stored.previous);
     return outcome(Result.SUCCESS, { added: rows.map((r) => ids[r.i]!), sqlMs, timings: { d1: d1Ms }, costs: { d1Calls: calls, d1Rows: rowsRead, objectCalls: 0 } });
   }
   const filtered = performance.now();
-  const { positions: candidates, calls: indexCalls } = await s2Candidates(env, shards, config, epoch, ids, since, context);
+  const { positions: candidates, calls: indexCalls } = await s2Candidates(env, shards, config, epoch, stored.ids, since, context, stored.previous);
   const index = performance.now() - filtered;
   if (candidates.length === 0) return outcome(Result.SUCCESS, { timings: { s2index: index }, costs: { d1Calls: 0, d1Rows: 0, objectCalls: indexCalls } });
-  const asked = candidates.length === ids.length ? ids : candidates.map((i) => ids[i]!);
-  const { rows, sqlMs, d1Ms, calls, rowsRead } = await db.findChanges(shards, asked, since);
+  const pick = (list: Uint8Array[]) => (candidates.length === ids.length ? list : candidates.map((i) => list[i]!));
+  const asked = pick(ids);
+  const { rows, sqlMs, d1Ms, calls, rowsRead } = await db.findChanges(shards, pick(stored.ids), since, stored.previous && pick(stored.previous));
   return outcome(Result.SUCCESS, {
     added: rows.filter((r) => r.registered === 1).map((r) => asked[r.i]!),
     removed: rows.filter((r) => r.registered === 0).map((r) => asked[r.i]!),

@@ -11,7 +11,7 @@ import { addUsers } from "../../src/db/test-hooks";
 import { egressEpisode, refreshNorm } from "../../src/domain/monitoring";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { type Alert, monitorShard } from "../../src/objects/monitor";
-import { Result, randomIds } from "../helpers";
+import { Result, randomIds, stored } from "../helpers";
 import { config, enrolled, fullSync, shards } from "./through-domain";
 import { MINUTE_MS } from "../../src/core/time";
 
@@ -82,13 +82,13 @@ describe("a crowd of fresh accounts, each on its own network", () => {
     expect(hundred).toHaveLength(100);
     expect((await fullSync(last, hundred, ip)).result).toBe(Result.SUCCESS);
     expect((await fullSync(last, next(1), ip)).result).toBe(Result.RATE_LIMIT_EXCEEDED);
-    expect((await bucketsOf(env, last.user, 0).inspectClient()).signals).toMatchObject({ verdict: "suspect" });
-    expect((await bucketsOf(env, last.user, 0).inspectClient()).flagged).toBe(false);
+    expect((await bucketsOf(env, stored(last.user), 0).inspectClient()).signals).toMatchObject({ verdict: "suspect" });
+    expect((await bucketsOf(env, stored(last.user), 0).inspectClient()).flagged).toBe(false);
 
     // Honest clients during the episode: an established one in full; a new one's book of 300 (40%
     // registered) in halves, as the client library sends it after a refusal without Retry-After.
     const established = await enrolled();
-    await bucketsOf(env, established.user, 0).clearFlag(); // vouched for: established
+    await bucketsOf(env, stored(established.user), 0).clearFlag(); // vouched for: established
     expect((await fullSync(established, randomIds(15_000), "10.98.0.1")).result).toBe(Result.SUCCESS);
     const registered = randomIds(120);
     await addUsers(shards(), registered, Date.now());

@@ -17,6 +17,7 @@ import { reshardStatusRoute, reshardStepRoute } from "./reshard";
 import { prometheusText } from "../prometheus";
 import { MINUTE_MS } from "../../core/time";
 import { hashToken } from "../../core/token";
+import { keyingOf, storedUser } from "../../domain/pseudonyms";
 import { MAX_IMPORT_BATCH, clientOf, dismissUser, enrollUser, importUsers } from "../../domain/accounts";
 import { recordChange } from "../../domain/audit";
 import type { AdminRoute } from "../../core/roles";
@@ -68,24 +69,29 @@ const audit = (c: Context<AppEnv>, action: string, id: Uint8Array | null, detail
 
 /** The identifier in the path, or null (the handler answers 400). */
 const pathId = (c: Context<AppEnv>): Uint8Array | null => identifierFromHex(c.req.param("id"));
+/** The stored value (pseudonym) of the user in the path, and while a rotation lasts the one before; null: answer 400. */
+const pathUser = async (c: Context<AppEnv>) => {
+  const id = pathId(c);
+  return id ? storedUser(await keyingOf(c.env, c.get("shards")), id) : null;
+};
 const badId = (c: Context<AppEnv>) => c.json({ error: `the identifier must be 1 to ${MAX_IDENTIFIER_BYTES} bytes in hex` }, 400);
 
 const clientBuckets = (c: Context<AppEnv>, id: Uint8Array) => clientOf(c.env, c.get("shards"), c.get("config"), id);
 
 /** GET /admin/clients/{hex id}: registration, block, and both buckets (level, when empty, largest request that fits). */
 on("GET /clients/:id", async (c) => {
-  const id = pathId(c);
-  if (!id) return badId(c);
+  const stored = await pathUser(c);
+  if (!stored) return badId(c);
   const [credentials, view] = await Promise.all([
-    db.findCredentials(c.get("shards"), id),
-    clientBuckets(c, id).then((buckets) => buckets.inspectClient()),
+    db.findCredentials(c.get("shards"), stored.user, stored.previous),
+    clientBuckets(c, stored.user).then((buckets) => buckets.inspectClient()),
   ]);
   return c.json({ registered: credentials !== null, ...view });
 });
 
 /** POST /admin/clients/{hex id}/clear: lifts an automatic flag (and its quarantine); the signals start afresh. */
 on("POST /clients/:id/clear", async (c) => {
-  const id = pathId(c);
+  const id = (await pathUser(c))?.user;
   if (!id) return badId(c);
   const wasFlagged = await (await clientBuckets(c, id)).clearFlag();
   await announceUnflag(c.env, c.get("config"), toHex(id));
@@ -133,7 +139,7 @@ on("GET /metrics", async (c) => {
 });
 
 on("DELETE /clients/:id/buckets", async (c) => {
-  const id = pathId(c);
+  const id = (await pathUser(c))?.user;
   if (!id) return badId(c);
   await (await clientBuckets(c, id)).resetBuckets();
   await audit(c, "reset-buckets", id);
@@ -142,7 +148,7 @@ on("DELETE /clients/:id/buckets", async (c) => {
 
 for (const action of ["block", "unblock"] as const) {
   on(`POST /clients/:id/${action}`, async (c) => {
-    const id = pathId(c);
+    const id = (await pathUser(c))?.user;
     if (!id) return badId(c);
     const buckets = await clientBuckets(c, id);
     await (action === "block" ? buckets.block() : buckets.unblock());
