@@ -59,7 +59,7 @@ export function tallyObserved(env: Env, shards: Shards, config: Config, sync: An
 async function announce(env: Env, shards: Shards, config: Config, user: Uint8Array, flag: Flag, samples: NormSample[]) {
   const subject = await subjectOf(config, user);
   const results = await Promise.allSettled([
-    announceFlag(env, config, { id: toHex(user), subject, flaggedAt: flag.at, reasons: flag.reasons, samples }, flag.at),
+    announceFlag(env, config, { id: `~${toHex(user)}`, subject, flaggedAt: flag.at, reasons: flag.reasons, samples }, flag.at),
     writeAudit(shards, flag.at, "flag", subject, { reasons: flag.reasons.map((r) => ({ rule: r.rule, message: r.message })) }),
   ]);
   for (const r of results) if (r.status === "rejected") console.error(`flag announcement failed: ${(r.reason as Error).message}`);

@@ -12,7 +12,7 @@ import { addUsers } from "../../src/db/test-hooks";
 import { register } from "../../src/domain/accounts";
 import { discover } from "../../src/domain/discovery";
 import { flush, readNorm, readSeries, resetMonitoring } from "../../src/domain/monitoring";
-import { Result, newClient, randomIds } from "../helpers";
+import { Result, newClient, randomIds, storedAll } from "../helpers";
 
 const config = () => configOf(env);
 
@@ -32,7 +32,7 @@ describe("what a sync leaves to the monitoring", () => {
     expect(config().guard).toBe(false);
     await resetMonitoring(env, config());
     const users = randomIds(300);
-    await addUsers(shardsOf(env), users, Date.now());
+    await addUsers(shardsOf(env), storedAll(users), Date.now());
     const client = newClient();
     expect((await register(env, shardsOf(env), config(), { ...client, identifiers: [] }, Date.now())).result).toBe(Result.SUCCESS);
 

@@ -71,6 +71,9 @@ const audit = (c: Context<AppEnv>, action: string, id: Uint8Array | null, detail
 const pathId = (c: Context<AppEnv>): Uint8Array | null => identifierFromHex(c.req.param("id"));
 /** The stored value (pseudonym) of the user in the path, and while a rotation lasts the one before; null: answer 400. */
 const pathUser = async (c: Context<AppEnv>) => {
+  // "~<32 hex digits>": a stored value itself, as the flagged list names clients (it knows no identifier).
+  const given = /^~[0-9a-f]{32}$/.test(c.req.param("id") ?? "") ? fromHex(c.req.param("id")!.slice(1)) : null;
+  if (given) return { user: given, previous: null };
   const id = pathId(c);
   return id ? storedUser(await keyingOf(c.env, c.get("shards")), id) : null;
 };
