@@ -33,12 +33,12 @@ export interface Service {
  * Starts the service on `port` (a free one if not given) with its state in `stateDir`, as `npm start`
  * runs it, or as `npm start -- --env <envName>`; resolves once it answers.
  */
-export async function startService(stateDir: string, port?: number, envName?: string): Promise<Service> {
+export async function startService(stateDir: string, port?: number, envName?: string, envFile?: string): Promise<Service> {
   port ??= await freePort();
   const base = `http://localhost:${port}`;
   let log = "";
   // detached: its own process group, whose id is its pid.
-  const server: ChildProcess = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", stateDir, ...(envName ? ["--env", envName] : [])], {
+  const server: ChildProcess = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", stateDir, ...(envName ? ["--env", envName] : []), ...(envFile ? ["--env-file", envFile] : [])], {
     cwd: root,
     env: { ...process.env, PORT: String(port), WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
     detached: true,
@@ -95,15 +95,15 @@ export async function startService(stateDir: string, port?: number, envName?: st
  * A scratch directory for one test file, and a `start` that runs services in it: after the file,
  * every service started is stopped and the directory removed.
  */
-export function scratchServices(prefix: string): { dir: string; start: (stateDir?: string, port?: number, envName?: string) => Promise<Service> } {
+export function scratchServices(prefix: string): { dir: string; start: (stateDir?: string, port?: number, envName?: string, envFile?: string) => Promise<Service> } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   const started: Service[] = [];
   afterAll(async () => {
     for (const service of started) await service.stop();
     rmSync(dir, { recursive: true, force: true });
   }, 30_000);
-  const start = async (stateDir = dir, port?: number, envName?: string) => {
-    const service = await startService(stateDir, port, envName);
+  const start = async (stateDir = dir, port?: number, envName?: string, envFile?: string) => {
+    const service = await startService(stateDir, port, envName, envFile);
     started.push(service);
     return service;
   };
