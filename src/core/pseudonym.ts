@@ -163,12 +163,12 @@ export class PseudonymChain {
   }
 
   /**
-   * A short public fingerprint of the current key: hex of the first 8 bytes of
-   * CMAC(k_N, "icd pseudonym key fingerprint"), so that two environments sharing a key can be told
-   * apart without reading it.
+   * A short public fingerprint of a key (the current one by default): hex of the first 8 bytes of
+   * CMAC(k_v, "icd pseudonym key fingerprint"), so that two environments sharing a key can be told
+   * apart, and a wrong key noticed, without reading it.
    */
-  fingerprint(): string {
-    const tag = cmacAll(this.keys[this.keys.length - 1]!, [new TextEncoder().encode("icd pseudonym key fingerprint")]);
+  fingerprint(version = this.current): string {
+    const tag = cmacAll(this.keys[version - 1]!, [new TextEncoder().encode("icd pseudonym key fingerprint")]);
     let hex = "";
     for (let i = 0; i < 8; i++) hex += tag[i]!.toString(16).padStart(2, "0");
     return hex;

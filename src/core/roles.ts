@@ -33,6 +33,8 @@ export const ADMIN_ROUTES = {
   "DELETE /clients/:id/buckets": OPERATE,
   "GET /reshard": OPERATE,
   "POST /reshard/step": OPERATE,
+  "GET /rekey": OPERATE,
+  "POST /rekey/step": OPERATE,
   "POST /users": ACCOUNTS,
   "DELETE /users/:id": ACCOUNTS,
   "POST /users/import": ACCOUNTS,

@@ -21,6 +21,26 @@ export async function storedKeyVersion(shards: Shards): Promise<number> {
   return (await shards[0]!.prepare(`SELECT value FROM meta WHERE key = 'key_version'`).first<number>("value")) ?? 0;
 }
 
+/**
+ * The version every row is at, and the fingerprints (48 bits) of the keys the rows were written with,
+ * by version: USERS_0's meta rows 'key_version' and 'key_fingerprint_<v>'. One read.
+ */
+export async function readKeyState(shards: Shards): Promise<{ stored: number; fingerprints: Map<number, number> }> {
+  const { results } = await shards[0]!.prepare(`SELECT key, value FROM meta WHERE key = 'key_version' OR key LIKE 'key_fingerprint_%'`).all<{ key: string; value: number }>();
+  const fingerprints = new Map<number, number>();
+  let stored = 0;
+  for (const { key, value } of results) {
+    if (key === "key_version") stored = value;
+    else fingerprints.set(Number(key.slice("key_fingerprint_".length)), value);
+  }
+  return { stored, fingerprints };
+}
+
+/** Records the fingerprint of the key of `version`, unless one is recorded already (the first key written with wins). */
+export async function recordFingerprint(shards: Shards, version: number, fingerprint: number): Promise<void> {
+  await shards[0]!.prepare(`INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING`).bind(`key_fingerprint_${version}`, fingerprint).run();
+}
+
 /** Records that every row is at `version` now (only ever upwards). */
 export async function raiseStoredKeyVersion(shards: Shards, version: number): Promise<void> {
   await shards[0]!

@@ -6,7 +6,10 @@
 import { createCipheriv } from "node:crypto";
 import { ConfigError, cached, parsePseudonymKeys } from "../core/config";
 import { type EncryptBlocks, PseudonymChain, cmacKey, splitPseudonyms } from "../core/pseudonym";
-import { moveForward, setKeyVersion, storedKeyVersion } from "../db/keying";
+import { moveForward, readKeyState, recordFingerprint, setKeyVersion } from "../db/keying";
+
+/** The first 48 bits of a key's fingerprint, as a number (D1's meta holds integers). */
+const fingerprintNumber = (chain: PseudonymChain, version: number) => parseInt(chain.fingerprint(version).slice(0, 12), 16);
 import type { Shards } from "../db/shards";
 
 /** AES-256-ECB without padding under one key; one cipher object serves every call (ECB keeps no state between blocks). */
@@ -47,8 +50,9 @@ export function keyingOf(env: Env, shards: Shards): Promise<Keying> {
   if (known && known.until > now) return known.keying;
   const keying = (async (): Promise<Keying> => {
     let stored: number;
+    let fingerprints: Map<number, number>;
     try {
-      stored = await storedKeyVersion(shards);
+      ({ stored, fingerprints } = await readKeyState(shards));
     } catch (error) {
       // USERS_0 unreadable: this request asks for both versions, which is right whatever the rows are at.
       console.error(`key version unreadable: ${(error as Error).message}`);
@@ -59,6 +63,13 @@ export function keyingOf(env: Env, shards: Shards): Promise<Keying> {
     if (stored < chain.current - 1) {
       throw new ConfigError(`PSEUDONYM_KEYS is at version ${chain.current}, but the users table at ${stored}: add one key at a time, and run \`npm run rekey\` after each`);
     }
+    // A wrong key would find nobody and write users nobody finds: refused, by the keys' fingerprints.
+    for (const [version, recorded] of fingerprints) {
+      if (version <= chain.current && recorded !== fingerprintNumber(chain, version)) {
+        throw new ConfigError(`PSEUDONYM_KEYS's key of version ${version} is not the one the users table was written with (its fingerprint differs)`);
+      }
+    }
+    if (!fingerprints.has(chain.current)) await recordFingerprint(shards, chain.current, fingerprintNumber(chain, chain.current));
     setKeyVersion(shards, chain.current);
     return { chain, version: chain.current, rotating: stored < chain.current };
   })();

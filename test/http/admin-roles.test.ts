@@ -34,6 +34,8 @@ const calls: Record<AdminRoute, () => Promise<Call>> = {
   "DELETE /clients/:id/buckets": async () => ({ path: `/clients/${toHex(newClient().user)}/buckets`, ok: 200 }),
   "GET /reshard": async () => ({ path: "/reshard", ok: 200 }),
   "POST /reshard/step": async () => ({ path: "/reshard/step?batch=1", ok: 200 }), // nothing to move: {"action": "none"}
+  "GET /rekey": async () => ({ path: "/rekey", ok: 200 }),
+  "POST /rekey/step": async () => ({ path: "/rekey/step?batch=1", ok: 200 }), // every row at the current key: {"action": "none"}
   "POST /users": async () => {
     const client = newClient();
     return { path: "/users", body: { id: toHex(client.user), token: toHex(client.authToken) }, ok: 201 };

@@ -14,6 +14,7 @@ import { SERIES_DAYS } from "../../objects/monitor";
 import { announceUnflag, readAlerts, readCallsPerSync, readFlagged, readNorm, readSeries, readTotals } from "../../domain/monitoring";
 import { dashboardRoutes } from "./dashboard";
 import { reshardStatusRoute, reshardStepRoute } from "./reshard";
+import { rekeyStatusRoute, rekeyStepRoute } from "./rekey";
 import { prometheusText } from "../prometheus";
 import { MINUTE_MS } from "../../core/time";
 import { hashToken } from "../../core/token";
@@ -204,6 +205,9 @@ on("GET /audit", async (c) => {
 // Moving users to a new shard (npm run reshard): operator only.
 on("GET /reshard", reshardStatusRoute);
 on("POST /reshard/step", reshardStepRoute);
+// Wrapping every row under a new pseudonym key (npm run rekey): operator only.
+on("GET /rekey", rekeyStatusRoute);
+on("POST /rekey/step", rekeyStepRoute);
 
 // The operator dashboard at /admin and /admin/, route "GET /" of the table (a browser sends a key
 // as Basic user name and password, or comes through Cloudflare Access).
