@@ -12,24 +12,17 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { expect, it } from "vitest";
 import { cmacAll, cmacKey } from "../../src/core/pseudonym";
-import { adminToken, callIcd, runScript, scratchServices } from "./service";
+import { adminToken, callIcd, envFile, runScript, scratchServices } from "./service";
 
 const scratch = scratchServices("icd-at-rest-");
 
-/** Local secrets of this test's own: the admin token of .dev.vars and a fresh pseudonym key. */
-export function envFile(dir: string, keys: Buffer[]): string {
-  const file = path.join(dir, `secrets-${keys.length}.env`);
-  writeFileSync(file, `ADMIN_TOKEN=${adminToken()}\nPSEUDONYM_KEYS=${keys.map((k, i) => `${i + 1}:${k.toString("hex")}`).join(",")}\n`);
-  return file;
-}
-
 /** Every file under `dir`, recursively. */
-export function filesUnder(dir: string): string[] {
+function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : e.isFile() ? [path.join(dir, e.name)] : []));
 }
 
 /** Each form an identifier could be found in: its bytes, its first 6 bytes, hex (both cases), base64 (standard and URL-safe). */
-export function formsOf(id: Buffer): { name: string; bytes: Buffer }[] {
+function formsOf(id: Buffer): { name: string; bytes: Buffer }[] {
   const b64 = id.toString("base64");
   return [
     { name: "bytes", bytes: id },
@@ -43,7 +36,7 @@ export function formsOf(id: Buffer): { name: string; bytes: Buffer }[] {
 }
 
 /** The forms of `ids` found in the files, as "<form> in <file>". */
-export function findForms(files: { file: string; data: Buffer }[], ids: Buffer[]): string[] {
+function findForms(files: { file: string; data: Buffer }[], ids: Buffer[]): string[] {
   const found: string[] = [];
   for (const id of ids) for (const form of formsOf(id)) for (const { file, data } of files) if (data.includes(form.bytes)) found.push(`${form.name} of ${id.toString("hex")} in ${file}`);
   return found;
@@ -105,7 +98,7 @@ it("leaves no registered identifier in any file under the state directory", asyn
 }, 300_000);
 
 /** AES-256-ECB under `key`, as the Worker runs it (src/domain/pseudonyms.ts). */
-export function ecb(key: Buffer) {
+function ecb(key: Buffer) {
   const cipher = createCipheriv("aes-256-ecb", key, null);
   cipher.setAutoPadding(false);
   return (data: Uint8Array) => new Uint8Array(cipher.update(data));

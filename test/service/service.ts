@@ -6,7 +6,7 @@
 // Node only: the tests of this folder (the "service" project of test/vitest.config.ts) use it.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -117,6 +117,16 @@ export function adminToken(): string {
   return token;
 }
 
+/**
+ * Local secrets of a test's own, for `start(..., envFile)`: the admin token of .dev.vars and the
+ * pseudonym keys given (versions 1, 2, ... in order; none: PSEUDONYM_KEYS unset).
+ */
+export function envFile(dir: string, keys: Buffer[]): string {
+  const file = path.join(dir, `secrets-${keys.map((k) => k.toString("hex").slice(0, 8)).join("-") || "none"}.env`);
+  writeFileSync(file, `ADMIN_TOKEN=${adminToken()}\nPSEUDONYM_KEYS=${keys.map((k, i) => `${i + 1}:${k.toString("hex")}`).join(",")}\n`);
+  return file;
+}
+
 /** POSTs a serialized ICD.Request and decodes the ICD.Response. */
 export async function callIcd(base: string, endpoint: string, request: ICD.IRequest): Promise<{ status: number; answer: ICD.Response }> {
   const response = await fetch(`${base}${endpoint}`, { method: "POST", body: ICD.Request.encode(request).finish() });
@@ -138,9 +148,10 @@ async function waitForServer(base: string, exitCode: () => number | null, log: (
   const deadline = Date.now() + STARTUP_MS;
   while (Date.now() < deadline) {
     if (exitCode() !== null) throw new Error(`the server exited with ${exitCode()}:\n${log()}`);
-    // Any answer means the dev server serves the Worker; /admin/ without a token is a 401.
+    // Any answer means the dev server serves the Worker; /admin/ without a token is a 401, and a 500
+    // where the Worker refuses to serve (a configuration error: no pseudonym key, say).
     const answered = await fetch(`${base}/admin/`).then((r) => r.status, () => 0);
-    if (answered === 401) return;
+    if (answered === 401 || answered === 500) return;
     await sleep(500);
   }
   throw new Error(`the server did not answer within ${STARTUP_MS / 1000} s:\n${log()}`);
