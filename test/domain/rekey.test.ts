@@ -19,7 +19,7 @@ import { Result, countRows, hex, newClient, randomIds, stored } from "../helpers
 const options = () => ({ now: Date.now(), waitUntil: () => {}, origin: { ip: undefined, asn: undefined } });
 
 describe("npm run rekey on plain identifiers", () => {
-  it("wraps every row to version 1 while lookups and writes go on, losing and doubling nobody", async () => {
+  it("wraps every row to version 1 while lookups and writes go on, losing and doubling nobody", { timeout: 120_000 }, async () => {
     // A fresh isolate's view of the shards (its own keying), as the service before pseudonyms left them.
     const shards = [...shardsOf(env)];
     const config = configOf(env);
