@@ -74,6 +74,7 @@ describe("enumeration detection", () => {
     expect(await json(`/clients/${toHex(client.user)}/clear`, { method: "POST" })).toEqual({ flagged: false, wasFlagged: true });
     expect(await clientView(client)).toMatchObject({ flagged: false, signals: { identifiers: { full: 0 }, distinct: 0 } });
     expect((await json("/flagged")).clients.map((c: { id: string }) => c.id)).not.toContain(toHex(client.user));
+    expect((await json("/flagged")).clients.map((c: { id: string }) => c.id)).not.toContain(`~${toHex(stored(client.user))}`);
     const audit = (await json("/audit?limit=200")) as { action: string; subject: string | null; detail: unknown }[];
     const actions = audit.map((e) => e.action);
     expect(actions).toContain("flag");

@@ -6,12 +6,14 @@
 // Node only: the tests of this folder (the "service" project of test/vitest.config.ts) use it.
 
 import { type ChildProcess, spawn } from "node:child_process";
+import { createCipheriv } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll } from "vitest";
 import { ICD } from "../../src/proto/icd.js";
+import { PseudonymChain, cmacKey } from "../../src/core/pseudonym";
 
 const root = path.join(import.meta.dirname, "../..");
 const STARTUP_MS = 120_000;
@@ -125,6 +127,26 @@ export function envFile(dir: string, keys: Buffer[]): string {
   const file = path.join(dir, `secrets-${keys.map((k) => k.toString("hex").slice(0, 8)).join("-") || "none"}.env`);
   writeFileSync(file, `ADMIN_TOKEN=${adminToken()}\nPSEUDONYM_KEYS=${keys.map((k, i) => `${i + 1}:${k.toString("hex")}`).join(",")}\n`);
   return file;
+}
+
+/** AES-256-ECB under `key`, as the Worker runs it (src/domain/pseudonyms.ts), in Node. */
+export function ecb(key: Uint8Array) {
+  const cipher = createCipheriv("aes-256-ecb", key, null);
+  cipher.setAutoPadding(false);
+  return (data: Uint8Array) => new Uint8Array(cipher.update(data));
+}
+
+/** What the service stores for an identifier under `keys` (by default .dev.vars's PSEUDONYM_KEYS): its pseudonym. */
+export function pseudonymOf(id: Uint8Array, keys?: Uint8Array[]): Uint8Array {
+  const chain = keys ? new PseudonymChain(keys.map((key) => cmacKey(ecb(key)))) : (devChain ??= new PseudonymChain(devKeys().map((key) => cmacKey(ecb(key)))));
+  return chain.of([id]);
+}
+let devChain: PseudonymChain | undefined;
+
+function devKeys(): Uint8Array[] {
+  const text = /^PSEUDONYM_KEYS=(.+)$/m.exec(readFileSync(path.join(root, ".dev.vars"), "utf8"))?.[1]?.trim();
+  if (!text) throw new Error(".dev.vars has no PSEUDONYM_KEYS");
+  return text.split(",").map((entry) => Buffer.from(entry.split(":")[1]!, "hex"));
 }
 
 /** POSTs a serialized ICD.Request and decodes the ICD.Response. */

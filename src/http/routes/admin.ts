@@ -98,7 +98,7 @@ on("POST /clients/:id/clear", async (c) => {
   const id = (await pathUser(c))?.user;
   if (!id) return badId(c);
   const wasFlagged = await (await clientBuckets(c, id)).clearFlag();
-  await announceUnflag(c.env, c.get("config"), toHex(id));
+  await announceUnflag(c.env, c.get("config"), `~${toHex(id)}`); // as the flagged list names it
   await audit(c, "clear-flag", id, { wasFlagged });
   return c.json({ flagged: false, wasFlagged });
 });
