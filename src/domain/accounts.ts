@@ -113,14 +113,14 @@ export const MAX_IMPORT_BATCH = 10_000;
 /** Registers a user with the hash of their token, for the account service; "taken" changes nothing and is not audited. */
 export async function enrollUser(env: Env, shards: Shards, config: Config, actor: AuditActor, user: Uint8Array, tokenHash: Uint8Array, now: number) {
   const registered = await registerWithHash(env, shards, config, user, tokenHash, now);
-  if (registered !== "taken") await recordChange(shards, config, actor, now, "register", await subjectId(env, shards, user), { created: registered === "created" });
+  if (registered !== "taken") await recordChange(shards, config, actor, now, "register", user, { created: registered === "created" });
   return registered;
 }
 
 /** Unregisters a user for the account service: true if they were registered. */
 export async function dismissUser(env: Env, shards: Shards, config: Config, actor: AuditActor, user: Uint8Array, now: number): Promise<boolean> {
   const removed = await removeByOperator(env, shards, config, user, now);
-  await recordChange(shards, config, actor, now, "delete", await subjectId(env, shards, user), { removed });
+  await recordChange(shards, config, actor, now, "delete", user, { removed });
   return removed;
 }
 
@@ -140,9 +140,4 @@ export async function importUsers(env: Env, shards: Shards, config: Config, acto
   const imported = await db.importUsers(shards, users.map((u, i) => ({ id: ids[i]!, tokenHash: u.tokenHash })), announce ? now : 0, now);
   await recordChange(shards, config, actor, now, "import", null, { received: users.length, imported, announce });
   return imported;
-}
-
-/** What the audit log names a user by: a keyed hash of their stored value (domain/audit.ts), as the flags do. */
-export async function subjectId(env: Env, shards: Shards, id: Uint8Array): Promise<Uint8Array> {
-  return storedUser(await keyingOf(env, shards), id).user;
 }

@@ -147,7 +147,7 @@ export async function discover(
   const unjudgedFrom = next.charged.established ? null : config.guard ? networkKeys(origin) : [];
   const teaches = next.charged.fresh && !egressEpisode();
   const revealed = Math.min(matches, config.detection.probationLimit);
-  const sync = { user: user.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: next.charged.edge, flagged: next.charged.flagged, teaches, revealed, unjudgedFrom };
+  const sync = { user: req.user, bucketEpoch: epoch, kind, identifiers: ids, matches, edge: next.charged.edge, flagged: next.charged.flagged, teaches, revealed, unjudgedFrom };
   if (verdict.observed) tallyObserved(env, shards, config, sync, verdict.observed, now, waitUntil);
   else inBackground(waitUntil, () => observeSync(env, shards, config, sync, now, waitUntil));
   return answer;

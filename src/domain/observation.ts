@@ -14,6 +14,7 @@ import { keyedHash } from "../core/token";
 import { writeAudit } from "../db/audit";
 import type { Shards } from "../db/shards";
 import { type Observed, bucketsOf } from "../objects/client-buckets";
+import { keyingOf, storedUser } from "./pseudonyms";
 import { announceFlag, currentNorm, noteRefusal, noteSync } from "./monitoring";
 
 export interface AnsweredSync {
@@ -39,7 +40,7 @@ export async function observeSync(env: Env, shards: Shards, config: Config, sync
   const n = sync.identifiers.length;
   const sample = noteSync(env, config, { kind: sync.kind, identifiers: n, matches: sync.matches, flagged: sync.flagged, teaches: sync.teaches, revealed: sync.revealed }, now, waitUntil, sync.unjudgedFrom);
   const normHitRatio = currentNorm(env, config, now, waitUntil);
-  const buckets = bucketsOf(env, sync.user, sync.bucketEpoch);
+  const buckets = bucketsOf(env, await storedId(env, shards, sync.user), sync.bucketEpoch);
   const answered = { kind: sync.kind, identifiers: n, matches: sync.matches, edge: sync.edge };
   const { newFlag, samples } = await buckets.observe(answered, sketchOf(sync.identifiers), sample, normHitRatio, now);
   if (newFlag) await announce(env, shards, config, sync.user, newFlag, samples);
@@ -58,8 +59,10 @@ export function tallyObserved(env: Env, shards: Shards, config: Config, sync: An
 /** The flag is already in force in the client's object; the list, the audit and the alert follow, each on its own. */
 async function announce(env: Env, shards: Shards, config: Config, user: Uint8Array, flag: Flag, samples: NormSample[]) {
   const subject = await subjectOf(config, user);
+  // The flagged list names the client by its pseudonym, "~<hex>" (the admin routes take it as an identifier).
+  const stored = await storedId(env, shards, user);
   const results = await Promise.allSettled([
-    announceFlag(env, config, { id: `~${toHex(user)}`, subject, flaggedAt: flag.at, reasons: flag.reasons, samples }, flag.at),
+    announceFlag(env, config, { id: `~${toHex(stored)}`, subject, flaggedAt: flag.at, reasons: flag.reasons, samples }, flag.at),
     writeAudit(shards, flag.at, "flag", subject, { reasons: flag.reasons.map((r) => ({ rule: r.rule, message: r.message })) }),
   ]);
   for (const r of results) if (r.status === "rejected") console.error(`flag announcement failed: ${(r.reason as Error).message}`);
@@ -81,4 +84,9 @@ export function observeRefusal(env: Env, config: Config, now: number, waitUntil:
 /** Runs work after the response without letting its failure reach the client. */
 export function inBackground(waitUntil: WaitUntil, work: () => Promise<void>): void {
   waitUntil(work().catch((error: Error) => console.error(`observation failed: ${error.message}`)));
+}
+
+/** A user's stored value (their pseudonym): what their object is named by. */
+async function storedId(env: Env, shards: Shards, user: Uint8Array): Promise<Uint8Array> {
+  return storedUser(await keyingOf(env, shards), user).user;
 }

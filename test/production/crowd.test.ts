@@ -11,7 +11,7 @@ import { addUsers } from "../../src/db/test-hooks";
 import { egressEpisode, refreshNorm } from "../../src/domain/monitoring";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { type Alert, monitorShard } from "../../src/objects/monitor";
-import { Result, randomIds, stored } from "../helpers";
+import { Result, randomIds, stored, storedAll } from "../helpers";
 import { config, enrolled, fullSync, shards } from "./through-domain";
 import { MINUTE_MS } from "../../src/core/time";
 
@@ -35,7 +35,7 @@ describe("a crowd of fresh accounts, each on its own network", () => {
   it("is counted as egress and alerted on; then each new account gets a hundred numbers; honest clients are served", { timeout: 120_000 }, async () => {
     // The number space the crowd walks: 70,000 candidates, a tenth of them registered.
     const candidates = randomIds(70_000);
-    await addUsers(shards(), candidates.filter((_, i) => i % 10 === 0), Date.now());
+    await addUsers(shards(), storedAll(candidates.filter((_, i) => i % 10 === 0)), Date.now()); // as the service stores them: pseudonyms
     await honestNorm(Date.now());
     await refreshNorm(env, config(), Date.now());
     let walked = 0;
@@ -91,7 +91,7 @@ describe("a crowd of fresh accounts, each on its own network", () => {
     await bucketsOf(env, stored(established.user), 0).clearFlag(); // vouched for: established
     expect((await fullSync(established, randomIds(15_000), "10.98.0.1")).result).toBe(Result.SUCCESS);
     const registered = randomIds(120);
-    await addUsers(shards(), registered, Date.now());
+    await addUsers(shards(), storedAll(registered), Date.now()); // as the service stores them: pseudonyms
     const book = [...registered, ...randomIds(180)];
     const newcomer = await enrolled();
     let found = 0;

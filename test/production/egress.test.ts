@@ -10,7 +10,7 @@ import { addUsers } from "../../src/db/test-hooks";
 import { egressEpisode, refreshNorm } from "../../src/domain/monitoring";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { type Alert, monitorShard } from "../../src/objects/monitor";
-import { Result, randomIds, stored } from "../helpers";
+import { Result, randomIds, stored, storedAll } from "../helpers";
 import { config, enrolled, fullSync, shards } from "./through-domain";
 import { MINUTE_MS } from "../../src/core/time";
 
@@ -25,7 +25,7 @@ async function minuteRevealing(revealed: number, at: number) {
 describe("an egress episode", () => {
   it("holds young clients (judged or not) by their walk: open EGRESS_PROBATION_LIMIT, honest-looking the probation limit, suspect none; established ones keep their bucket; it ends when calm", { timeout: 60_000 }, async () => {
     const users = randomIds(400);
-    await addUsers(shards(), users, Date.now());
+    await addUsers(shards(), storedAll(users), Date.now()); // as the service stores them: pseudonyms
     // Judged before the episode (1,000 checked, 40% registered), but younger than DETECT_YOUNG_HOURS.
     const young = await enrolled();
     expect((await fullSync(young, [...users, ...randomIds(600)], "198.51.100.24")).added).toHaveLength(400);
@@ -80,7 +80,7 @@ describe("an egress episode", () => {
 describe("a network's egress", () => {
   it("stops new clients of a network whose unjudged clients were shown more than a day's allowance, and serves its existing ones", { timeout: 60_000 }, async () => {
     const users = randomIds(6_000);
-    await addUsers(shards(), users, Date.now());
+    await addUsers(shards(), storedAll(users), Date.now()); // as the service stores them: pseudonyms
     const ip = "198.51.100.30";
     // Five new clients, a probation limit's worth each, then a sixth that takes the network past 5,000 a day.
     const clients = [];

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { addUsers } from "../../src/db/test-hooks";
 import { monitorShard } from "../../src/objects/monitor";
 import { bucketsOf } from "../../src/objects/client-buckets";
-import { Result, randomIds, stored } from "../helpers";
+import { Result, randomIds, stored, storedAll } from "../helpers";
 import { config, enrolled, fullSync, shards } from "./through-domain";
 
 const broken = { ...env, MONITOR: env.NETWORK_GUARD } as unknown as Env;
@@ -26,7 +26,7 @@ describe("with the shared monitoring failing", () => {
 
   it("still flags and quarantines an enumerator, and serves an honest client", { timeout: 60_000 }, async () => {
     const users = randomIds(2_000);
-    await addUsers(shards(), users, Date.now());
+    await addUsers(shards(), storedAll(users), Date.now()); // as the service stores them: pseudonyms
 
     const enumerator = await enrolled();
     expect((await fullSync(enumerator, randomIds(1_000), "198.51.100.1", broken)).result).toBe(Result.SUCCESS);

@@ -70,13 +70,17 @@ const audit = (c: Context<AppEnv>, action: string, id: Uint8Array | null, detail
 
 /** The identifier in the path, or null (the handler answers 400). */
 const pathId = (c: Context<AppEnv>): Uint8Array | null => identifierFromHex(c.req.param("id"));
-/** The stored value (pseudonym) of the user in the path, and while a rotation lasts the one before; null: answer 400. */
+/**
+ * The user in the path: their stored value (pseudonym), while a rotation lasts the one before, and
+ * what the audit names them by (the identifier, or the pseudonym when that is what the path gave);
+ * null: answer 400.
+ */
 const pathUser = async (c: Context<AppEnv>) => {
   // "~<32 hex digits>": a stored value itself, as the flagged list names clients (it knows no identifier).
   const given = /^~[0-9a-f]{32}$/.test(c.req.param("id") ?? "") ? fromHex(c.req.param("id")!.slice(1)) : null;
-  if (given) return { user: given, previous: null };
+  if (given) return { user: given, previous: null, named: given };
   const id = pathId(c);
-  return id ? storedUser(await keyingOf(c.env, c.get("shards")), id) : null;
+  return id ? { ...storedUser(await keyingOf(c.env, c.get("shards")), id), named: id } : null;
 };
 const badId = (c: Context<AppEnv>) => c.json({ error: `the identifier must be 1 to ${MAX_IDENTIFIER_BYTES} bytes in hex` }, 400);
 
@@ -95,11 +99,11 @@ on("GET /clients/:id", async (c) => {
 
 /** POST /admin/clients/{hex id}/clear: lifts an automatic flag (and its quarantine); the signals start afresh. */
 on("POST /clients/:id/clear", async (c) => {
-  const id = (await pathUser(c))?.user;
-  if (!id) return badId(c);
-  const wasFlagged = await (await clientBuckets(c, id)).clearFlag();
-  await announceUnflag(c.env, c.get("config"), `~${toHex(id)}`); // as the flagged list names it
-  await audit(c, "clear-flag", id, { wasFlagged });
+  const user = await pathUser(c);
+  if (!user) return badId(c);
+  const wasFlagged = await (await clientBuckets(c, user.user)).clearFlag();
+  await announceUnflag(c.env, c.get("config"), `~${toHex(user.user)}`); // as the flagged list names it
+  await audit(c, "clear-flag", user.named, { wasFlagged });
   return c.json({ flagged: false, wasFlagged });
 });
 
@@ -143,20 +147,20 @@ on("GET /metrics", async (c) => {
 });
 
 on("DELETE /clients/:id/buckets", async (c) => {
-  const id = (await pathUser(c))?.user;
-  if (!id) return badId(c);
-  await (await clientBuckets(c, id)).resetBuckets();
-  await audit(c, "reset-buckets", id);
+  const user = await pathUser(c);
+  if (!user) return badId(c);
+  await (await clientBuckets(c, user.user)).resetBuckets();
+  await audit(c, "reset-buckets", user.named);
   return c.json({ reset: true });
 });
 
 for (const action of ["block", "unblock"] as const) {
   on(`POST /clients/:id/${action}`, async (c) => {
-    const id = (await pathUser(c))?.user;
-    if (!id) return badId(c);
-    const buckets = await clientBuckets(c, id);
+    const user = await pathUser(c);
+    if (!user) return badId(c);
+    const buckets = await clientBuckets(c, user.user);
     await (action === "block" ? buckets.block() : buckets.unblock());
-    await audit(c, action, id);
+    await audit(c, action, user.named);
     return c.json({ blocked: action === "block" });
   });
 }
