@@ -7,19 +7,21 @@
 // (docs/scaling.md, "Measured locally"). `npm start -- --inspect` serves with devtools on port 9229.
 //
 // Options: --env NAME, --persist-to DIR, --inspect, --log-level LEVEL (default "warn": one line per
-// request costs the dev server another half millisecond; "info" shows them). PORT (default 8787).
+// request costs the dev server another half millisecond; "info" shows them), --env-file FILE (the
+// local secrets from FILE instead of .dev.vars: a test's own keys). PORT (default 8787).
 
 import { parseArgs } from "node:util";
 import { unstable_startWorker } from "wrangler";
 
 const { values } = parseArgs({
-  options: { env: { type: "string" }, "persist-to": { type: "string" }, inspect: { type: "boolean", default: false }, "log-level": { type: "string", default: "warn" } },
+  options: { env: { type: "string" }, "persist-to": { type: "string" }, inspect: { type: "boolean", default: false }, "log-level": { type: "string", default: "warn" }, "env-file": { type: "string" } },
 });
 const port = Number(process.env.PORT ?? 8787);
 
 const worker = await unstable_startWorker({
   config: "wrangler.toml",
   env: values.env,
+  ...(values["env-file"] ? { envFiles: [values["env-file"]] } : {}),
   dev: {
     server: { hostname: "localhost", port },
     inspector: values.inspect ? { port: 9229 } : false,

@@ -8,6 +8,7 @@ import { shardsOf } from "./db/shards";
 import { onError } from "./http/errors";
 import { newIsolate } from "./domain/isolate";
 import { scheduled } from "./domain/purge";
+import { pseudonymsOf } from "./domain/pseudonyms";
 import { networkGuard } from "./http/guard";
 import { adminRoutes } from "./http/routes/admin";
 import { discoveryRoutes } from "./http/routes/discovery";
@@ -27,6 +28,7 @@ app.use(async (c, next) => {
   c.set("config", configOf(c.env));
   c.set("shards", shardsOf(c.env));
   c.set("isolate", isolate);
+  pseudonymsOf(c.env); // no request is served without valid PSEUDONYM_KEYS: a ConfigError naming it
   await next();
 });
 app.use(networkGuard);

@@ -5,6 +5,8 @@ import { shardsOf } from "../src/db/shards";
 import { shardFor } from "../src/db/shards";
 import { keyOf } from "../src/core/lookup-key";
 import { ICD } from "../src/proto/icd.js";
+import { splitPseudonyms } from "../src/core/pseudonym";
+import { pseudonymsOf } from "../src/domain/pseudonyms";
 
 export const Result = ICD.Response.Result;
 
@@ -77,6 +79,10 @@ export async function registered(): Promise<Client> {
 }
 
 export const hex = (bytes: Uint8Array[]) => bytes.map((b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(""));
+
+/** What the service stores for an identifier: its pseudonym under the test key (PSEUDONYM_KEYS). */
+export const stored = (id: Uint8Array): Uint8Array => splitPseudonyms(pseudonymsOf(env).of([id]))[0]!;
+export const storedAll = (ids: Uint8Array[]): Uint8Array[] => splitPseudonyms(pseudonymsOf(env).of(ids));
 
 /** The user shards of the environment under test (one locally, four in the "sharded" project). */
 export const shards = () => shardsOf(env);

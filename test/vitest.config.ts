@@ -15,6 +15,9 @@ const root = path.join(import.meta.dirname, "..");
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 /** Where the production project sends alerts (never reached: the test intercepts the fetch). */
 export const ALERT_WEBHOOK_URL = "https://alerts.icd.test/hook";
+/** The pseudonym keys (PSEUDONYM_KEYS): one for the local projects, another for production. */
+export const PSEUDONYM_KEYS = `1:${"5e".repeat(32)}`;
+const PRODUCTION_PSEUDONYM_KEYS = `1:${"a7".repeat(32)}`;
 
 /**
  * One key per role, as `Bearer <id>.<secret>`, and a second operator key (a rotation: both valid).
@@ -45,7 +48,7 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: path.join(root, "wrangler.toml"), environment },
         miniflare: {
-          bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN, ADMIN_KEYS, TEST_KEYS: presented, ...vars },
+          bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN, ADMIN_KEYS, TEST_KEYS: presented, PSEUDONYM_KEYS, ...vars },
           // BROKEN_SHARD is a real D1 database that never gets the migrations: queries on it fail,
           // which is how test/domain/faults.test.ts makes a shard go down.
           d1Databases: ["BROKEN_SHARD"],
@@ -83,7 +86,7 @@ export default defineConfig(async () => {
         project("sharded", "sharded", ["test/**/*.test.ts"], ["test/production/**", "test/service/**", "test/scripts/**", "test/http/abuse.test.ts", "test/simulate/**"], ACCESS),
         // Alerts go to a webhook there, answered by test/production/webhook-sink.ts. Access keeps the
         // shipped placeholders; the secrets `wrangler secret put` would set are given here.
-        project("production", "production", ["test/production/**/*.test.ts"], [], { ALERT_WEBHOOK_URL, AUDIT_KEY: "test-audit-key-0123456789abcdef0123456789" }, ["test/production/webhook-sink.ts"]),
+        project("production", "production", ["test/production/**/*.test.ts"], [], { ALERT_WEBHOOK_URL, AUDIT_KEY: "test-audit-key-0123456789abcdef0123456789", PSEUDONYM_KEYS: PRODUCTION_PSEUDONYM_KEYS }, ["test/production/webhook-sink.ts"]),
         // Node: the scripts (the posture audit) on fixture configurations.
         { test: { name: "scripts", root, include: ["test/scripts/**/*.test.ts"], environment: "node", testTimeout: 60_000 } },
         {

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { unstable_readConfig } from "wrangler";
 import { type Config, ConfigError, parseConfig } from "../../src/core/config";
-import { parseKeyEntries } from "../../src/core/key-fingerprint";
+import { parseKeyEntries } from "./keys";
 import type { Role } from "../../src/core/roles";
 
 /** The parts of wrangler's resolved configuration the audit reads. */

@@ -6,7 +6,7 @@
 // it with the local keys: secrets cannot be read back, fingerprints can.
 
 import { toHex } from "../../src/core/hex";
-import { fingerprint, parseKeyEntries } from "../../src/core/key-fingerprint";
+import { fingerprint, parseKeyEntries } from "./keys";
 import type { Finding } from "./audit";
 
 export interface ProbeReport {
@@ -108,7 +108,7 @@ export async function probeKey(base: string, options: KeyProbeOptions): Promise<
   const service = `version ${body.version}, fingerprint ${body.fingerprint}`;
   let local: { version: number; fingerprint: string }[] = [];
   try {
-    if (options.localKeys) local = await Promise.all(parseKeyEntries(options.localKeys).map(async (e) => ({ version: e.version, fingerprint: await fingerprint(`1:${toHex(e.key)}`) })));
+    if (options.localKeys) local = parseKeyEntries(options.localKeys).map((e) => ({ version: e.version, fingerprint: fingerprint(`1:${toHex(e.key)}`) }));
   } catch {
     // a malformed local key: the configuration audit reports it (pseudonym-key-weak)
   }

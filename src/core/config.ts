@@ -303,6 +303,13 @@ export const VARS = {
     min: 32,
     meaning: "the HMAC key of the identifiers in the audit log and the alerts. Without it (and without the legacy token) they name no client",
   },
+  PSEUDONYM_KEYS: {
+    set: "secret",
+    required: true,
+    range: "`1:<64 hex digits>,2:<64 hex digits>,...`",
+    meaning:
+      "the AES-256-CMAC keys of the pseudonyms stored in place of identifiers ([pseudonyms.md](pseudonyms.md)), versions 1 to N, the highest the current one; every older one stays until `npm run rekey` has wrapped every row. Without a valid one the service refuses to serve",
+  },
   ALERT_WEBHOOK_URL: {
     set: "secret",
     range: "an http(s) URL",
@@ -492,6 +499,27 @@ export function parseConfig(vars: Record<string, unknown>): Config {
     },
     alertWebhookUrl: urlVar(vars, "ALERT_WEBHOOK_URL"),
   };
+}
+
+/**
+ * PSEUDONYM_KEYS = "1:<hex>,2:<hex>,...": the pseudonym keys of versions 1..N in order (each 256
+ * bits, 64 hex digits), the current one last. Required: missing, short, malformed or with a gap, it
+ * is a ConfigError naming PSEUDONYM_KEYS (and the entry's position, never its value).
+ */
+export function parsePseudonymKeys(vars: Record<string, unknown>): Uint8Array[] {
+  const raw = vars.PSEUDONYM_KEYS;
+  const shape = "PSEUDONYM_KEYS must be <version>:<64 hex digits> entries, versions 1, 2, ... in order (`openssl rand -hex 32` makes a key)";
+  if (raw === undefined || raw === "") throw new ConfigError(`PSEUDONYM_KEYS is not set: ${shape}`);
+  if (typeof raw !== "string") throw new ConfigError(shape);
+  const keys: Uint8Array[] = [];
+  for (const [k, entry] of raw.split(/[\s,]+/).filter((e) => e !== "").entries()) {
+    const [version, hex, ...rest] = entry.split(":");
+    if (rest.length > 0 || version !== String(k + 1)) throw new ConfigError(`${shape}; entry ${k + 1} is not version ${k + 1}`);
+    if (typeof hex !== "string" || !/^[0-9a-fA-F]{64}$/.test(hex)) throw new ConfigError(`${shape}; the key of version ${k + 1} is not 64 hex digits (256 bits)`);
+    keys.push(fromHex(hex)!);
+  }
+  if (keys.length === 0) throw new ConfigError(`PSEUDONYM_KEYS is not set: ${shape}`);
+  return keys;
 }
 
 /** Parses once per environment object (one per isolate), then answers from memory. */

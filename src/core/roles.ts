@@ -29,6 +29,8 @@ export const ADMIN_ROUTES = {
   "GET /reshard": OPERATE,
   "POST /reshard/step": OPERATE,
   "GET /pseudonym-key": OPERATE,
+  "GET /rekey": OPERATE,
+  "POST /rekey/step": OPERATE,
   "POST /users": ACCOUNTS,
   "DELETE /users/:id": ACCOUNTS,
   "POST /users/import": ACCOUNTS,

@@ -52,14 +52,14 @@ export interface ScannedRow extends MovedRow {
 }
 
 /** The next ?3 rows of a shard after (?1, ?2), in key order: one range of the primary key. */
-export const SCAN_SQL = `SELECT k, id, lower(hex(token_hash)) AS token_hash, added_at, removed_at FROM users
+export const SCAN_SQL = `SELECT k, id, lower(hex(token_hash)) AS token_hash, added_at, removed_at, key_version FROM users
   WHERE (k, id) > (?1, ?2) AND ${layoutGuard(4)} ORDER BY k, id LIMIT ?3`;
 
 export async function scanRows(db: D1Database, version: number, afterK: number, afterId: Uint8Array, limit: number): Promise<ScannedRow[]> {
   const [result] = await guardedBatch(db, version, [db.prepare(SCAN_SQL).bind(afterK, afterId, limit, version)]);
-  return (result!.results as { k: number; id: number[]; token_hash: string; added_at: number; removed_at: number | null }[]).map((r) => {
+  return (result!.results as { k: number; id: number[]; token_hash: string; added_at: number; removed_at: number | null; key_version: number }[]).map((r) => {
     const bytes = new Uint8Array(r.id);
-    return { k: r.k, id: toHex(bytes), bytes, tokenHash: r.token_hash, addedAt: r.added_at, removedAt: r.removed_at };
+    return { k: r.k, id: toHex(bytes), bytes, tokenHash: r.token_hash, addedAt: r.added_at, removedAt: r.removed_at, keyVersion: r.key_version };
   });
 }
 

@@ -5,6 +5,7 @@ import { keysOf } from "../core/lookup-key";
 import { layoutGuard } from "./layout";
 import { type Shards, eachShard, paramChunks } from "./shards";
 import { writeUsersByLayout } from "./user-routing";
+import { keyVersionOf } from "./keying";
 
 /** Forgets every user, and every bucket by moving every shard to a new bucket epoch. */
 export async function resetDirectory(shards: Shards): Promise<void> {
@@ -30,12 +31,12 @@ export function addUsers(shards: Shards, ids: Uint8Array[], now: number): Promis
     (db, chunk, version) =>
       db
         .prepare(
-          `INSERT INTO users (k, id, token_hash, added_at, removed_at)
-           SELECT value ->> 0 AS k, unhex(value ->> 1) AS id, randomblob(32), ?2, NULL FROM json_each(?1)
+          `INSERT INTO users (k, id, token_hash, added_at, removed_at, key_version)
+           SELECT value ->> 0 AS k, unhex(value ->> 1) AS id, randomblob(32), ?2, NULL, ?4 FROM json_each(?1)
            WHERE ${layoutGuard(3)} ORDER BY k, id
            ON CONFLICT (k, id) DO UPDATE SET token_hash = excluded.token_hash, added_at = excluded.added_at, removed_at = NULL
            WHERE users.removed_at IS NOT NULL`,
         )
-        .bind(jsonKeyHexPairs(hex, keys, chunk), now, version),
+        .bind(jsonKeyHexPairs(hex, keys, chunk), now, version, keyVersionOf(shards)),
   );
 }

@@ -58,6 +58,7 @@ export function lookUpByLayout<Row extends { i: number }>(shards: Shards, ids: U
 /** One user's row on one shard, as `read` gives it to the functions below (present 0 if none). */
 export interface OneRow {
   token_hash: number[] | ArrayBuffer | null;
+  key_version: number | null;
   added_at: number | null;
   removed_at: number | null;
   present: 0 | 1;
@@ -91,10 +92,10 @@ export function writeUserByLayout(shards: Shards, user: Uint8Array, read: ReadOn
         statements.push(
           db
             .prepare(
-              `INSERT INTO users (k, id, token_hash, added_at, removed_at) SELECT ?1, ?2, ?3, ?4, ?5 WHERE ${layoutGuard(6)}
+              `INSERT INTO users (k, id, token_hash, added_at, removed_at, key_version) SELECT ?1, ?2, ?3, ?4, ?5, ?7 WHERE ${layoutGuard(6)}
                ON CONFLICT DO NOTHING`,
             )
-            .bind(keyOf(user), user, new Uint8Array(old.token_hash!), old.added_at, old.removed_at, version),
+            .bind(keyOf(user), user, new Uint8Array(old.token_hash!), old.added_at, old.removed_at, version, old.key_version ?? 0),
         );
       }
     }
@@ -131,6 +132,7 @@ export function writeUsersByLayout(
 interface FullRow {
   i: number;
   token_hash: string;
+  key_version: number;
   added_at: number;
   removed_at: number | null;
 }
@@ -153,13 +155,13 @@ async function copyToNewShard(shards: Shards, layout: Layout, version: number, i
     version,
     probes,
     ids,
-    `SELECT j.key AS i, lower(hex(u.id)) AS id, lower(hex(u.token_hash)) AS token_hash, u.added_at, u.removed_at
+    `SELECT j.key AS i, lower(hex(u.id)) AS id, lower(hex(u.token_hash)) AS token_hash, u.added_at, u.removed_at, u.key_version
      FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
-     UNION ALL ${layoutRow(3)}`,
+     UNION ALL ${layoutRow(4)}`,
   );
   const found = rows.flat();
   if (found.length === 0) return;
-  await copyRows(shards[layout.count]!, version, found.map((r) => ({ k: keyOf(ids[r.i]!), id: toHex(ids[r.i]!), tokenHash: r.token_hash, addedAt: r.added_at, removedAt: r.removed_at })));
+  await copyRows(shards[layout.count]!, version, found.map((r) => ({ k: keyOf(ids[r.i]!), id: toHex(ids[r.i]!), tokenHash: r.token_hash, addedAt: r.added_at, removedAt: r.removed_at, keyVersion: r.key_version })));
 }
 
 /** A user's row in hex, as the reshard copier and copyToNewShard move it. */
@@ -169,6 +171,8 @@ export interface MovedRow {
   tokenHash: string;
   addedAt: number;
   removedAt: number | null;
+  /** The pseudonym key version of `id` (0: a plain identifier). */
+  keyVersion: number;
 }
 
 /** Inserts rows that are not on the shard yet; a row already there is never changed. Returns how many went in. */
@@ -176,12 +180,12 @@ export async function copyRows(db: D1Database, version: number, rows: MovedRow[]
   let copied = 0;
   const chars = (i: number) => rows[i]!.id.length + rows[i]!.tokenHash.length + 50;
   for (const chunk of paramChunks([...rows.keys()], chars)) {
-    const json = JSON.stringify(chunk.map((i) => [rows[i]!.k, rows[i]!.id, rows[i]!.tokenHash, rows[i]!.addedAt, rows[i]!.removedAt]));
+    const json = JSON.stringify(chunk.map((i) => [rows[i]!.k, rows[i]!.id, rows[i]!.tokenHash, rows[i]!.addedAt, rows[i]!.removedAt, rows[i]!.keyVersion]));
     const [result] = await guardedBatch(db, version, [
       db
         .prepare(
-          `INSERT INTO users (k, id, token_hash, added_at, removed_at)
-           SELECT value ->> 0 AS k, unhex(value ->> 1) AS id, unhex(value ->> 2), value ->> 3, value ->> 4 FROM json_each(?1)
+          `INSERT INTO users (k, id, token_hash, added_at, removed_at, key_version)
+           SELECT value ->> 0 AS k, unhex(value ->> 1) AS id, unhex(value ->> 2), value ->> 3, value ->> 4, value ->> 5 FROM json_each(?1)
            WHERE ${layoutGuard(2)} ORDER BY k, id
            ON CONFLICT DO NOTHING`,
         )

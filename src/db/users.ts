@@ -16,7 +16,8 @@ import { toHex } from "../core/hex";
 import { keyOf } from "../core/lookup-key";
 import { checkLayout, guardedBatch, layoutGuard, withLayout } from "./layout";
 import { type Found, type Shards, eachShard } from "./shards";
-import { ANY_STATE_SQL, layoutRow, lookUpByLayout, readUserByLayout, writeUserByLayout, writeUsersByLayout } from "./user-routing";
+import { keyVersionOf } from "./keying";
+import { ANY_STATE_SQL, type StateRow, layoutRow, lookUpByLayout, readUserByLayout, writeUserByLayout, writeUsersByLayout } from "./user-routing";
 
 // Each key is one primary-key probe, in the order sent (CROSS JOIN keeps the list the outer loop),
 // and the list comes in probe order, so SQLite sorts nothing. The last row (i = -1) is the shard's
@@ -35,31 +36,55 @@ export const LOOKUP_SQL = {
   anyState: ANY_STATE_SQL,
 };
 
+/**
+ * A lookup of stored values `ids` and, while a key rotation lasts (db/keying.ts), of `previous`
+ * (the same users' values of the version before, request index by request index): every row in any
+ * state, the current version's winning over the previous one's (a row being wrapped is on both for a
+ * moment, and a write in between changes only the current one); `select` then applies the rule.
+ */
+export async function lookUpKeyed<Row extends { i: number }>(
+  shards: Shards,
+  ids: Uint8Array[],
+  previous: Uint8Array[] | null | undefined,
+  sql: string,
+  params: unknown[],
+  select: (row: StateRow) => Row | null,
+): Promise<Found<Row>> {
+  if (!previous) return lookUpByLayout(shards, ids, sql, params, select);
+  const n = ids.length;
+  const { rows, ...costs } = await lookUpByLayout(shards, [...ids, ...previous], ANY_STATE_SQL, [], (row) => row);
+  const best = new Map<number, StateRow>();
+  for (const row of rows) if (!best.has(row.i % n)) best.set(row.i % n, { ...row, i: row.i % n }); // rows come by i: the current version's first
+  const selected = [...best.values()].map(select).filter((row): row is Row => row !== null);
+  return { rows: selected.sort((a, b) => a.i - b.i), ...costs };
+}
+
 /** Indices `i` (in request order) of the identifiers that are registered now: S1. */
-export function findRegistered(shards: Shards, ids: Uint8Array[]): Promise<Found<{ i: number }>> {
-  return lookUpByLayout(shards, ids, LOOKUP_SQL.registered, [], (row) => (row.removed_at === null ? { i: row.i } : null));
+export function findRegistered(shards: Shards, ids: Uint8Array[], previous?: Uint8Array[] | null): Promise<Found<{ i: number }>> {
+  return lookUpKeyed(shards, ids, previous, LOOKUP_SQL.registered, [], (row) => (row.removed_at === null ? { i: row.i } : null));
 }
 
 /**
  * Indices `i` (in request order) of the identifiers whose registration changed at or after `since`:
  * S2. `registered` is 1 for a user (re-)registered since then and still registered, 0 for one removed.
  */
-export function findChanges(shards: Shards, ids: Uint8Array[], since: number): Promise<Found<{ i: number; registered: 0 | 1 }>> {
-  return lookUpByLayout(shards, ids, LOOKUP_SQL.changes, [since], (row) => {
+export function findChanges(shards: Shards, ids: Uint8Array[], since: number, previous?: Uint8Array[] | null): Promise<Found<{ i: number; registered: 0 | 1 }>> {
+  return lookUpKeyed(shards, ids, previous, LOOKUP_SQL.changes, [since], (row) => {
     if (row.removed_at === null) return row.added_at >= since ? { i: row.i, registered: 1 } : null;
     return row.removed_at >= since ? { i: row.i, registered: 0 } : null;
   });
 }
 
 /** Indices `i` (in request order) of the identifiers that were registered once and are removed now. */
-export function findRemoved(shards: Shards, ids: Uint8Array[]): Promise<Found<{ i: number }>> {
-  return lookUpByLayout(shards, ids, LOOKUP_SQL.removed, [], (row) => (row.removed_at !== null ? { i: row.i } : null));
+export function findRemoved(shards: Shards, ids: Uint8Array[], previous?: Uint8Array[] | null): Promise<Found<{ i: number }>> {
+  return lookUpKeyed(shards, ids, previous, LOOKUP_SQL.removed, [], (row) => (row.removed_at !== null ? { i: row.i } : null));
 }
 
 // --- One user ------------------------------------------------------------------------------------
 
 interface UserRow {
   token_hash: number[] | ArrayBuffer | null;
+  key_version: number | null;
   added_at: number | null;
   removed_at: number | null;
   present: 0 | 1;
@@ -68,7 +93,7 @@ interface UserRow {
 }
 
 /** A user's row on one shard (present 0 if none), the shard's bucket epoch and layout, in one row. */
-export const READ_USER_SQL = `SELECT u.token_hash, u.added_at, u.removed_at, u.k IS NOT NULL AS present, e.value AS epoch, l.value AS layout
+export const READ_USER_SQL = `SELECT u.token_hash, u.key_version, u.added_at, u.removed_at, u.k IS NOT NULL AS present, e.value AS epoch, l.value AS layout
   FROM (SELECT 1) LEFT JOIN users AS u ON u.k = ?1 AND u.id = ?2
   LEFT JOIN meta AS e ON e.key = 'bucket_epoch' LEFT JOIN meta AS l ON l.key = 'layout'`;
 
@@ -84,9 +109,13 @@ async function readUser(db: D1Database, user: Uint8Array, version: number): Prom
 /** Writes one user on their shard (see writeUserByLayout). */
 const writeUser = (shards: Shards, user: Uint8Array, write: (db: D1Database, version: number) => D1PreparedStatement) => writeUserByLayout(shards, user, readUser, write);
 
-/** The token hash of a registered user and when this registration began; null if not registered. */
-export async function findCredentials(shards: Shards, user: Uint8Array): Promise<{ tokenHash: Uint8Array; addedAt: number } | null> {
-  const row = await readUserByLayout(shards, user, readUser);
+/**
+ * The token hash of a registered user and when this registration began; null if not registered.
+ * While a key rotation lasts, `previous` (their value of the version before) is read when `user` has no row.
+ */
+export async function findCredentials(shards: Shards, user: Uint8Array, previous?: Uint8Array | null): Promise<{ tokenHash: Uint8Array; addedAt: number } | null> {
+  let row = await readUserByLayout(shards, user, readUser);
+  if (!row.present && previous) row = await readUserByLayout(shards, previous, readUser);
   if (!row.present || row.removed_at !== null) return null;
   return { tokenHash: new Uint8Array(row.token_hash!), addedAt: row.added_at! };
 }
@@ -99,12 +128,12 @@ export async function registerUser(shards: Shards, user: Uint8Array, tokenHash: 
   const result = await writeUser(shards, user, (db, version) =>
     db
       .prepare(
-        `INSERT INTO users (k, id, token_hash, added_at, removed_at) SELECT ?4, ?1, ?2, ?3, NULL WHERE ${layoutGuard(5)}
+        `INSERT INTO users (k, id, token_hash, added_at, removed_at, key_version) SELECT ?4, ?1, ?2, ?3, NULL, ?6 WHERE ${layoutGuard(5)}
          ON CONFLICT (k, id) DO UPDATE SET token_hash = excluded.token_hash, added_at = excluded.added_at, removed_at = NULL
          WHERE users.removed_at IS NOT NULL
          RETURNING 1`,
       )
-      .bind(user, tokenHash, now, keyOf(user), version),
+      .bind(user, tokenHash, now, keyOf(user), version, keyVersionOf(shards)),
   );
   return result.results.length === 1;
 }
@@ -183,13 +212,13 @@ export function importUsers(shards: Shards, users: ImportedUser[], addedAt: numb
     (db, chunk, version) =>
       db
         .prepare(
-          `INSERT INTO users (k, id, token_hash, added_at, removed_at)
-           SELECT value ->> 0 AS k, unhex(value ->> 1) AS id, unhex(value ->> 2), ?2, NULL FROM json_each(?1)
+          `INSERT INTO users (k, id, token_hash, added_at, removed_at, key_version)
+           SELECT value ->> 0 AS k, unhex(value ->> 1) AS id, unhex(value ->> 2), ?2, NULL, ?5 FROM json_each(?1)
            WHERE ${layoutGuard(4)} ORDER BY k, id
            ON CONFLICT (k, id) DO UPDATE SET token_hash = excluded.token_hash, added_at = ?3, removed_at = NULL
            WHERE users.removed_at IS NOT NULL`,
         )
-        .bind(JSON.stringify(chunk.map((i) => [keyOf(users[i]!.id), toHex(users[i]!.id), toHex(users[i]!.tokenHash)])), addedAt, now, version),
+        .bind(JSON.stringify(chunk.map((i) => [keyOf(users[i]!.id), toHex(users[i]!.id), toHex(users[i]!.tokenHash)])), addedAt, now, version, keyVersionOf(shards)),
   );
 }
 

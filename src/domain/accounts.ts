@@ -4,6 +4,9 @@
 // is authenticated by the one object call it makes anyway. Every change of a credential reaches the
 // object before its answer: a registration sets the copy, and a deletion revokes it *before* D1
 // forgets the user, so a deleted token stops working at once, wherever the next request lands.
+//
+// Users are stored, noted in the S2 index and named (their object, the audit log) by their
+// pseudonym (domain/pseudonyms.ts): each function here takes the identifier and turns it first.
 
 import type { AuditActor } from "../db/audit";
 import { recordChange } from "./audit";
@@ -15,6 +18,15 @@ import * as db from "../db/users";
 import { findBucketEpoch, resetDirectory } from "../db/test-hooks";
 import { type ClientBuckets, bucketsOf } from "../objects/client-buckets";
 import { noteChanges } from "./s2-filter";
+import { keyingOf, settle, storedOf, storedUser } from "./pseudonyms";
+
+/** A user's stored value (their pseudonym), their old row moved forward first while a rotation lasts. */
+async function settled(env: Env, shards: Shards, user: Uint8Array): Promise<Uint8Array> {
+  const keying = await keyingOf(env, shards);
+  const { user: stored, previous } = storedUser(keying, user);
+  await settle(shards, keying, [stored], previous && [previous]);
+  return stored;
+}
 
 /**
  * The bucket epoch: 0 in production. The local /reset hook bumps it in D1 to forget every bucket
@@ -35,7 +47,7 @@ export async function resetAccounts(shards: Shards): Promise<void> {
   epoch = await findBucketEpoch(shards);
 }
 
-/** The client object of a user in the current epoch. */
+/** The client object of a user (by their stored value) in the current epoch. */
 export async function clientOf(env: Env, shards: Shards, config: Config, user: Uint8Array): Promise<DurableObjectStub<ClientBuckets>> {
   return bucketsOf(env, user, await bucketEpoch(shards, config));
 }
@@ -55,7 +67,8 @@ export async function register(env: Env, shards: Shards, config: Config, req: Pa
  * registered the user, "repeat" if they were registered with this token already (a harmless
  * repeat), "taken" if registered with another token (a take-over attempt, refused).
  */
-export async function registerWithHash(env: Env, shards: Shards, config: Config, user: Uint8Array, tokenHash: Uint8Array, now: number): Promise<"created" | "repeat" | "taken"> {
+export async function registerWithHash(env: Env, shards: Shards, config: Config, id: Uint8Array, tokenHash: Uint8Array, now: number): Promise<"created" | "repeat" | "taken"> {
+  const user = await settled(env, shards, id);
   // Into the S2 index before D1 (src/domain/s2-filter.ts); if the index fails, nothing is written.
   await noteChanges(env, config, await bucketEpoch(shards, config), [user], now);
   if (await db.registerUser(shards, user, tokenHash, now)) {
@@ -72,18 +85,20 @@ export async function registerWithHash(env: Env, shards: Shards, config: Config,
 /** Unregisters an authenticated user: they leave S1 and enter S2 as removed. */
 export async function unregister(env: Env, shards: Shards, config: Config, req: ParsedRequest, now: number): Promise<Outcome> {
   const tokenHash = await hashToken(req.authToken);
-  const credentials = await db.findCredentials(shards, req.user);
+  const user = await settled(env, shards, req.user);
+  const credentials = await db.findCredentials(shards, user);
   if (!credentials || !sameHash(credentials.tokenHash, tokenHash)) return outcome(Result.AUTHENTICATION_INVALID);
   // Revoked in the client's object first: if that fails, nothing is deleted and the client retries.
-  await (await clientOf(env, shards, config, req.user)).revokeCredential(tokenHash, now);
-  await noteChanges(env, config, await bucketEpoch(shards, config), [req.user], now);
+  await (await clientOf(env, shards, config, user)).revokeCredential(tokenHash, now);
+  await noteChanges(env, config, await bucketEpoch(shards, config), [user], now);
   // The token hash is matched again in SQL so a concurrent re-registration is never undone.
-  const removed = await db.removeUser(shards, req.user, tokenHash, now);
+  const removed = await db.removeUser(shards, user, tokenHash, now);
   return outcome(removed ? Result.SUCCESS : Result.AUTHENTICATION_INVALID);
 }
 
 /** The operator's delete, whatever the token: revoked in the client's object first, then in D1. */
-export async function removeByOperator(env: Env, shards: Shards, config: Config, user: Uint8Array, now: number): Promise<boolean> {
+export async function removeByOperator(env: Env, shards: Shards, config: Config, id: Uint8Array, now: number): Promise<boolean> {
+  const user = await settled(env, shards, id);
   await (await clientOf(env, shards, config, user)).revokeCredential(null, now);
   await noteChanges(env, config, await bucketEpoch(shards, config), [user], now);
   return db.removeUserByOperator(shards, user, now);
@@ -117,10 +132,12 @@ export async function importUsers(env: Env, shards: Shards, config: Config, acto
   // Into the S2 index first: all of an announced batch; of one not announced, those it brings back
   // (removed now, registered again by it), found by a read before the write (the index's margin
   // covers a removal between the two).
-  const ids = users.map((u) => u.id);
+  const keying = await keyingOf(env, shards);
+  const { ids, previous } = storedOf(keying, users.map((u) => u.id));
+  await settle(shards, keying, ids, previous);
   const changing = announce ? ids : (await db.findRemoved(shards, ids)).rows.map((r) => ids[r.i]!);
   await noteChanges(env, config, await bucketEpoch(shards, config), changing, now);
-  const imported = await db.importUsers(shards, users, announce ? now : 0, now);
+  const imported = await db.importUsers(shards, users.map((u, i) => ({ id: ids[i]!, tokenHash: u.tokenHash })), announce ? now : 0, now);
   await recordChange(shards, config, actor, now, "import", null, { received: users.length, imported, announce });
   return imported;
 }

@@ -14,7 +14,7 @@
 // No sync calls a shared object.
 
 import type { BucketKind } from "../core/bucket";
-import type { Config } from "../core/config";
+import { type Config, ConfigError } from "../core/config";
 import type { Admission } from "../core/admission";
 import type { ChargeDecision } from "../core/charge-policy";
 import { type Authentication, type Charged, type DiscoveryEnd, type DiscoveryPorts, runDiscovery } from "../core/discovery-steps";
@@ -31,6 +31,7 @@ import { type Origin, admissionKeys, admitNewClient, networkKeys } from "./admis
 import type { Isolate, TrustedClients } from "./isolate";
 import { type ObservationContext, inBackground, observeRefusal, observeSync, tallyObserved } from "./observation";
 import { s2Candidates } from "./s2-filter";
+import { type Stored, type StoredUser, storedRequest } from "./pseudonyms";
 
 export interface DiscoveryOptions {
   now: number;
@@ -61,6 +62,10 @@ interface Sync extends ObservationContext {
   buckets: DurableObjectStub<ClientBuckets>;
   /** The client's name among those this isolate trusts. */
   client: string;
+  /** The client's own pseudonym (and the one before it while a rotation lasts): its object and credential are stored by it. */
+  user: StoredUser;
+  /** The request's identifiers as stored (by request position): what the lookup asks for. */
+  stored: Stored;
   /** Where the calls and the time of this sync went. */
   meter: Meter;
   /** What the charge's call observed, when the answer was looked up before it. */
@@ -73,14 +78,19 @@ async function open(env: Env, shards: Shards, config: Config, kind: BucketKind, 
   const meter = new Meter();
   const tokenHash = await hashToken(req.authToken);
   let epoch: number;
+  let user: StoredUser;
+  let stored: Stored;
   try {
     epoch = await bucketEpoch(shards, config);
+    // Users are stored and named by pseudonyms: the client's own and its identifiers' (by request position).
+    ({ user, stored } = await storedRequest(env, shards, req.user, req.identifiers));
   } catch (error) {
-    console.error(`bucket epoch unreadable: ${(error as Error).message}`);
+    if (error instanceof ConfigError) throw error; // a bad PSEUDONYM_KEYS: the service refuses to serve
+    console.error(`bucket epoch or key state unreadable: ${(error as Error).message}`);
     return null;
   }
-  const buckets = bucketsOf(env, req.user, epoch);
-  return { env, shards, config, kind, req, now, waitUntil, origin, trusted: isolate.trusted, monitoring: isolate.monitoring, tokenHash, epoch, buckets, client: `${epoch}:${toHex(req.user)}`, meter };
+  const buckets = bucketsOf(env, user.user, epoch);
+  return { env, shards, config, kind, req, now, waitUntil, origin, trusted: isolate.trusted, monitoring: isolate.monitoring, tokenHash, epoch, buckets, client: `${epoch}:${toHex(user.user)}`, user, stored, meter };
 }
 
 /** The ports of the steps, answered by the phases below. */
@@ -108,7 +118,7 @@ async function authenticateAndCharge(sync: Sync, early: Outcome | undefined): Pr
   let verdict = await sync.buckets.sync(request, now);
   if (verdict.auth === "unknown") {
     meter.count({ objectCalls: 1, d1Calls: 1 });
-    const credentials = await db.findCredentials(sync.shards, req.user);
+    const credentials = await db.findCredentials(sync.shards, sync.user.user, sync.user.previous);
     if (!credentials || !sameHash(credentials.tokenHash, sync.tokenHash)) return { authenticated: false };
     verdict = await sync.buckets.sync({ ...request, learned: credentials }, now);
   }
@@ -215,19 +225,20 @@ class Meter {
  * The answer of a sync: S1 for a full one, S2 since S2_DELTA ago for an incremental one. An
  * incremental one asks D1 only about the identifiers the S2 index cannot rule out, and nothing if it rules out all.
  */
-async function answerLookup({ env, shards, config, epoch, kind, req, now, waitUntil }: Sync): Promise<Outcome> {
+async function answerLookup({ env, shards, config, epoch, kind, req, stored, now, waitUntil }: Sync): Promise<Outcome> {
   const ids = req.identifiers;
   if (kind === "full") {
-    const { rows, sqlMs, d1Ms, calls, rowsRead } = await db.findRegistered(shards, ids);
+    const { rows, sqlMs, d1Ms, calls, rowsRead } = await db.findRegistered(shards, stored.ids, stored.previous);
     return outcome(Result.SUCCESS, { added: rows.map((r) => ids[r.i]!), sqlMs, timings: { d1: d1Ms }, costs: { d1Calls: calls, d1Rows: rowsRead, objectCalls: 0 } });
   }
   const since = now - config.s2DeltaMs;
   const filtered = performance.now();
-  const { positions: candidates, calls: indexCalls } = await s2Candidates(env, shards, config, epoch, ids, since, { now, waitUntil });
+  const { positions: candidates, calls: indexCalls } = await s2Candidates(env, shards, config, epoch, stored.ids, since, { now, waitUntil }, stored.previous);
   const index = performance.now() - filtered;
   if (candidates.length === 0) return outcome(Result.SUCCESS, { timings: { s2index: index }, costs: { d1Calls: 0, d1Rows: 0, objectCalls: indexCalls } });
-  const asked = candidates.length === ids.length ? ids : candidates.map((i) => ids[i]!);
-  const { rows, sqlMs, d1Ms, calls, rowsRead } = await db.findChanges(shards, asked, since);
+  const pick = (list: Uint8Array[]) => (candidates.length === ids.length ? list : candidates.map((i) => list[i]!));
+  const asked = pick(ids);
+  const { rows, sqlMs, d1Ms, calls, rowsRead } = await db.findChanges(shards, pick(stored.ids), since, stored.previous && pick(stored.previous));
   return outcome(Result.SUCCESS, {
     added: rows.filter((r) => r.registered === 1).map((r) => asked[r.i]!),
     removed: rows.filter((r) => r.registered === 0).map((r) => asked[r.i]!),

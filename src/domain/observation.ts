@@ -11,6 +11,7 @@ import { keyedHash } from "../core/token";
 import { writeAudit } from "../db/audit";
 import type { Shards } from "../db/shards";
 import { type Observed, bucketsOf } from "../objects/client-buckets";
+import { keyingOf, storedUser } from "./pseudonyms";
 import { type IsolateMonitoring, announceFlag } from "./monitoring";
 
 export interface AnsweredSync {
@@ -39,11 +40,11 @@ export interface ObservationContext {
 }
 
 export async function observeSync(at: ObservationContext, sync: AnsweredSync): Promise<void> {
-  const { env, config, monitoring, now, waitUntil } = at;
+  const { env, shards, config, monitoring, now, waitUntil } = at;
   const n = sync.identifiers.length;
   const sample = monitoring.noteSync(env, config, { kind: sync.kind, identifiers: n, matches: sync.matches, flagged: sync.flagged, teaches: sync.teaches, revealed: sync.revealed }, now, waitUntil, sync.unjudgedFrom);
   const normHitRatio = monitoring.currentNorm(env, config, now, waitUntil);
-  const buckets = bucketsOf(env, sync.user, sync.bucketEpoch);
+  const buckets = bucketsOf(env, await storedId(env, shards, sync.user), sync.bucketEpoch);
   const answered = { kind: sync.kind, identifiers: n, matches: sync.matches, edge: sync.edge };
   const { newFlag, samples } = await buckets.observe(answered, sketchOf(sync.identifiers), sample, normHitRatio, now);
   if (newFlag) await announce(at, sync.user, newFlag, samples);
@@ -59,8 +60,10 @@ export function tallyObserved(at: ObservationContext, sync: AnsweredSync, observ
 
 async function announce({ env, shards, config, monitoring }: ObservationContext, user: Uint8Array, flag: Flag, samples: NormSample[]) {
   const subject = await subjectOf(config, user);
+  // The flagged list names the client by its pseudonym, "~<hex>" (the admin routes take it as an identifier).
+  const stored = await storedId(env, shards, user);
   const results = await Promise.allSettled([
-    announceFlag(env, config, monitoring, { id: toHex(user), subject, flaggedAt: flag.at, reasons: flag.reasons, samples }, flag.at),
+    announceFlag(env, config, monitoring, { id: `~${toHex(stored)}`, subject, flaggedAt: flag.at, reasons: flag.reasons, samples }, flag.at),
     writeAudit(shards, flag.at, "flag", subject, { reasons: flag.reasons.map((r) => ({ rule: r.rule, message: r.message })) }),
   ]);
   for (const r of results) if (r.status === "rejected") console.error(`flag announcement failed: ${(r.reason as Error).message}`);
@@ -81,4 +84,9 @@ export function observeRefusal({ env, config, monitoring, now, waitUntil }: Obse
 
 export function inBackground(waitUntil: WaitUntil, work: () => Promise<void>): void {
   waitUntil(work().catch((error: Error) => console.error(`observation failed: ${error.message}`)));
+}
+
+/** A user's stored value (their pseudonym): what their object is named by. */
+async function storedId(env: Env, shards: Shards, user: Uint8Array): Promise<Uint8Array> {
+  return storedUser(await keyingOf(env, shards), user).user;
 }

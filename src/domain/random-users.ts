@@ -1,6 +1,7 @@
 // Random users for the local /test/create/<n> hook, fast enough for ten million at a time.
 //
-// Identifiers are 16 random bytes (or as many as asked, 4 to 64), generated in batches whose first
+// Users are stored as pseudonyms (domain/pseudonyms.ts), and a pseudonym of a random identifier is as
+// good as random: so these are 16 random bytes whatever identifier length is asked, in batches whose first
 // four bytes rise from batch to batch: uniform over the key space in all, yet each shard receives
 // them in ascending key order, so SQLite appends to its B-tree instead of inserting all over it.
 //
@@ -15,10 +16,12 @@
 // they stay in S2 (incremental syncs ask D1 meanwhile). /test/add/many notes its users as any write does.
 
 import type { Config } from "../core/config";
+import { PSEUDONYM_BYTES } from "../core/pseudonym";
 import type { Shards } from "../db/shards";
 import { addUsers } from "../db/test-hooks";
 import { bucketEpoch } from "./accounts";
 import { noteChanges, switchOff } from "./s2-filter";
+import { keyingOf, settle, storedOf } from "./pseudonyms";
 
 export const ID_BYTES = { default: 16, min: 4, max: 64 };
 const BATCH = 50_000; // identifiers per addUsers call, which splits them to fit D1's 2 MB per bound value
@@ -31,12 +34,18 @@ function randomBytes(length: number): Uint8Array {
 }
 
 /** Registers every identifier not registered now, with a random token (the /test/add/many hook). */
-export async function addTestUsers(env: Env, shards: Shards, config: Config, ids: Uint8Array[], now: number): Promise<void> {
+export async function addTestUsers(env: Env, shards: Shards, config: Config, identifiers: Uint8Array[], now: number): Promise<void> {
+  const keying = await keyingOf(env, shards);
+  const { ids, previous } = storedOf(keying, identifiers);
+  await settle(shards, keying, ids, previous);
   await noteChanges(env, config, await bucketEpoch(shards, config), ids, now);
   await addUsers(shards, ids, now);
 }
 
-export async function createRandomUsers(env: Env, shards: Shards, config: Config, n: number, now: number, idBytes = ID_BYTES.default): Promise<void> {
+export async function createRandomUsers(env: Env, shards: Shards, config: Config, n: number, now: number, _idBytes = ID_BYTES.default): Promise<void> {
+  // What is stored is a pseudonym of whatever identifier: random bytes of a pseudonym's length.
+  const idBytes = PSEUDONYM_BYTES;
+  await keyingOf(env, shards);
   if (n > 0) await switchOff(env, config, await bucketEpoch(shards, config), now);
   const batches = Math.ceil(n / BATCH);
   for (let b = 0; b < batches; b++) {

@@ -70,8 +70,15 @@ export async function s2Candidates(
   epoch: number,
   ids: Uint8Array[],
   since: number,
-  { now, waitUntil }: { now: number; waitUntil: (p: Promise<unknown>) => void },
+  context: { now: number; waitUntil: (p: Promise<unknown>) => void },
+  previous?: Uint8Array[] | null,
 ): Promise<{ positions: number[]; calls: number }> {
+  if (previous) {
+    // A key rotation under way: a change noted before it is under the key of the version before.
+    const both = await s2Candidates(env, shards, config, epoch, [...ids, ...previous], since, context);
+    return { positions: [...new Set(both.positions.map((p) => p % ids.length))].sort((a, b) => a - b), calls: both.calls };
+  }
+  const { now, waitUntil } = context;
   const keys = keysOf(ids);
   const parts = byPart(keys, config.s2Index.parts);
   const found = await Promise.all(

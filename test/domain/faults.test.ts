@@ -12,7 +12,7 @@ import { discover } from "../../src/domain/discovery";
 import { newIsolate } from "../../src/domain/isolate";
 import { buildIndex, noteChanges } from "../../src/domain/s2-filter";
 import { hashToken } from "../../src/core/token";
-import { Result, hex, newClient, randomId, randomIds } from "../helpers";
+import { Result, hex, newClient, randomId, randomIds, stored, storedAll } from "../helpers";
 
 const good = () => env.USERS_0;
 /** What the isolate keeps between syncs (src/index.ts makes one per isolate): one for this file's syncs. */
@@ -24,8 +24,8 @@ const halfBroken = () => [good(), env.BROKEN_SHARD] as const;
 /** A client on the working shard, and identifiers of which some fall on the broken one. */
 async function clientOnWorkingShard() {
   let client = newClient();
-  while (shardFor(halfBroken(), client.user) !== good()) client = newClient();
-  await db.registerUser(halfBroken(), client.user, await hashToken(client.authToken), Date.now());
+  while (shardFor(halfBroken(), stored(client.user)) !== good()) client = newClient();
+  await db.registerUser(halfBroken(), stored(client.user), await hashToken(client.authToken), Date.now());
   return client;
 }
 
@@ -44,17 +44,17 @@ describe("faults", () => {
   it("gives the charge back when a shard fails during the lookup, and answers 503 with Retry-After", async () => {
     const client = await clientOnWorkingShard();
     const ids = randomIds(100);
-    expect(ids.some((id) => shardFor(halfBroken(), id) === env.BROKEN_SHARD)).toBe(true);
+    expect(ids.some((id) => shardFor(halfBroken(), stored(id)) === env.BROKEN_SHARD)).toBe(true);
     // In S2 as far as the S2 index knows, so that the incremental sync asks D1 too.
     await buildIndex(env, [good()], configOf(env), 0, 0, 0, Date.now());
-    await noteChanges(env, configOf(env), 0, ids, Date.now());
+    await noteChanges(env, configOf(env), 0, storedAll(ids), Date.now());
     for (const kind of ["full", "incremental"] as const) {
       let answer;
       const logged = await errorsLoggedBy(async () => {
         answer = await discover(env, halfBroken(), configOf(env), kind, { ...client, identifiers: ids }, { now: Date.now(), waitUntil: () => {}, origin: { ip: undefined, asn: undefined }, isolate });
       });
       expect(answer).toMatchObject({ result: Result.RATE_LIMIT_EXCEEDED, status: 503, retryAfterSeconds: 1 });
-      expect((await bucketsOf(env, client.user, 0).inspect())[kind].level).toBe(0);
+      expect((await bucketsOf(env, stored(client.user), 0).inspect())[kind].level).toBe(0);
       expectOneCause(logged, /^discovery lookup failed: .*no such table/, [client.user, ...ids]);
     }
   });
@@ -68,7 +68,7 @@ describe("faults", () => {
       answer = await discover(broken, [good()], configOf(env), "full", { ...client, identifiers: ids }, { now: Date.now(), waitUntil: () => {}, origin: { ip: undefined, asn: undefined }, isolate });
     });
     expect(answer).toMatchObject({ status: 503, retryAfterSeconds: 1 });
-    expect((await bucketsOf(env, client.user, 0).inspect()).full.level).toBe(0);
+    expect((await bucketsOf(env, stored(client.user), 0).inspect()).full.level).toBe(0);
     expectOneCause(logged, /^bucket charge failed: /, [client.user, ...ids]);
   });
 

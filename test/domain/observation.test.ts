@@ -13,7 +13,7 @@ import { register } from "../../src/domain/accounts";
 import { discover } from "../../src/domain/discovery";
 import { newIsolate } from "../../src/domain/isolate";
 import { readNorm, readSeries, resetMonitoring } from "../../src/domain/monitoring";
-import { Result, newClient, randomIds } from "../helpers";
+import { Result, newClient, randomIds, storedAll } from "../helpers";
 
 const config = () => configOf(env);
 const isolate = newIsolate();
@@ -35,7 +35,7 @@ describe("what a sync leaves to the monitoring", () => {
     expect(config().guard).toBe(false);
     await resetMonitoring(env, config(), monitoring);
     const users = randomIds(300);
-    await addUsers(shardsOf(env), users, Date.now());
+    await addUsers(shardsOf(env), storedAll(users), Date.now());
     const client = newClient();
     expect((await register(env, shardsOf(env), config(), { ...client, identifiers: [] }, Date.now())).result).toBe(Result.SUCCESS);
 

@@ -5,7 +5,7 @@ import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { bucketsOf } from "../../src/objects/client-buckets";
-import { countRows, encodeRequest, post, postRaw, randomIds, registered } from "../helpers";
+import { countRows, encodeRequest, post, postRaw, randomIds, registered, stored as storedId } from "../helpers";
 
 const ENDPOINTS = ["/user/register", "/user/delete", "/discovery/full", "/discovery/incremental"];
 
@@ -35,7 +35,7 @@ describe("fuzzed bodies", () => {
     // way; a refusal that charged, refunded or reset a bucket would still show (a charge of one contact
     // lasts seconds, the reads are milliseconds apart).
     const stored = async () => {
-      const { full, incremental } = await bucketsOf(env, sentinel.user, 0).inspect(0);
+      const { full, incremental } = await bucketsOf(env, storedId(sentinel.user), 0).inspect(0);
       return [full.emptyAt, incremental.emptyAt];
     };
     const asOf = (emptyAts: number[], now: number) => emptyAts.map((emptyAt) => (emptyAt > now ? emptyAt : 0));
@@ -66,14 +66,14 @@ describe("a client hammering its own bucket", () => {
     const served = answers.filter((a) => a.status === 200).length;
     expect(served).toBe(Math.floor(20000 / 300));
     expect(answers.every((a) => a.status === 200 || a.status === 429)).toBe(true);
-    expect((await bucketsOf(env, client.user, 0).inspect()).full.largestFit).toBe(20000 - served * 300);
+    expect((await bucketsOf(env, storedId(client.user), 0).inspect()).full.largestFit).toBe(20000 - served * 300);
   }, 60_000);
 
   it("pays for a replayed request like for any other", async () => {
     const client = await registered();
     const body = encodeRequest(client, randomIds(7000));
     for (let i = 0; i < 2; i++) expect((await postRaw("/discovery/full", body)).status).toBe(200);
-    expect((await bucketsOf(env, client.user, 0).inspect()).full.largestFit).toBe(6000);
+    expect((await bucketsOf(env, storedId(client.user), 0).inspect()).full.largestFit).toBe(6000);
     expect((await postRaw("/discovery/full", body)).status).toBe(429);
   });
 });

@@ -1,15 +1,11 @@
 // GET /admin/pseudonym-key: the current pseudonym key's version and fingerprint for operators (what
 // `npm run posture -- --url` compares with the local key), never the key itself.
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
-import { currentVersion, fingerprint } from "../../src/core/key-fingerprint";
+import { describe, expect, it } from "vitest";
+import { pseudonymsOf } from "../../src/domain/pseudonyms";
 import { admin } from "../helpers";
 
 const bindings = env as { PSEUDONYM_KEYS?: string };
-beforeAll(() => {
-  // A key for projects whose config gives none yet (the service reads the binding per request).
-  bindings.PSEUDONYM_KEYS ??= `1:${"5a".repeat(32)}`;
-});
 
 describe("GET /admin/pseudonym-key", () => {
   it("answers the current version and the fingerprint of its key, and nothing of the key", async () => {
@@ -17,7 +13,8 @@ describe("GET /admin/pseudonym-key", () => {
     expect(response.status).toBe(200);
     const body = (await response.json()) as { version: number; fingerprint: string };
     const keys = bindings.PSEUDONYM_KEYS!;
-    expect(body).toEqual({ version: currentVersion(keys), fingerprint: await fingerprint(keys) });
+    const chain = pseudonymsOf(env);
+    expect(body).toEqual({ version: chain.current, fingerprint: chain.fingerprint() });
     expect(body.fingerprint).toMatch(/^[0-9a-f]{16}$/);
     for (const entry of keys.split(",")) expect(JSON.stringify(body)).not.toContain(entry.split(":")[1]!.slice(0, 16));
   });

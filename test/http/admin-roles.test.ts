@@ -3,7 +3,7 @@
 // (a rotation) both work.
 
 import { env, exports } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { toHex } from "../../src/core/hex";
 import { ADMIN_ROUTES, type AdminRoute, ROLES, type Role } from "../../src/core/roles";
 import { hashToken } from "../../src/core/token";
@@ -35,6 +35,8 @@ const calls: Record<AdminRoute, () => Promise<Call>> = {
   "GET /reshard": async () => ({ path: "/reshard", ok: 200 }),
   "POST /reshard/step": async () => ({ path: "/reshard/step?batch=1", ok: 200 }), // nothing to move: {"action": "none"}
   "GET /pseudonym-key": async () => ({ path: "/pseudonym-key", ok: 200 }),
+  "GET /rekey": async () => ({ path: "/rekey", ok: 200 }),
+  "POST /rekey/step": async () => ({ path: "/rekey/step?batch=1", ok: 200 }), // every row at the current key: {"action": "none"}
   "POST /users": async () => {
     const client = newClient();
     return { path: "/users", body: { id: toHex(client.user), token: toHex(client.authToken) }, ok: 201 };
@@ -45,11 +47,6 @@ const calls: Record<AdminRoute, () => Promise<Call>> = {
     return { path: "/users/import", body: { users: [[toHex(client.user), toHex(await hashToken(client.authToken))]] }, ok: 200 };
   },
 };
-
-// A pseudonym key for projects whose config gives none yet (the service reads the binding per request).
-beforeAll(() => {
-  (env as { PSEUDONYM_KEYS?: string }).PSEUDONYM_KEYS ??= `1:${"5a".repeat(32)}`;
-});
 
 const routes = Object.keys(ADMIN_ROUTES) as AdminRoute[];
 const roleOfKey = (key: TestKey) => key.replace(/-rotated$/, "") as Role;

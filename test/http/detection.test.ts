@@ -5,7 +5,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { toHex } from "../../src/core/hex";
-import { type Client, admin, encodeRequest, post, randomIds, registered, seededIds } from "../helpers";
+import { type Client, admin, encodeRequest, post, randomIds, registered, seededIds, stored } from "../helpers";
 
 const json = async (path: string, init?: RequestInit) => (await (await admin(path, init)).json()) as any;
 const clientView = (client: Client) => json(`/clients/${toHex(client.user)}`);
@@ -51,8 +51,9 @@ describe("enumeration detection", () => {
     for (const client of honest) expect(await clientView(client)).toMatchObject({ flagged: false, reasons: [] });
 
     const listed = await json("/flagged");
-    expect(listed.clients.map((c: { id: string }) => c.id)).toContain(toHex(enumerator.user));
-    expect(listed.clients.map((c: { id: string }) => c.id)).not.toContain(toHex(honest[0]!.user));
+    // Named by their pseudonym, "~<hex>", which the admin routes take as well as an identifier.
+    expect(listed.clients.map((c: { id: string }) => c.id)).toContain(`~${toHex(stored(enumerator.user))}`);
+    expect(listed.clients.map((c: { id: string }) => c.id)).not.toContain(`~${toHex(stored(honest[0]!.user))}`);
   });
 
   it("flags a client checking more distinct identifiers than any address book", async () => {
@@ -73,6 +74,7 @@ describe("enumeration detection", () => {
     expect(await json(`/clients/${toHex(client.user)}/clear`, { method: "POST" })).toEqual({ flagged: false, wasFlagged: true });
     expect(await clientView(client)).toMatchObject({ flagged: false, signals: { identifiers: { full: 0 }, distinct: 0 } });
     expect((await json("/flagged")).clients.map((c: { id: string }) => c.id)).not.toContain(toHex(client.user));
+    expect((await json("/flagged")).clients.map((c: { id: string }) => c.id)).not.toContain(`~${toHex(stored(client.user))}`);
     const audit = (await json("/audit?limit=200")) as { action: string; subject: string | null; detail: unknown }[];
     const actions = audit.map((e) => e.action);
     expect(actions).toContain("flag");

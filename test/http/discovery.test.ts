@@ -5,15 +5,15 @@ import { describe, expect, it } from "vitest";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { maxRequestBytes } from "../../src/core/wire";
 import { shardsOf } from "../../src/db/shards";
-import { type Client, Result, encodeRequest, hex, newClient, post, postRaw, randomId, randomIds, registered } from "../helpers";
+import { type Client, Result, encodeRequest, hex, newClient, post, postRaw, randomId, randomIds, registered, stored } from "../helpers";
 import { fakeClock } from "../fake-clock";
 import { DAY_MS, SECOND_MS } from "../../src/core/time";
 
 const S2_DELTA = 10 * DAY_MS;
 
 const { at } = fakeClock();
-const fullLevel = async (client: Client) => (await bucketsOf(env, client.user, 0).inspect(Date.now())).full.level;
-const incrementalLevel = async (client: Client) => (await bucketsOf(env, client.user, 0).inspect(Date.now())).incremental.level;
+const fullLevel = async (client: Client) => (await bucketsOf(env, stored(client.user), 0).inspect(Date.now())).full.level;
+const incrementalLevel = async (client: Client) => (await bucketsOf(env, stored(client.user), 0).inspect(Date.now())).incremental.level;
 
 describe("full sync", () => {
   it("answers the registered users among the identifiers, in request order", async () => {

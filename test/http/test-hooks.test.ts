@@ -23,8 +23,8 @@ describe("GET /test/create/<n>", () => {
     expect(await userCount()).toBe(before);
   });
 
-  it("makes identifiers of the length asked for (?bytes=), 16 by default", async () => {
-    const lengths = () => countRows("SELECT count(*) AS n FROM users WHERE length(id) = 32");
+  it("makes identifiers of the length asked for (?bytes=), 16 by default, stored as 16-byte pseudonyms", async () => {
+    const lengths = () => countRows("SELECT count(*) AS n FROM users WHERE length(id) = 16");
     const before = await lengths();
     expect(await (await get("/test/create/300?bytes=32")).text()).toBe("Success");
     expect((await lengths()) - before).toBe(300);

@@ -10,7 +10,7 @@ import { emptyTally, tallySync } from "../../src/core/telemetry";
 import { addUsers } from "../../src/db/test-hooks";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { type Alert, monitorShard } from "../../src/objects/monitor";
-import { Result, randomIds } from "../helpers";
+import { Result, randomIds, stored, storedAll } from "../helpers";
 import { config, enrolled, fullSync, isolate, shards } from "./through-domain";
 import { MINUTE_MS } from "../../src/core/time";
 
@@ -34,7 +34,7 @@ describe("a crowd of fresh accounts, each on its own network", () => {
   it("is counted as egress and alerted on; then each new account gets a hundred numbers; honest clients are served", { timeout: 120_000 }, async () => {
     // The number space the crowd walks: 70,000 candidates, a tenth of them registered.
     const candidates = randomIds(70_000);
-    await addUsers(shards(), candidates.filter((_, i) => i % 10 === 0), Date.now());
+    await addUsers(shards(), storedAll(candidates.filter((_, i) => i % 10 === 0)), Date.now()); // as the service stores them: pseudonyms
     await honestNorm(Date.now());
     await isolate.monitoring.refreshNorm(env, config(), Date.now());
     let walked = 0;
@@ -81,16 +81,16 @@ describe("a crowd of fresh accounts, each on its own network", () => {
     expect(hundred).toHaveLength(100);
     expect((await fullSync(last, hundred, ip)).result).toBe(Result.SUCCESS);
     expect((await fullSync(last, next(1), ip)).result).toBe(Result.RATE_LIMIT_EXCEEDED);
-    expect((await bucketsOf(env, last.user, 0).inspectClient()).signals).toMatchObject({ verdict: "suspect" });
-    expect((await bucketsOf(env, last.user, 0).inspectClient()).flagged).toBe(false);
+    expect((await bucketsOf(env, stored(last.user), 0).inspectClient()).signals).toMatchObject({ verdict: "suspect" });
+    expect((await bucketsOf(env, stored(last.user), 0).inspectClient()).flagged).toBe(false);
 
     // Honest clients during the episode: an established one in full; a new one's book of 300 (40%
     // registered) in halves, as the client library sends it after a refusal without Retry-After.
     const established = await enrolled();
-    await bucketsOf(env, established.user, 0).clearFlag(); // vouched for: established
+    await bucketsOf(env, stored(established.user), 0).clearFlag(); // vouched for: established
     expect((await fullSync(established, randomIds(15_000), "10.98.0.1")).result).toBe(Result.SUCCESS);
     const registered = randomIds(120);
-    await addUsers(shards(), registered, Date.now());
+    await addUsers(shards(), storedAll(registered), Date.now()); // as the service stores them: pseudonyms
     const book = [...registered, ...randomIds(180)];
     const newcomer = await enrolled();
     let found = 0;

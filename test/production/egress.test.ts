@@ -9,7 +9,7 @@ import { emptyTally, tallySync } from "../../src/core/telemetry";
 import { addUsers } from "../../src/db/test-hooks";
 import { bucketsOf } from "../../src/objects/client-buckets";
 import { type Alert, monitorShard } from "../../src/objects/monitor";
-import { Result, randomIds } from "../helpers";
+import { Result, randomIds, stored, storedAll } from "../helpers";
 import { config, enrolled, fullSync, isolate, shards } from "./through-domain";
 import { MINUTE_MS } from "../../src/core/time";
 
@@ -24,11 +24,11 @@ async function minuteRevealing(revealed: number, at: number) {
 describe("an egress episode", () => {
   it("holds young clients (judged or not) by their walk: open EGRESS_PROBATION_LIMIT, honest-looking the probation limit, suspect none; established ones keep their bucket; it ends when calm", { timeout: 60_000 }, async () => {
     const users = randomIds(400);
-    await addUsers(shards(), users, Date.now());
+    await addUsers(shards(), storedAll(users), Date.now()); // as the service stores them: pseudonyms
     // Judged before the episode (1,000 checked, 40% registered), but younger than DETECT_YOUNG_HOURS.
     const young = await enrolled();
     expect((await fullSync(young, [...users, ...randomIds(600)], "198.51.100.24")).added).toHaveLength(400);
-    expect((await bucketsOf(env, young.user, 0).inspectClient()).signals).toMatchObject({ judged: true, verdict: "honest" });
+    expect((await bucketsOf(env, stored(young.user), 0).inspectClient()).signals).toMatchObject({ judged: true, verdict: "honest" });
     expect((await fullSync(young, randomIds(10), "198.51.100.24")).result).toBe(Result.SUCCESS); // judged: past the probation limit
     const start = (Math.floor(Date.now() / MINUTE_MS) + 10) * MINUTE_MS;
     await minuteRevealing(200_000, start); // a hundred times the floor of 2,000 a minute
@@ -48,11 +48,11 @@ describe("an egress episode", () => {
     // A crowd's account: its hundred numbers found 2 users; the walk finds it suspect, and it gets nothing more while the episode lasts.
     const crowd = await enrolled();
     expect((await fullSync(crowd, [...users.slice(0, 2), ...randomIds(98)], "198.51.100.23")).result).toBe(Result.SUCCESS);
-    expect((await bucketsOf(env, crowd.user, 0).inspectClient()).signals).toMatchObject({ verdict: "suspect" });
+    expect((await bucketsOf(env, stored(crowd.user), 0).inspectClient()).signals).toMatchObject({ verdict: "suspect" });
     const held = await fullSync(crowd, randomIds(1), "198.51.100.23");
     expect(held.result).toBe(Result.RATE_LIMIT_EXCEEDED);
     expect(held.retryAfterSeconds).toBeUndefined();
-    expect((await bucketsOf(env, crowd.user, 0).inspectClient()).flagged).toBe(false); // held, not flagged: the walk never flags
+    expect((await bucketsOf(env, stored(crowd.user), 0).inspectClient()).flagged).toBe(false); // held, not flagged: the walk never flags
 
     // The judged young client is held like an honest-looking unjudged one, to the probation limit: it holds 1,010, so it waits.
     const heldYoung = await fullSync(young, randomIds(10), "198.51.100.24");
@@ -60,7 +60,7 @@ describe("an egress episode", () => {
     expect(heldYoung.retryAfterSeconds).toBeGreaterThan(0);
 
     const judged = await enrolled();
-    await bucketsOf(env, judged.user, 0).clearFlag(); // an operator vouched for it: established, whatever its age
+    await bucketsOf(env, stored(judged.user), 0).clearFlag(); // an operator vouched for it: established, whatever its age
     expect((await fullSync(judged, randomIds(15_000), "198.51.100.21")).result).toBe(Result.SUCCESS);
 
     // Calm once the minute and the hour are back at their baselines: the hour holds the 200,000 for 60 minutes.
@@ -79,7 +79,7 @@ describe("an egress episode", () => {
 describe("a network's egress", () => {
   it("stops new clients of a network whose unjudged clients were shown more than a day's allowance, and serves its existing ones", { timeout: 60_000 }, async () => {
     const users = randomIds(6_000);
-    await addUsers(shards(), users, Date.now());
+    await addUsers(shards(), storedAll(users), Date.now()); // as the service stores them: pseudonyms
     const ip = "198.51.100.30";
     // Five new clients, a probation limit's worth each, then a sixth that takes the network past 5,000 a day.
     const clients = [];

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { addUsers } from "../../src/db/test-hooks";
 import { monitorShard } from "../../src/objects/monitor";
 import { bucketsOf } from "../../src/objects/client-buckets";
-import { Result, randomIds } from "../helpers";
+import { Result, randomIds, stored, storedAll } from "../helpers";
 import { config, enrolled, fullSync, shards } from "./through-domain";
 
 const broken = { ...env, MONITOR: env.NETWORK_GUARD } as unknown as Env;
@@ -26,11 +26,11 @@ describe("with the shared monitoring failing", () => {
 
   it("still flags and quarantines an enumerator, and serves an honest client", { timeout: 60_000 }, async () => {
     const users = randomIds(2_000);
-    await addUsers(shards(), users, Date.now());
+    await addUsers(shards(), storedAll(users), Date.now()); // as the service stores them: pseudonyms
 
     const enumerator = await enrolled();
     expect((await fullSync(enumerator, randomIds(1_000), "198.51.100.1", broken)).result).toBe(Result.SUCCESS);
-    const view = await bucketsOf(env, enumerator.user, 0).inspectClient();
+    const view = await bucketsOf(env, stored(enumerator.user), 0).inspectClient();
     expect(view.flagged).toBe(true);
     expect(view.reasons.map((r) => r.rule)).toContain("hit-ratio");
     const refused = await fullSync(enumerator, randomIds(10), "198.51.100.1", broken);
@@ -44,6 +44,6 @@ describe("with the shared monitoring failing", () => {
       expect(answer.result).toBe(Result.SUCCESS);
       expect(answer.added).toHaveLength(100);
     }
-    expect((await bucketsOf(env, honest.user, 0).inspectClient()).flagged).toBe(false);
+    expect((await bucketsOf(env, stored(honest.user), 0).inspectClient()).flagged).toBe(false);
   });
 });

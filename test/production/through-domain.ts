@@ -8,7 +8,7 @@ import { shardsOf } from "../../src/db/shards";
 import * as db from "../../src/db/users";
 import { discover } from "../../src/domain/discovery";
 import { newIsolate } from "../../src/domain/isolate";
-import { newClient } from "../helpers";
+import { newClient, stored } from "../helpers";
 
 export const shards = () => shardsOf(env);
 export const config = () => configOf(env);
@@ -18,7 +18,7 @@ export const isolate = newIsolate();
 /** A client registered in D1 only (its object learns the credential on its first sync). */
 export async function enrolled() {
   const client = newClient();
-  await db.registerUser(shards(), client.user, await hashToken(client.authToken), Date.now());
+  await db.registerUser(shards(), stored(client.user), await hashToken(client.authToken), Date.now());
   return client;
 }
 

@@ -5,7 +5,8 @@ import { describe, expect, it } from "vitest";
 import { toHex } from "../../src/core/hex";
 import { hashToken } from "../../src/core/token";
 import { AccountService } from "../../src/rpc/account-service";
-import { type Client, accountService, admin, hex, newClient, post, randomIds, registered } from "../helpers";
+import { keyOf } from "../../src/core/lookup-key";
+import { type Client, accountService, admin, countRows, hex, newClient, post, randomIds, registered, stored } from "../helpers";
 
 const tokenHashHex = async (c: Client) => toHex(await hashToken(c.authToken));
 const register = async (c: Client, token: Client = c) => accountService("register", { id: toHex(c.user), token_hash: await tokenHashHex(token) });
@@ -36,6 +37,18 @@ describe("the AccountService entrypoint, called by another Worker", () => {
     const ids = users.map((u) => u.user);
     expect(hex((await post("/discovery/incremental", watcher, ids)).added)).toEqual(hex(ids));
     expect((await post("/discovery/full", users[1]!, randomIds(1))).status).toBe(200);
+  });
+
+  it("stores what it registers and imports as pseudonyms, never the identifiers", async () => {
+    const [one, batch] = [newClient(), [newClient(), newClient()]];
+    expect(await register(one)).toEqual({ result: "created" });
+    const pairs = await Promise.all(batch.map(async (u) => [toHex(u.user), await tokenHashHex(u)]));
+    expect(await accountService("import", { users: pairs })).toEqual({ result: { received: 2, imported: 2 } });
+    for (const u of [one, ...batch]) {
+      // Neither the identifier nor its leading 6 bytes, as a key or as the stored value's start.
+      expect(await countRows("SELECT count(*) AS n FROM users WHERE id = ?1 OR hex(id) LIKE ?2 || '%' OR k = ?3", u.user, toHex(u.user.slice(0, 6)).toUpperCase(), keyOf(u.user))).toBe(0);
+      expect(await countRows("SELECT count(*) AS n FROM users WHERE id = ?1 AND key_version = 1", stored(u.user))).toBe(1);
+    }
   });
 
   it("audits every change as the account service on its binding", async () => {

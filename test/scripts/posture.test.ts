@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditWranglerFile } from "../../scripts/posture/audit";
 import { probeKey } from "../../scripts/posture/probe";
-import { fingerprint } from "../../src/core/key-fingerprint";
+import { fingerprint } from "../../scripts/posture/keys";
 
 // wrangler warns of the experimental `secrets` field on every read.
 process.env.WRANGLER_LOG = "error";

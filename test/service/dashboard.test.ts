@@ -13,7 +13,7 @@ import path from "node:path";
 import { type Browser, type BrowserContext, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ICD } from "../../src/proto/icd.js";
-import { type Service, adminToken, callIcd, startService } from "./service";
+import { type Service, adminToken, callIcd, pseudonymOf, startService } from "./service";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const POLL = { timeout: 30_000, interval: 250 };
@@ -175,7 +175,7 @@ describe.skipIf(!HAVE_CHROMIUM).each(OPENINGS)("operator dashboard, opened $how"
   it("shows the totals sent, the flagged client and why, the detection settings, and clears a flag", async () => {
     // Monitoring and detection run after each response: wait until the API has caught up.
     await expect.poll(async () => totals((await adminJson("/series?minutes=60")).minutes), POLL).toEqual(sent);
-    const enumeratorId = toHex(enumerator.user);
+    const enumeratorId = `~${toHex(pseudonymOf(enumerator.user))}`; // the flagged list names clients by pseudonym
     await expect.poll(async () => (await adminJson("/flagged")).clients.map((c: { id: string }) => c.id), POLL).toContain(enumeratorId);
     const flagged = (await adminJson("/flagged")).clients.find((c: { id: string }) => c.id === enumeratorId);
     const detection = await adminJson("/detection");

@@ -6,12 +6,14 @@
 // Node only: the tests of this folder (the "service" project of test/vitest.config.ts) use it.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { createCipheriv } from "node:crypto";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll } from "vitest";
 import { ICD } from "../../src/proto/icd.js";
+import { PseudonymChain, cmacKey } from "../../src/core/pseudonym";
 
 const root = path.join(import.meta.dirname, "../..");
 const STARTUP_MS = 120_000;
@@ -33,12 +35,12 @@ export interface Service {
  * Starts the service on `port` (a free one if not given) with its state in `stateDir`, as `npm start`
  * runs it, or as `npm start -- --env <envName>`; resolves once it answers.
  */
-export async function startService(stateDir: string, port?: number, envName?: string): Promise<Service> {
+export async function startService(stateDir: string, port?: number, envName?: string, envFile?: string): Promise<Service> {
   port ??= await freePort();
   const base = `http://localhost:${port}`;
   let log = "";
   // detached: its own process group, whose id is its pid.
-  const server: ChildProcess = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", stateDir, ...(envName ? ["--env", envName] : [])], {
+  const server: ChildProcess = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", stateDir, ...(envName ? ["--env", envName] : []), ...(envFile ? ["--env-file", envFile] : [])], {
     cwd: root,
     env: { ...process.env, PORT: String(port), WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
     detached: true,
@@ -95,15 +97,15 @@ export async function startService(stateDir: string, port?: number, envName?: st
  * A scratch directory for one test file, and a `start` that runs services in it: after the file,
  * every service started is stopped and the directory removed.
  */
-export function scratchServices(prefix: string): { dir: string; start: (stateDir?: string, port?: number, envName?: string) => Promise<Service> } {
+export function scratchServices(prefix: string): { dir: string; start: (stateDir?: string, port?: number, envName?: string, envFile?: string) => Promise<Service> } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   const started: Service[] = [];
   afterAll(async () => {
     for (const service of started) await service.stop();
     rmSync(dir, { recursive: true, force: true });
   }, 30_000);
-  const start = async (stateDir = dir, port?: number, envName?: string) => {
-    const service = await startService(stateDir, port, envName);
+  const start = async (stateDir = dir, port?: number, envName?: string, envFile?: string) => {
+    const service = await startService(stateDir, port, envName, envFile);
     started.push(service);
     return service;
   };
@@ -115,6 +117,36 @@ export function adminToken(): string {
   const token = /^ADMIN_TOKEN=(.+)$/m.exec(readFileSync(path.join(root, ".dev.vars"), "utf8"))?.[1]?.trim();
   if (!token) throw new Error(".dev.vars has no ADMIN_TOKEN");
   return token;
+}
+
+/**
+ * Local secrets of a test's own, for `start(..., envFile)`: the admin token of .dev.vars and the
+ * pseudonym keys given (versions 1, 2, ... in order; none: PSEUDONYM_KEYS unset).
+ */
+export function envFile(dir: string, keys: Buffer[]): string {
+  const file = path.join(dir, `secrets-${keys.map((k) => k.toString("hex").slice(0, 8)).join("-") || "none"}.env`);
+  writeFileSync(file, `ADMIN_TOKEN=${adminToken()}\nPSEUDONYM_KEYS=${keys.map((k, i) => `${i + 1}:${k.toString("hex")}`).join(",")}\n`);
+  return file;
+}
+
+/** AES-256-ECB under `key`, as the Worker runs it (src/domain/pseudonyms.ts), in Node. */
+export function ecb(key: Uint8Array) {
+  const cipher = createCipheriv("aes-256-ecb", key, null);
+  cipher.setAutoPadding(false);
+  return (data: Uint8Array) => new Uint8Array(cipher.update(data));
+}
+
+/** What the service stores for an identifier under `keys` (by default .dev.vars's PSEUDONYM_KEYS): its pseudonym. */
+export function pseudonymOf(id: Uint8Array, keys?: Uint8Array[]): Uint8Array {
+  const chain = keys ? new PseudonymChain(keys.map((key) => cmacKey(ecb(key)))) : (devChain ??= new PseudonymChain(devKeys().map((key) => cmacKey(ecb(key)))));
+  return chain.of([id]);
+}
+let devChain: PseudonymChain | undefined;
+
+function devKeys(): Uint8Array[] {
+  const text = /^PSEUDONYM_KEYS=(.+)$/m.exec(readFileSync(path.join(root, ".dev.vars"), "utf8"))?.[1]?.trim();
+  if (!text) throw new Error(".dev.vars has no PSEUDONYM_KEYS");
+  return text.split(",").map((entry) => Buffer.from(entry.split(":")[1]!, "hex"));
 }
 
 /** POSTs a serialized ICD.Request and decodes the ICD.Response. */
@@ -138,9 +170,10 @@ async function waitForServer(base: string, exitCode: () => number | null, log: (
   const deadline = Date.now() + STARTUP_MS;
   while (Date.now() < deadline) {
     if (exitCode() !== null) throw new Error(`the server exited with ${exitCode()}:\n${log()}`);
-    // Any answer means the dev server serves the Worker; /admin/ without a token is a 401.
+    // Any answer means the dev server serves the Worker; /admin/ without a token is a 401, and a 500
+    // where the Worker refuses to serve (a configuration error: no pseudonym key, say).
     const answered = await fetch(`${base}/admin/`).then((r) => r.status, () => 0);
-    if (answered === 401) return;
+    if (answered === 401 || answered === 500) return;
     await sleep(500);
   }
   throw new Error(`the server did not answer within ${STARTUP_MS / 1000} s:\n${log()}`);

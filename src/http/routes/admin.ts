@@ -14,10 +14,11 @@ import { SERIES_DAYS } from "../../objects/monitor";
 import { announceUnflag, readAlerts, readCallsPerSync, readFlagged, readNorm, readSeries, readTotals } from "../../domain/monitoring";
 import { dashboardRoutes } from "./dashboard";
 import { reshardStatusRoute, reshardStepRoute } from "./reshard";
+import { rekeyStatusRoute, rekeyStepRoute } from "./rekey";
 import { prometheusText } from "../prometheus";
 import { MINUTE_MS } from "../../core/time";
 import { hashToken } from "../../core/token";
-import { currentVersion, fingerprint } from "../../core/key-fingerprint";
+import { keyingOf, pseudonymsOf, storedUser } from "../../domain/pseudonyms";
 import { MAX_IMPORT_BATCH, clientOf, dismissUser, enrollUser, importUsers } from "../../domain/accounts";
 import { recordChange } from "../../domain/audit";
 import type { AdminRoute } from "../../core/roles";
@@ -69,28 +70,40 @@ const audit = (c: Context<AppEnv>, action: string, id: Uint8Array | null, detail
 
 /** The identifier in the path, or null (the handler answers 400). */
 const pathId = (c: Context<AppEnv>): Uint8Array | null => identifierFromHex(c.req.param("id"));
+/**
+ * The user in the path: their stored value (pseudonym), while a rotation lasts the one before, and
+ * what the audit names them by (the identifier, or the pseudonym when that is what the path gave);
+ * null: answer 400.
+ */
+const pathUser = async (c: Context<AppEnv>) => {
+  // "~<32 hex digits>": a stored value itself, as the flagged list names clients (it knows no identifier).
+  const given = /^~[0-9a-f]{32}$/.test(c.req.param("id") ?? "") ? fromHex(c.req.param("id")!.slice(1)) : null;
+  if (given) return { user: given, previous: null, named: given };
+  const id = pathId(c);
+  return id ? { ...storedUser(await keyingOf(c.env, c.get("shards")), id), named: id } : null;
+};
 const badId = (c: Context<AppEnv>) => c.json({ error: `the identifier must be 1 to ${MAX_IDENTIFIER_BYTES} bytes in hex` }, 400);
 
 const clientBuckets = (c: Context<AppEnv>, id: Uint8Array) => clientOf(c.env, c.get("shards"), c.get("config"), id);
 
 /** GET /admin/clients/{hex id}: registration, block, and both buckets (level, when empty, largest request that fits). */
 on("GET /clients/:id", async (c) => {
-  const id = pathId(c);
-  if (!id) return badId(c);
+  const stored = await pathUser(c);
+  if (!stored) return badId(c);
   const [credentials, view] = await Promise.all([
-    db.findCredentials(c.get("shards"), id),
-    clientBuckets(c, id).then((buckets) => buckets.inspectClient()),
+    db.findCredentials(c.get("shards"), stored.user, stored.previous),
+    clientBuckets(c, stored.user).then((buckets) => buckets.inspectClient()),
   ]);
   return c.json({ registered: credentials !== null, ...view });
 });
 
 /** POST /admin/clients/{hex id}/clear: lifts an automatic flag (and its quarantine); the signals start afresh. */
 on("POST /clients/:id/clear", async (c) => {
-  const id = pathId(c);
-  if (!id) return badId(c);
-  const wasFlagged = await (await clientBuckets(c, id)).clearFlag();
-  await announceUnflag(c.env, c.get("config"), toHex(id));
-  await audit(c, "clear-flag", id, { wasFlagged });
+  const user = await pathUser(c);
+  if (!user) return badId(c);
+  const wasFlagged = await (await clientBuckets(c, user.user)).clearFlag();
+  await announceUnflag(c.env, c.get("config"), `~${toHex(user.user)}`); // as the flagged list names it
+  await audit(c, "clear-flag", user.named, { wasFlagged });
   return c.json({ flagged: false, wasFlagged });
 });
 
@@ -134,20 +147,20 @@ on("GET /metrics", async (c) => {
 });
 
 on("DELETE /clients/:id/buckets", async (c) => {
-  const id = pathId(c);
-  if (!id) return badId(c);
-  await (await clientBuckets(c, id)).resetBuckets();
-  await audit(c, "reset-buckets", id);
+  const user = await pathUser(c);
+  if (!user) return badId(c);
+  await (await clientBuckets(c, user.user)).resetBuckets();
+  await audit(c, "reset-buckets", user.named);
   return c.json({ reset: true });
 });
 
 for (const action of ["block", "unblock"] as const) {
   on(`POST /clients/:id/${action}`, async (c) => {
-    const id = pathId(c);
-    if (!id) return badId(c);
-    const buckets = await clientBuckets(c, id);
+    const user = await pathUser(c);
+    if (!user) return badId(c);
+    const buckets = await clientBuckets(c, user.user);
     await (action === "block" ? buckets.block() : buckets.unblock());
-    await audit(c, action, id);
+    await audit(c, action, user.named);
     return c.json({ blocked: action === "block" });
   });
 }
@@ -196,16 +209,17 @@ on("GET /audit", async (c) => {
 // Moving users to a new shard (npm run reshard): operator only.
 on("GET /reshard", reshardStatusRoute);
 on("POST /reshard/step", reshardStepRoute);
+// Wrapping every row under a new pseudonym key (npm run rekey): operator only.
+on("GET /rekey", rekeyStatusRoute);
+on("POST /rekey/step", rekeyStepRoute);
 
 /**
  * GET /admin/pseudonym-key: the current pseudonym key's version and fingerprint, never the key: how
  * `npm run posture -- --url` tells whether a deployment shares its key with local development.
  */
-on("GET /pseudonym-key", async (c) => {
-  // PSEUDONYM_KEYS joins the generated Env with the pseudonyms themselves; read it by name until then.
-  const keys = (c.env as { PSEUDONYM_KEYS?: string }).PSEUDONYM_KEYS;
-  if (!keys) return c.json({ error: "PSEUDONYM_KEYS is not set" }, 503);
-  return c.json({ version: currentVersion(keys), fingerprint: await fingerprint(keys) });
+on("GET /pseudonym-key", (c) => {
+  const chain = pseudonymsOf(c.env);
+  return c.json({ version: chain.current, fingerprint: chain.fingerprint() });
 });
 
 // The operator dashboard at /admin and /admin/, route "GET /" of the table (a browser sends a key
