@@ -295,7 +295,8 @@ interface DetectionAnswer {
     button.disabled = true;
     button.textContent = "Clearing…";
     try {
-      if (!/^[0-9a-fA-F]+$/.test(id)) throw new Error("not a client id: " + id);
+      // A client's pseudonym, "~<hex>", as the flagged list names it (or an identifier in hex).
+      if (!/^~?[0-9a-fA-F]+$/.test(id)) throw new Error("not a client id: " + id);
       // JSON, so that a cross-site form can never forge this request: the browser would first ask.
       const response = await fetch(BASE + "clients/" + id + "/clear", {
         method: "POST",
