@@ -22,7 +22,6 @@ export interface WranglerEnv {
   durable_objects: { bindings: { name: string; class_name: string; script_name?: string }[] };
   ratelimits?: { name: string }[];
   d1_databases: { binding: string; database_id?: string }[];
-  secrets_store_secrets?: { binding: string; store_id: string; secret_name: string }[];
 }
 
 export interface Finding {
@@ -154,8 +153,7 @@ function auditCredentials(
 }
 
 /**
- * The keys of the pseudonyms the directory is stored under (docs/keys.md): declared as a secret (or
- * bound from the Secrets Store), and every key that can be seen from here (a value in vars, which
+ * The keys of the pseudonyms the directory is stored under (docs/keys.md): declared as a secret, and every key that can be seen from here (a value in vars, which
  * is a finding of its own; local development's in .dev.vars) well formed and of 256 bits or more.
  * Whether two environments share a key only the running services can tell: `--url` compares.
  */
@@ -167,12 +165,11 @@ function auditPseudonymKeys(
   pass: (line: string) => void,
   notes: string[],
 ) {
-  const fromStore = env.secrets_store_secrets?.some((s) => s.binding === "PSEUDONYM_KEYS") ?? false;
-  if (!declared("PSEUDONYM_KEYS") && !fromStore) {
+  if (!declared("PSEUDONYM_KEYS")) {
     find("pseudonym-key-missing", "PSEUDONYM_KEYS is not declared (secrets.required): the Worker refuses to serve without its pseudonym keys, and `wrangler deploy` does not check for them unless they are listed (docs/keys.md)");
     return;
   }
-  pass(fromStore ? "pseudonym keys bound from the Secrets Store" : "pseudonym keys declared");
+  pass("pseudonym keys declared");
 
   const seen: [where: string, keys: string][] = [];
   const inVars = env.vars.PSEUDONYM_KEYS;
