@@ -14,6 +14,7 @@
 
 import { parseArgs } from "node:util";
 import { readDevVar } from "./dev-vars.mjs";
+import { adminCaller } from "./admin-call.mjs";
 
 const USAGE = "usage: npm run rekey -- [--server URL] [--batch N]";
 let values;
@@ -35,21 +36,7 @@ if (!Number.isInteger(batch) || batch < 1) {
   process.exit(2);
 }
 
-async function call(method, path) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const response = await fetch(`${server}/admin/rekey${path}`, { method, headers: { Authorization: `Bearer ${token}` } });
-      const body = await response.json().catch(() => ({}));
-      if (response.status === 400 || response.status === 401) throw Object.assign(new Error(body.error ?? response.statusText), { fatal: true });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      return body;
-    } catch (error) {
-      if (error.fatal || attempt === 8) throw error;
-      console.error(`${error.message}; trying again`);
-      await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt)); // the server restarting, say
-    }
-  }
-}
+const call = adminCaller(server, token, "/admin/rekey");
 
 const status = await call("GET", "");
 if (status.stored >= status.target && status.progress.length === 0) {

@@ -14,6 +14,7 @@
 
 import { parseArgs } from "node:util";
 import { readDevVar } from "./dev-vars.mjs";
+import { adminCaller } from "./admin-call.mjs";
 
 const USAGE = "usage: npm run reshard -- [--server URL] [--batch N] [--parallel P]";
 let values;
@@ -36,21 +37,7 @@ if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(parallel) || para
   process.exit(2);
 }
 
-async function call(method, path) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const response = await fetch(`${server}/admin/reshard${path}`, { method, headers: { Authorization: `Bearer ${token}` } });
-      const body = await response.json().catch(() => ({}));
-      if (response.status === 400 || response.status === 401) throw Object.assign(new Error(body.error ?? response.statusText), { fatal: true });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      return body;
-    } catch (error) {
-      if (error.fatal || attempt === 8) throw error;
-      console.error(`${error.message}; trying again`);
-      await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt)); // the server restarting, say
-    }
-  }
-}
+const call = adminCaller(server, token, "/admin/reshard");
 
 const status = await call("GET", "");
 const { count, moving } = status.layout;
