@@ -1,33 +1,21 @@
-// Keyed pseudonyms of identifiers: what the service stores and looks up in place of the identifiers
-// clients send (docs/pseudonyms.md). Pure: the block cipher comes in as a function, so that this module
-// needs neither Node nor the Workers types (domain/pseudonyms.ts gives it workerd's node:crypto).
-//
-// The PRF is AES-256-CMAC (NIST SP 800-38B, = OMAC1): 256-bit key, 128-bit output, any input length.
-// Keys come in versions 1..N (PSEUDONYM_KEYS); a row stores P_v(id) with its version v, where
-//   P_0(id) = id                      (rows written before pseudonyms: plain identifiers)
-//   P_v(id) = CMAC(k_v, P_{v-1}(id))
-// so that a rotation to k_{v+1} wraps the stored values without the identifiers, and a dump with any
-// one key reveals nothing: each stored value needs every key of its chain.
-//
-// Batched: CMAC's blocks are independent across identifiers, so block position j of every identifier
-// is encrypted in one ECB pass (a 32-byte identifier: two passes of the whole batch), and the chaining
-// XORs are done on 32-bit words. The result is one flat buffer, pseudonym i at bytes 16i .. 16i+15:
-// a typed-array object per identifier would cost more than the PRF itself.
+// Keyed pseudonyms of identifiers, AES-256-CMAC chained over key versions (docs/pseudonyms.md). Pure:
+// the block cipher comes in as a function (domain/pseudonyms.ts gives it workerd's node:crypto).
+// Batched into one flat buffer: a typed-array object per identifier would cost more than the PRF.
 
 export const PSEUDONYM_BYTES = 16;
 const BLOCK = 16;
 
-/** AES-256-ECB under one key: encrypts each 16-byte block of `data` (a multiple of 16 bytes), same length out. */
+/** Same length out; `data` is a multiple of 16 bytes. */
 export type EncryptBlocks = (data: Uint8Array) => Uint8Array;
 
-/** A CMAC key ready for use: its block cipher and its two subkeys, as 32-bit words. */
+/** Subkeys as 32-bit words. */
 export interface CmacKey {
   encrypt: EncryptBlocks;
   k1: Uint32Array;
   k2: Uint32Array;
 }
 
-/** Doubling in GF(2^128) with the CMAC polynomial: the subkey step K1 = dbl(L), K2 = dbl(K1). */
+/** The subkey step K1 = dbl(L), K2 = dbl(K1). */
 function double(block: Uint8Array): Uint8Array {
   const out = new Uint8Array(BLOCK);
   for (let i = 0; i < BLOCK; i++) out[i] = ((block[i]! << 1) | (i < BLOCK - 1 ? block[i + 1]! >>> 7 : 0)) & 0xff;
@@ -35,14 +23,14 @@ function double(block: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The subkeys of a cipher: L = E_K(0^128), K1 = dbl(L) for a whole last block, K2 = dbl(K1) for a padded one. */
+/** K1 for a whole last block, K2 for a padded one. */
 export function cmacKey(encrypt: EncryptBlocks): CmacKey {
   const l = encrypt(new Uint8Array(BLOCK)).slice(0, BLOCK);
   const k1 = double(l);
   return { encrypt, k1: new Uint32Array(k1.buffer), k2: new Uint32Array(double(k1).buffer) };
 }
 
-/** `out` as 32-bit words (copied when it is not 4-byte aligned). */
+/** Copied when `out` is not 4-byte aligned. */
 const words = (out: Uint8Array): Uint32Array => (out.byteOffset % 4 === 0 ? new Uint32Array(out.buffer, out.byteOffset, out.length >>> 2) : new Uint32Array(out.slice().buffer));
 
 function encryptWords(key: CmacKey, data: Uint8Array): Uint32Array {
@@ -51,10 +39,10 @@ function encryptWords(key: CmacKey, data: Uint8Array): Uint32Array {
   return words(out);
 }
 
-/** CMAC of every identifier, back to back in the order given: tag i is bytes 16i .. 16i+15. */
+/** Tag i is bytes 16i .. 16i+15. */
 export function cmacAll(key: CmacKey, ids: readonly Uint8Array[]): Uint8Array {
   const n = ids.length;
-  // Each identifier's number of blocks: at least one (the empty string is one padded block).
+  // At least one block each: the empty string is one padded block.
   const blocks = new Int32Array(n);
   let maxBlocks = 0;
   for (let i = 0; i < n; i++) {
@@ -92,10 +80,7 @@ export function cmacAll(key: CmacKey, ids: readonly Uint8Array[]): Uint8Array {
   return new Uint8Array(state.buffer, state.byteOffset, n * BLOCK);
 }
 
-/**
- * CMAC of every 16-byte value of `flat` (value i at bytes 16i .. 16i+15): one whole block each, so
- * one ECB pass of (value XOR K1). The step of the chain from P_v to P_{v+1}, and of a rotation.
- */
+/** One whole block each, so one ECB pass of (value XOR K1): the step from P_v to P_{v+1}. */
 export function cmacFlat(key: CmacKey, flat: Uint8Array): Uint8Array {
   if (flat.length % BLOCK !== 0) throw new Error("pseudonyms come in whole 16-byte blocks");
   const input = new Uint8Array(flat);
@@ -106,14 +91,12 @@ export function cmacFlat(key: CmacKey, flat: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Views of a flat buffer of pseudonyms, one per identifier (for the code that takes a list). */
 export function splitPseudonyms(flat: Uint8Array): Uint8Array[] {
   const out = new Array<Uint8Array>(flat.length / PSEUDONYM_BYTES);
   for (let i = 0; i < out.length; i++) out[i] = flat.subarray(i * PSEUDONYM_BYTES, (i + 1) * PSEUDONYM_BYTES);
   return out;
 }
 
-/** One flat buffer of 16-byte pseudonyms given as a list. */
 export function joinPseudonyms(list: readonly Uint8Array[]): Uint8Array {
   const flat = new Uint8Array(list.length * PSEUDONYM_BYTES);
   for (let i = 0; i < list.length; i++) {
@@ -123,22 +106,17 @@ export function joinPseudonyms(list: readonly Uint8Array[]): Uint8Array {
   return flat;
 }
 
-/**
- * The chain of keys 1..N, each ready: P_v of identifiers, and the wrapping of stored values from one
- * version to the next.
- */
 export class PseudonymChain {
   /** keys[v - 1] is version v. */
   constructor(private readonly keys: readonly CmacKey[]) {
     if (keys.length === 0) throw new Error("a pseudonym chain needs at least one key");
   }
 
-  /** The highest version: what new rows are written with. */
   get current(): number {
     return this.keys.length;
   }
 
-  /** P_v of every identifier, flat (v >= 1); P_0 is the identifiers themselves. */
+  /** P_0 is the identifiers themselves. */
   of(ids: readonly Uint8Array[], version = this.current): Uint8Array {
     if (version < 1 || version > this.keys.length) throw new Error(`no pseudonym key version ${version}`);
     let flat = cmacAll(this.keys[0]!, ids);
@@ -146,27 +124,20 @@ export class PseudonymChain {
     return flat;
   }
 
-  /** P_v and P_{v-1} (v >= 2) of every identifier, flat, for the time a rotation to v lasts. */
+  /** For the time a rotation to v lasts. */
   ofBoth(ids: readonly Uint8Array[], version = this.current): { previous: Uint8Array; current: Uint8Array } {
     const previous = this.of(ids, version - 1);
     return { previous, current: cmacFlat(this.keys[version - 1]!, previous) };
   }
 
-  /**
-   * Stored values of version `from` wrapped to `from + 1`: P_{from+1} = CMAC(k_{from+1}, stored).
-   * From version 0 (plain identifiers of any length) to 1, or from 16-byte pseudonyms onwards.
-   */
+  /** From version 0 (plain identifiers of any length) to 1, or from 16-byte pseudonyms onwards. */
   wrap(stored: readonly Uint8Array[], from: number): Uint8Array {
     const key = this.keys[from];
     if (!key) throw new Error(`no pseudonym key version ${from + 1}`);
     return from === 0 ? cmacAll(key, stored) : cmacFlat(key, joinPseudonyms(stored));
   }
 
-  /**
-   * A short public fingerprint of a key (the current one by default): hex of the first 8 bytes of
-   * CMAC(k_v, "icd pseudonym key fingerprint"), so that two environments sharing a key can be told
-   * apart, and a wrong key noticed, without reading it.
-   */
+  /** Lets two environments sharing a key be told apart, and a wrong key noticed, without reading it. */
   fingerprint(version = this.current): string {
     const tag = cmacAll(this.keys[version - 1]!, [new TextEncoder().encode("icd pseudonym key fingerprint")]);
     let hex = "";

@@ -9,22 +9,19 @@ import { guardedBatch, layoutGuard, withLayout } from "./layout";
 import { type Probe, type Shards, probeShards } from "./shards";
 import { type MovedRow, copyRows, layoutRow } from "./user-routing";
 
-/** The version this isolate writes rows with, per list of shards (set by the domain from PSEUDONYM_KEYS). */
+/** Set by the domain from PSEUDONYM_KEYS. */
 const writing = new WeakMap<Shards, number>();
 
 export const setKeyVersion = (shards: Shards, version: number) => void writing.set(shards, version);
-/** The version new rows get: PSEUDONYM_KEYS's current one (1 where nothing set it: the database tests). */
+/** 1 where nothing set it: the database tests. */
 export const keyVersionOf = (shards: Shards): number => writing.get(shards) ?? 1;
 
-/** The version every row is at (USERS_0's meta 'key_version'; none: 0, plain identifiers). */
+/** USERS_0's meta 'key_version'; none: 0, plain identifiers. */
 export async function storedKeyVersion(shards: Shards): Promise<number> {
   return (await shards[0]!.prepare(`SELECT value FROM meta WHERE key = 'key_version'`).first<number>("value")) ?? 0;
 }
 
-/**
- * The version every row is at, and the fingerprints (48 bits) of the keys the rows were written with,
- * by version: USERS_0's meta rows 'key_version' and 'key_fingerprint_<v>'. One read.
- */
+/** Fingerprints are 48 bits, by version ('key_fingerprint_<v>' on USERS_0). One read. */
 export async function readKeyState(shards: Shards): Promise<{ stored: number; fingerprints: Map<number, number> }> {
   const { results } = await shards[0]!.prepare(`SELECT key, value FROM meta WHERE key = 'key_version' OR key LIKE 'key_fingerprint_%'`).all<{ key: string; value: number }>();
   const fingerprints = new Map<number, number>();
@@ -36,12 +33,12 @@ export async function readKeyState(shards: Shards): Promise<{ stored: number; fi
   return { stored, fingerprints };
 }
 
-/** Records the fingerprint of the key of `version`, unless one is recorded already (the first key written with wins). */
+/** The first key written with wins. */
 export async function recordFingerprint(shards: Shards, version: number, fingerprint: number): Promise<void> {
   await shards[0]!.prepare(`INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING`).bind(`key_fingerprint_${version}`, fingerprint).run();
 }
 
-/** Records that every row is at `version` now (only ever upwards). */
+/** Only ever upwards. */
 export async function raiseStoredKeyVersion(shards: Shards, version: number): Promise<void> {
   await shards[0]!
     .prepare(`INSERT INTO meta (key, value) VALUES ('key_version', ?1) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`)
@@ -69,7 +66,7 @@ export async function readRekeyProgress(shards: Shards, target: number): Promise
   return results.map((r) => ({ target: r.target, pass: r.pass, shard: r.shard, afterK: r.after_k, afterId: new Uint8Array(r.after_id), done: r.done === 1, found: r.found }));
 }
 
-/** Starts a pass over shards 0 ... count - 1 from their first key; a pass already started keeps its progress. */
+/** A pass already started keeps its progress. */
 export async function startRekeyPass(shards: Shards, target: number, pass: number, count: number): Promise<void> {
   const db = shards[0]!;
   await db.batch(
@@ -79,7 +76,7 @@ export async function startRekeyPass(shards: Shards, target: number, pass: numbe
   );
 }
 
-/** Records a batch done; never moves a shard's progress back (two commands at once redo, not undo). */
+/** Never moves a shard's progress back (two commands at once redo, not undo). */
 export async function saveRekeyProgress(shards: Shards, p: RekeyProgress, afterK: number, afterId: Uint8Array, done: boolean, found: number): Promise<void> {
   await shards[0]!
     .prepare(
@@ -98,11 +95,9 @@ export async function clearRekeyProgress(shards: Shards, target: number): Promis
 
 export interface OldRow extends MovedRow {
   bytes: Uint8Array;
-  /** The time of its latest change. */
   at: number;
 }
 
-/** The next `limit` rows of version `from` on one shard after (afterK, afterId), in key order. */
 export async function scanOldRows(db: D1Database, layoutVersion: number, from: number, afterK: number, afterId: Uint8Array, limit: number): Promise<OldRow[]> {
   const [result] = await guardedBatch(db, layoutVersion, [
     db
@@ -119,9 +114,8 @@ export async function scanOldRows(db: D1Database, layoutVersion: number, from: n
 }
 
 /**
- * Moves rows of version `from` (on shard `shard`) to their wrapped values `wrapped[i]` of version
- * from + 1, each on the shard of its new value: copied there unless a row is there already (written
- * since, so newer), then deleted where they were. Safe to repeat. Returns how many were copied.
+ * Copies rows of version `from` to their wrapped values on the new value's shard, unless a row is
+ * there already (written since, so newer), then deletes them where they were. Safe to repeat.
  */
 export function moveRows(shards: Shards, shard: number, rows: OldRow[], wrapped: Uint8Array[], from: number): Promise<number> {
   return withLayout(shards, async (layout, version) => {
@@ -145,7 +139,6 @@ export function moveRows(shards: Shards, shard: number, rows: OldRow[], wrapped:
   });
 }
 
-/** A row as the move forward finds it. */
 interface FoundRow {
   i: number;
   token_hash: string;
@@ -154,11 +147,7 @@ interface FoundRow {
   key_version: number;
 }
 
-/**
- * While a rotation lasts: moves the rows of users `from` (values of version `fromVersion`) that are
- * still there to `to` (their values of the next version), so that a write at `to` acts on their
- * current state. What `npm run rekey` would do for them, now.
- */
+/** During a rotation: what `npm run rekey` would do for these users, now, so a write at `to` acts on their current state. */
 export function moveForward(shards: Shards, from: Uint8Array[], to: Uint8Array[], fromVersion: number): Promise<void> {
   return withLayout(shards, async (layout, version) => {
     const probes = groupByShard(from, shardsInUse(layout))

@@ -1,13 +1,7 @@
-// Which layout of the user shards (core/sharding.ts: `count` shards, or moving to `count + 1`) this
-// isolate reads and writes by, and how every statement checks that the shards agree.
-//
-// Each shard's meta table holds 'layout' (its version: layoutVersion), which the reshard steps
-// raise on every shard and on USERS_0 last: once USERS_0 shows a version, every shard does. An
-// isolate starts with the version of USERS_SHARDS (no query) and keeps the last one it saw. Every
-// write applies only if its shard shows that version, and every read brings back the shard's
-// version; when one differs, the isolate reads USERS_0's version and does the whole operation again.
-// So nothing is read or written by a layout that a shard has left, whatever an isolate cached and
-// however long its requests take. A shard without the row (never resharded) accepts any version.
+// Which layout of the user shards (core/sharding.ts) this isolate reads and writes by, and how every
+// statement checks that the shards agree: every write is guarded by the layout version and every read
+// returns it; on a mismatch the isolate rereads USERS_0 and redoes the operation (docs/scaling.md).
+// A shard without the row (never resharded) accepts any version.
 
 import { ConfigError } from "../core/config";
 import { mapLimit } from "../core/concurrency";
@@ -15,7 +9,7 @@ import { type Layout, layoutOfVersion, shardsInUse } from "../core/sharding";
 
 type Shards = readonly D1Database[];
 
-/** The shard count USERS_SHARDS gives (set by parseShards), if smaller than the bindings. */
+/** The shard count USERS_SHARDS gives, if smaller than the bindings. */
 const configured = new WeakMap<Shards, number>();
 /** The version this isolate last saw, per list of shards. */
 const seen = new WeakMap<Shards, number>();
@@ -24,27 +18,22 @@ export const setConfiguredCount = (shards: Shards, count: number) => void config
 export const configuredVersion = (shards: Shards) => 2 * (configured.get(shards) ?? shards.length);
 export const versionOf = (shards: Shards) => seen.get(shards) ?? configuredVersion(shards);
 
-/** A shard showed another layout than the one a statement was sent with. */
 export class StaleLayout extends Error {
   constructor(readonly shardVersion: number) {
     super(`a shard is at layout ${shardVersion}`);
   }
 }
 
-/** The shard's version; no row: none. */
+/** A shard without the row has no version. */
 export const LAYOUT_SQL = `SELECT value FROM meta WHERE key = 'layout'`;
-/** SQL that is true when the shard is at the version bound as ?n (or has none): every write's condition. */
+/** Every write's condition (a shard without a version passes). */
 export const layoutGuard = (n: number) => `NOT EXISTS (SELECT 1 FROM meta WHERE key = 'layout' AND value <> ?${n})`;
 
-/** Throws StaleLayout unless the shard's version (null: none) is `version`. */
 export function checkLayout(shardVersion: number | null | undefined, version: number): void {
   if (shardVersion !== null && shardVersion !== undefined && shardVersion !== version) throw new StaleLayout(shardVersion);
 }
 
-/**
- * Runs writes (each with layoutGuard in its condition) and then reads the shard's version, in one
- * transaction: if the version is not `version`, nothing was written and StaleLayout is thrown.
- */
+/** Writes and the version read are one transaction: if it is not `version`, nothing was written. */
 export async function guardedBatch(db: D1Database, version: number, statements: D1PreparedStatement[]): Promise<D1Result[]> {
   const results = await db.batch([...statements, db.prepare(LAYOUT_SQL)]);
   checkLayout((results.at(-1)!.results[0] as { value: number } | undefined)?.value, version);
@@ -53,10 +42,7 @@ export async function guardedBatch(db: D1Database, version: number, statements: 
 
 const ATTEMPTS = 4;
 
-/**
- * Runs an operation by this isolate's layout; if a shard was at another one, learns the current
- * layout and runs it again. Operations must be safe to repeat (every write in src/db is).
- */
+/** Operations must be safe to repeat (every write in src/db is). */
 export async function withLayout<T>(shards: Shards, operation: (layout: Layout, version: number) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const version = versionOf(shards);
@@ -94,10 +80,7 @@ function adopt(shards: Shards, version: number): void {
   seen.set(shards, version);
 }
 
-/**
- * One reshard step: raises every shard to `version` (from the one before it, or from none), USERS_0
- * last, so that a layout is on USERS_0 only once every shard has it. Idempotent.
- */
+/** USERS_0 last, so that a layout is on USERS_0 only once every shard has it. Idempotent. */
 export async function applyVersion(shards: Shards, version: number): Promise<void> {
   const raise = async (db: D1Database) => {
     const [, check] = await db.batch([

@@ -1,6 +1,5 @@
-// The user shards and the fan-out over them: which D1 database holds an identifier, and one
-// statement per shard for a list of identifiers, at most D1's six connections at a time. Which
-// shards are in use, also while users move to a new one, is the layout (db/layout.ts).
+// The user shards and the fan-out over them: one statement per shard for a list of identifiers, at
+// most D1's six connections at a time. Which shards are in use is the layout's (db/layout.ts).
 
 import { ConfigError, cached } from "../core/config";
 import { toHex } from "../core/hex";
@@ -16,11 +15,7 @@ export const MAX_CONNECTIONS = 6;
 /** D1 refuses bound values over 2 MB; keep each JSON list under this. */
 const MAX_PARAM_CHARS = 1_900_000;
 
-/**
- * The user shards: D1 bindings USERS_0 ... USERS_{N-1}, numbered without gaps. Their order is the
- * shard order and must never change in a deployment that holds data. USERS_SHARDS (optional, 1 to
- * N) says how many of them hold users until `npm run reshard` has moved users to the others.
- */
+/** USERS_0 ... USERS_{N-1} without gaps; their order must never change in a deployment that holds data. */
 export function parseShards(env: Record<string, unknown>): D1Database[] {
   const shards: D1Database[] = [];
   while (isD1(env[`USERS_${shards.length}`])) shards.push(env[`USERS_${shards.length}`] as D1Database);
@@ -39,19 +34,14 @@ export function parseShards(env: Record<string, unknown>): D1Database[] {
 
 const isD1 = (value: unknown) => typeof value === "object" && value !== null && typeof (value as D1Database).prepare === "function";
 
-/** The user shards of this environment, checked on first use. */
 export const shardsOf = cached(parseShards);
 
 /** The shard of an identifier when every bound shard holds users (as in the tests). */
 export const shardFor = (shards: Shards, id: Uint8Array): D1Database => shards[shardOf(id, shards.length)]!;
 
-/** Runs fn on every shard, at most MAX_CONNECTIONS at once. */
 export const eachShard = <R>(shards: Shards, fn: (db: D1Database) => Promise<R>): Promise<R[]> => mapLimit([...shards], MAX_CONNECTIONS, fn);
 
-/**
- * Splits `indices` into runs whose JSON lists stay under D1's 2 MB per bound value, `chars(i)`
- * being what element i adds to its list.
- */
+/** `chars(i)`: what element i adds to its JSON list. */
 export function paramChunks(indices: number[], chars: (i: number) => number): number[][] {
   const chunks: number[][] = [];
   let start = 0;
@@ -68,14 +58,8 @@ export function paramChunks(indices: number[], chars: (i: number) => number): nu
   return chunks;
 }
 
-/**
- * Lookups read through D1's Sessions API, so that read replicas near the Worker can answer them.
- * Each isolate keeps the newest bookmark it saw per shard and starts the next session from it, so
- * its lookups never go back in time; the first starts unconstrained (any replica). Registration,
- * deletion and authentication use the binding itself, which reads and writes the primary: they see
- * their own writes. A lookup on a replica may miss a registration of the last moments (the
- * replica's lag), as if the sync had come a moment earlier.
- */
+// Lookups read through D1 sessions from the newest bookmark seen, so they never go back in time
+// (docs/design.md). A replica may miss a registration of the last moments, as if the sync came earlier.
 const bookmarks = new WeakMap<D1Database, string>();
 
 export function readSession(db: D1Database): D1DatabaseSession {
@@ -87,31 +71,28 @@ export function keepBookmark(db: D1Database, session: D1DatabaseSession): void {
   if (bookmark !== null && bookmark > (bookmarks.get(db) ?? "")) bookmarks.set(db, bookmark);
 }
 
-/** The newest bookmark this isolate saw on a shard's lookups (null: none yet). */
 export const lookupBookmark = (db: D1Database): string | null => bookmarks.get(db) ?? null;
 
-/** What a lookup found, the time its statements took inside D1 (summed over shards), and the wall time of its D1 calls. */
+/** `sqlMs`: time inside D1, summed over shards; `d1Ms`: wall time of the D1 calls. */
 export interface Found<Row> {
   rows: Row[];
   sqlMs: number;
   d1Ms: number;
-  /** D1 statements sent, and the rows D1 read for them (what D1 bills). */
+  /** What D1 bills. */
   calls: number;
   rowsRead: number;
 }
 
-/** The identifiers (request indices, in probe order) that one statement on one shard looks up. */
+/** Request indices, in probe order. */
 export interface Probe {
   shard: number;
   indices: number[];
 }
 
 /**
- * Runs `sql` for each probe on its shard: its ?1 is a JSON list of keys, its column `i` the list
- * index and `id` the hex of the identifier found, and a last row with i = -1 carries the shard's
- * layout version. A key matches every identifier that starts with the same 6 bytes, so rows whose
- * `id` is not the one asked for are dropped. Returns the rows of each probe with request indices,
- * or throws StaleLayout if a shard is not at `version`.
+ * `sql`'s ?1 is a JSON list of keys; a last row with i = -1 carries the shard's layout version
+ * (StaleLayout if not `version`). A key matches every identifier with the same 6 bytes, so rows whose
+ * `id` is not the one asked for are dropped.
  */
 export async function probeShards<Row extends { i: number }>(
   shards: Shards,

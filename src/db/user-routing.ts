@@ -1,9 +1,5 @@
-// Which shard(s) each query of the users table goes to, by the layout, and the copying forward of rows while users move.
-//
-// With users in place, a user's reads and writes go to their shard (core/sharding.ts). While users
-// move to a new shard (npm run reshard), a user who moves is written to the new shard (their row
-// copied there first, if it is still on the old one) and read from the new shard, or from the old
-// one when the new one has no row for them yet. The queries themselves are db/users.ts's.
+// Which shard(s) each users query goes to, by the layout: while users move (npm run reshard), a mover
+// is written to the new shard (row copied forward first) and read from the new one, else the old one.
 
 import { toHex } from "../core/hex";
 import { keyOf } from "../core/lookup-key";
@@ -12,28 +8,20 @@ import { type Layout, groupByShard, homeOf, previousOf, probeOrder, shardsInUse 
 import { guardedBatch, layoutGuard, withLayout } from "./layout";
 import { type Found, MAX_CONNECTIONS, type Probe, type Shards, paramChunks, probeShards } from "./shards";
 
-/** The last row of a lookup (i = -1): the shard's layout version, padded with `nulls` columns. */
+/** Padded with `nulls` columns. */
 export const layoutRow = (nulls = 0) => `SELECT -1, value${", NULL".repeat(nulls)} FROM meta WHERE key = 'layout'`;
 
-/**
- * The lookup while users move: every row found, in whatever state, so that a row on the new shard
- * hides the one on the old shard. The rule of each lookup is then applied in the Worker.
- */
+/** While users move: every row in any state, so that the new shard's row hides the old one's. */
 export const ANY_STATE_SQL = `SELECT j.key AS i, lower(hex(u.id)) AS id, u.added_at, u.removed_at FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
      UNION ALL ${layoutRow(2)}`;
 
-/** A row as ANY_STATE_SQL finds it. */
 export interface StateRow {
   i: number;
   added_at: number;
   removed_at: number | null;
 }
 
-/**
- * A lookup by the isolate's layout. With users in place, `sql` on each identifier's shard. While
- * they move, ANY_STATE_SQL on each identifier's new shard and, for those who move, on their old
- * shard too; the new shard's row wins, and `select` applies the rule `sql` has in SQL.
- */
+/** While users move, ANY_STATE_SQL on new and old shards; `select` applies the rule `sql` has in SQL. */
 export function lookUpByLayout<Row extends { i: number }>(shards: Shards, ids: Uint8Array[], sql: string, params: unknown[], select: (row: StateRow) => Row | null): Promise<Found<Row>> {
   return withLayout(shards, async (layout, version) => {
     const order = probeOrder(ids);
@@ -55,7 +43,6 @@ export function lookUpByLayout<Row extends { i: number }>(shards: Shards, ids: U
 
 // --- One user ------------------------------------------------------------------------------------
 
-/** One user's row on one shard, as `read` gives it to the functions below (present 0 if none). */
 export interface OneRow {
   token_hash: number[] | ArrayBuffer | null;
   key_version: number | null;
@@ -64,10 +51,9 @@ export interface OneRow {
   present: 0 | 1;
 }
 
-/** Reads one user's row on one shard, checking the shard is at `version`. */
+/** Checks the shard is at `version`. */
 export type ReadOne<R extends OneRow> = (db: D1Database, user: Uint8Array, version: number) => Promise<R>;
 
-/** The row of a user that counts, read by `read`: their shard's, or while they move and the new shard has none, their old shard's. */
 export function readUserByLayout<R extends OneRow>(shards: Shards, user: Uint8Array, read: ReadOne<R>): Promise<R> {
   return withLayout(shards, async (layout, version) => {
     const previous = previousOf(user, layout);
@@ -76,11 +62,8 @@ export function readUserByLayout<R extends OneRow>(shards: Shards, user: Uint8Ar
   });
 }
 
-/**
- * Writes one user on their shard by `write(db, version)`, which binds its own parameters and the
- * version for its layout guard. While they move, their row (read by `read`) is first copied from
- * the old shard if the new one has none, so that the write acts on their current state.
- */
+/** `write` binds its own parameters and the version for its layout guard. While they move, the row is
+ * first copied from the old shard if the new one has none, so the write acts on their current state. */
 export function writeUserByLayout(shards: Shards, user: Uint8Array, read: ReadOne<OneRow>, write: (db: D1Database, version: number) => D1PreparedStatement): Promise<D1Result> {
   return withLayout(shards, async (layout, version) => {
     const db = shards[homeOf(user, layout)]!;
@@ -106,11 +89,7 @@ export function writeUserByLayout(shards: Shards, user: Uint8Array, read: ReadOn
 
 // --- Many users ----------------------------------------------------------------------------------
 
-/**
- * Writes many users, each on their shard: `write(db, chunk, version)` for each run of request
- * indices that `chunk` cuts a shard's list into, at most MAX_CONNECTIONS at once. While users move,
- * the rows of those who move are first copied forward. Returns the rows changed in all.
- */
+/** `chunk` cuts each shard's indices into runs, at most MAX_CONNECTIONS at once. Returns rows changed. */
 export function writeUsersByLayout(
   shards: Shards,
   ids: Uint8Array[],
@@ -137,11 +116,7 @@ interface FullRow {
   removed_at: number | null;
 }
 
-/**
- * While users move: copies the rows of those among `ids` who move and whose row is still only on
- * their old shard to the new one (a row already there is newer and stays), so that a bulk write
- * acts on their current state.
- */
+/** A row already on the new shard is newer and stays. */
 async function copyToNewShard(shards: Shards, layout: Layout, version: number, ids: Uint8Array[]): Promise<void> {
   const previous = Array.from({ length: layout.count }, (_, shard): Probe => ({ shard, indices: [] }));
   for (const [i, id] of ids.entries()) {
@@ -164,7 +139,6 @@ async function copyToNewShard(shards: Shards, layout: Layout, version: number, i
   await copyRows(shards[layout.count]!, version, found.map((r) => ({ k: keyOf(ids[r.i]!), id: toHex(ids[r.i]!), tokenHash: r.token_hash, addedAt: r.added_at, removedAt: r.removed_at, keyVersion: r.key_version })));
 }
 
-/** A user's row in hex, as the reshard copier and copyToNewShard move it. */
 export interface MovedRow {
   k: number;
   id: string;
@@ -175,7 +149,7 @@ export interface MovedRow {
   keyVersion: number;
 }
 
-/** Inserts rows that are not on the shard yet; a row already there is never changed. Returns how many went in. */
+/** A row already on the shard is never changed. */
 export async function copyRows(db: D1Database, version: number, rows: MovedRow[]): Promise<number> {
   let copied = 0;
   const chars = (i: number) => rows[i]!.id.length + rows[i]!.tokenHash.length + 50;

@@ -1,16 +1,5 @@
-// Every query on the users table, which is split across N D1 databases (db/shards.ts).
-//
-// Functions take the list of shards and send each one only its own identifiers, in parallel; which
-// shard(s) those are, also while users move to a new shard, is db/user-routing.ts's. The local test
-// hooks' queries are in db/test-hooks.ts.
-//
-// The table's primary key is (k, id), k being the identifier's first 6 bytes as an integer
-// (core/lookup-key.ts). A list of identifiers travels as one JSON parameter of their keys, expanded
-// by json_each and joined to the primary key: a 20,000-identifier lookup is one statement per shard
-// of 20,000 index probes in all, whatever the size of the table, and only what matched comes back
-// with its whole identifier, which the Worker checks. Single users are found by (k, id).
-//
-// Every function runs by the isolate's shard layout and checks it on each shard (db/layout.ts).
+// Every query on the users table, split across N D1 databases (db/shards.ts); routing while users move
+// is db/user-routing.ts's. Lookups join json_each to the (k, id) key (docs/design.md, docs/scaling.md).
 
 import { toHex } from "../core/hex";
 import { keyOf } from "../core/lookup-key";
@@ -19,9 +8,8 @@ import { type Found, type Shards, eachShard } from "./shards";
 import { keyVersionOf } from "./keying";
 import { ANY_STATE_SQL, type StateRow, layoutRow, lookUpByLayout, readUserByLayout, writeUserByLayout, writeUsersByLayout } from "./user-routing";
 
-// Each key is one primary-key probe, in the order sent (CROSS JOIN keeps the list the outer loop),
-// and the list comes in probe order, so SQLite sorts nothing. The last row (i = -1) is the shard's
-// layout version. Exported so that a test can check the query plans.
+// CROSS JOIN keeps the list the outer loop, so rows come in probe order and SQLite sorts nothing. The
+// last row (i = -1) is the shard's layout version. Exported so that a test can check the query plans.
 export const LOOKUP_SQL = {
   registered: `SELECT j.key AS i, lower(hex(u.id)) AS id FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
      WHERE u.removed_at IS NULL
@@ -37,10 +25,9 @@ export const LOOKUP_SQL = {
 };
 
 /**
- * A lookup of stored values `ids` and, while a key rotation lasts (db/keying.ts), of `previous`
- * (the same users' values of the version before, request index by request index): every row in any
- * state, the current version's winning over the previous one's (a row being wrapped is on both for a
- * moment, and a write in between changes only the current one); `select` then applies the rule.
+ * A lookup of `ids` and, during a key rotation (db/keying.ts), of `previous` (the same users' values
+ * of the version before): the current version's row wins (a row being wrapped is on both for a moment,
+ * and a write in between changes only the current one); `select` then applies the rule.
  */
 export async function lookUpKeyed<Row extends { i: number }>(
   shards: Shards,
@@ -59,15 +46,12 @@ export async function lookUpKeyed<Row extends { i: number }>(
   return { rows: selected.sort((a, b) => a.i - b.i), ...costs };
 }
 
-/** Indices `i` (in request order) of the identifiers that are registered now: S1. */
+/** S1. */
 export function findRegistered(shards: Shards, ids: Uint8Array[], previous?: Uint8Array[] | null): Promise<Found<{ i: number }>> {
   return lookUpKeyed(shards, ids, previous, LOOKUP_SQL.registered, [], (row) => (row.removed_at === null ? { i: row.i } : null));
 }
 
-/**
- * Indices `i` (in request order) of the identifiers whose registration changed at or after `since`:
- * S2. `registered` is 1 for a user (re-)registered since then and still registered, 0 for one removed.
- */
+/** S2: `registered` is 1 for a user (re-)registered since `since` and still registered, 0 for one removed. */
 export function findChanges(shards: Shards, ids: Uint8Array[], since: number, previous?: Uint8Array[] | null): Promise<Found<{ i: number; registered: 0 | 1 }>> {
   return lookUpKeyed(shards, ids, previous, LOOKUP_SQL.changes, [since], (row) => {
     if (row.removed_at === null) return row.added_at >= since ? { i: row.i, registered: 1 } : null;
@@ -75,7 +59,6 @@ export function findChanges(shards: Shards, ids: Uint8Array[], since: number, pr
   });
 }
 
-/** Indices `i` (in request order) of the identifiers that were registered once and are removed now. */
 export function findRemoved(shards: Shards, ids: Uint8Array[], previous?: Uint8Array[] | null): Promise<Found<{ i: number }>> {
   return lookUpKeyed(shards, ids, previous, LOOKUP_SQL.removed, [], (row) => (row.removed_at !== null ? { i: row.i } : null));
 }
@@ -92,7 +75,6 @@ interface UserRow {
   layout: number | null;
 }
 
-/** A user's row on one shard (present 0 if none), the shard's bucket epoch and layout, in one row. */
 export const READ_USER_SQL = `SELECT u.token_hash, u.key_version, u.added_at, u.removed_at, u.k IS NOT NULL AS present, e.value AS epoch, l.value AS layout
   FROM (SELECT 1) LEFT JOIN users AS u ON u.k = ?1 AND u.id = ?2
   LEFT JOIN meta AS e ON e.key = 'bucket_epoch' LEFT JOIN meta AS l ON l.key = 'layout'`;
@@ -106,13 +88,9 @@ async function readUser(db: D1Database, user: Uint8Array, version: number): Prom
   return row!;
 }
 
-/** Writes one user on their shard (see writeUserByLayout). */
 const writeUser = (shards: Shards, user: Uint8Array, write: (db: D1Database, version: number) => D1PreparedStatement) => writeUserByLayout(shards, user, readUser, write);
 
-/**
- * The token hash of a registered user and when this registration began; null if not registered.
- * While a key rotation lasts, `previous` (their value of the version before) is read when `user` has no row.
- */
+/** While a key rotation lasts, `previous` (the value of the version before) is read when `user` has no row. */
 export async function findCredentials(shards: Shards, user: Uint8Array, previous?: Uint8Array | null): Promise<{ tokenHash: Uint8Array; addedAt: number } | null> {
   let row = await readUserByLayout(shards, user, readUser);
   if (!row.present && previous) row = await readUserByLayout(shards, previous, readUser);
@@ -120,10 +98,7 @@ export async function findCredentials(shards: Shards, user: Uint8Array, previous
   return { tokenHash: new Uint8Array(row.token_hash!), addedAt: row.added_at! };
 }
 
-/**
- * Registers a user who is not registered now (new, or removed earlier), atomically: true if this call
- * registered them, false if they were already registered (with whatever token).
- */
+/** Atomic: false if they were already registered (with whatever token). */
 export async function registerUser(shards: Shards, user: Uint8Array, tokenHash: Uint8Array, now: number): Promise<boolean> {
   const result = await writeUser(shards, user, (db, version) =>
     db
@@ -138,7 +113,6 @@ export async function registerUser(shards: Shards, user: Uint8Array, tokenHash: 
   return result.results.length === 1;
 }
 
-/** Marks a registered user removed, if the token hash still matches; true if it did. */
 export async function removeUser(shards: Shards, user: Uint8Array, tokenHash: Uint8Array, now: number): Promise<boolean> {
   const result = await writeUser(shards, user, (db, version) =>
     db
@@ -153,9 +127,8 @@ export const PURGE_SQL = `DELETE FROM users WHERE (k, id) IN (
   AND ${layoutGuard(3)}`;
 
 /**
- * Deletes users removed before `before`: on each shard at most `maxBatches` statements of
- * `batchSize` rows, so one run stays small. Returns how many rows went. While users move, the new
- * shard is left alone: a removal purged there would let an old copy on the old shard show through.
+ * At most `maxBatches` statements of `batchSize` rows per shard, so one run stays small. While users
+ * move, the new shard is left alone: a removal purged there would let an old copy show through.
  */
 export function purgeRemovedUsers(shards: Shards, before: number, batchSize: number, maxBatches: number): Promise<number> {
   return withLayout(shards, async (layout, version) => {
@@ -174,11 +147,7 @@ export function purgeRemovedUsers(shards: Shards, before: number, batchSize: num
 
 // --- The S2 index's scan -------------------------------------------------------------------------
 
-/**
- * One page of the keys of users on one shard whose latest change (registration or removal) is at or
- * after `since`, with its time, for the keys k > `after` with k mod `parts` = `part`, in key order:
- * what the S2 index (objects/s2-index.ts) is built from. It scans the shard, once per index.
- */
+/** The S2 index's source (objects/s2-index.ts): keys k > `after` with k mod `parts` = `part`, in key order. */
 export async function scanChanges(db: D1Database, since: number, parts: number, part: number, after: number, limit: number): Promise<{ k: number; at: number }[]> {
   const { results } = await db
     .prepare(
@@ -194,15 +163,12 @@ export async function scanChanges(db: D1Database, since: number, parts: number, 
 
 export interface ImportedUser {
   id: Uint8Array;
-  /** The SHA-256 of the user's token. */
   tokenHash: Uint8Array;
 }
 
 /**
- * Registers imported users with their token hashes, `addedAt` as their registration time (0 keeps
- * them out of S2). Registered users are left as they are, so a batch sent twice changes nothing; a
- * user removed earlier comes back as added now, so clients who saw the removal learn of the return.
- * Returns how many users this call registered.
+ * `addedAt` 0 keeps imported users out of S2. A batch sent twice changes nothing; a user removed
+ * earlier comes back as added now, so clients who saw the removal learn of the return.
  */
 export function importUsers(shards: Shards, users: ImportedUser[], addedAt: number, now: number): Promise<number> {
   return writeUsersByLayout(
@@ -224,7 +190,6 @@ export function importUsers(shards: Shards, users: ImportedUser[], addedAt: numb
 
 // --- Operator ------------------------------------------------------------------------------------
 
-/** Marks a registered user removed whatever their token (the operator's delete); true if they were registered. */
 export async function removeUserByOperator(shards: Shards, user: Uint8Array, now: number): Promise<boolean> {
   const result = await writeUser(shards, user, (db, version) =>
     db
@@ -235,9 +200,8 @@ export async function removeUserByOperator(shards: Shards, user: Uint8Array, now
 }
 
 /**
- * Registered users and S2's size, summed over the bound shards. Counting S2's additions scans each
- * shard (there is no index on added_at, to keep rows small), so this is for the operator, never for
- * clients. While users move, and until their old rows are deleted, the moved ones count twice.
+ * Counting S2's additions scans each shard (no index on added_at, to keep rows small): operator only.
+ * While users move, until their old rows are deleted, the moved ones count twice.
  */
 export async function countUsers(shards: Shards, since: number): Promise<{ registered: number; recentlyAdded: number; recentlyRemoved: number }> {
   const counts = await eachShard(shards, (db) =>

@@ -1,12 +1,6 @@
-// Registration, deletion and authentication of users (docs/protocol.md, "Registration").
-//
-// D1 holds the users; each client's Durable Object holds a copy of its credential, so that a sync
-// is authenticated by the one object call it makes anyway. Every change of a credential reaches the
-// object before its answer: a registration sets the copy, and a deletion revokes it *before* D1
-// forgets the user, so a deleted token stops working at once, wherever the next request lands.
-//
-// Users are stored, noted in the S2 index and named (their object, the audit log) by their
-// pseudonym (domain/pseudonyms.ts): each function here takes the identifier and turns it first.
+// Registration, deletion and authentication of users (docs/protocol.md, "Registration"; docs/design.md).
+// A deletion revokes the client object's credential copy *before* D1 forgets the user. Each function
+// takes the identifier and turns it into the stored pseudonym first (domain/pseudonyms.ts).
 
 import type { AuditActor } from "../db/audit";
 import { recordChange } from "./audit";
@@ -20,7 +14,7 @@ import { type ClientBuckets, bucketsOf } from "../objects/client-buckets";
 import { noteChanges } from "./s2-filter";
 import { keyingOf, settle, storedOf, storedUser } from "./pseudonyms";
 
-/** A user's stored value (their pseudonym), their old row moved forward first while a rotation lasts. */
+/** While a rotation lasts, the user's old row is moved forward first. */
 async function settled(env: Env, shards: Shards, user: Uint8Array): Promise<Uint8Array> {
   const keying = await keyingOf(env, shards);
   const { user: stored, previous } = storedUser(keying, user);
@@ -29,9 +23,8 @@ async function settled(env: Env, shards: Shards, user: Uint8Array): Promise<Uint
 }
 
 /**
- * The bucket epoch: 0 in production. The local /reset hook bumps it in D1 to forget every bucket
- * object at once; it is read once per isolate and updated by the reset itself, so a sync never
- * reads it. Locally the service is one isolate, so this copy is never stale.
+ * 0 in production. The local /reset hook bumps it in D1 to forget every bucket object at once; read
+ * once per isolate, so a sync never reads it. Locally the service is one isolate: never stale.
  */
 let epoch: number | undefined;
 
@@ -41,32 +34,23 @@ export async function bucketEpoch(shards: Shards, config: Config): Promise<numbe
   return epoch;
 }
 
-/** The local /reset hook: forgets every user and, through a new epoch, every bucket. */
 export async function resetAccounts(shards: Shards): Promise<void> {
   await resetDirectory(shards);
   epoch = await findBucketEpoch(shards);
 }
 
-/** The client object of a user (by their stored value) in the current epoch. */
 export async function clientOf(env: Env, shards: Shards, config: Config, user: Uint8Array): Promise<DurableObjectStub<ClientBuckets>> {
   return bucketsOf(env, user, await bucketEpoch(shards, config));
 }
 
-/**
- * Registers a new (or deleted) user. Registering again with the same token changes nothing; with a
- * different token it is refused, so nobody can take over an account by registering over it.
- */
+/** With a different token it is refused, so nobody can take over an account by registering over it. */
 export async function register(env: Env, shards: Shards, config: Config, req: ParsedRequest, now: number): Promise<Outcome> {
   const tokenHash = await hashToken(req.authToken);
   const registered = await registerWithHash(env, shards, config, req.user, tokenHash, now);
   return outcome(registered === "taken" ? Result.AUTHENTICATION_INVALID : Result.SUCCESS);
 }
 
-/**
- * The registration rule, for clients and the account service alike: "created" if this call
- * registered the user, "repeat" if they were registered with this token already (a harmless
- * repeat), "taken" if registered with another token (a take-over attempt, refused).
- */
+/** "repeat": registered with this token already (harmless); "taken": with another token, refused. */
 export async function registerWithHash(env: Env, shards: Shards, config: Config, id: Uint8Array, tokenHash: Uint8Array, now: number): Promise<"created" | "repeat" | "taken"> {
   const user = await settled(env, shards, id);
   // Into the S2 index before D1 (src/domain/s2-filter.ts); if the index fails, nothing is written.
@@ -82,7 +66,6 @@ export async function registerWithHash(env: Env, shards: Shards, config: Config,
   return credentials && sameHash(credentials.tokenHash, tokenHash) ? "repeat" : "taken";
 }
 
-/** Unregisters an authenticated user: they leave S1 and enter S2 as removed. */
 export async function unregister(env: Env, shards: Shards, config: Config, req: ParsedRequest, now: number): Promise<Outcome> {
   const tokenHash = await hashToken(req.authToken);
   const user = await settled(env, shards, req.user);
@@ -96,7 +79,6 @@ export async function unregister(env: Env, shards: Shards, config: Config, req: 
   return outcome(removed ? Result.SUCCESS : Result.AUTHENTICATION_INVALID);
 }
 
-/** The operator's delete, whatever the token: revoked in the client's object first, then in D1. */
 export async function removeByOperator(env: Env, shards: Shards, config: Config, id: Uint8Array, now: number): Promise<boolean> {
   const user = await settled(env, shards, id);
   await (await clientOf(env, shards, config, user)).revokeCredential(null, now);
@@ -104,34 +86,27 @@ export async function removeByOperator(env: Env, shards: Shards, config: Config,
   return db.removeUserByOperator(shards, user, now);
 }
 
-/** The most users one import call may carry (HTTP or RPC). */
 export const MAX_IMPORT_BATCH = 10_000;
 
-// What the account service may do, over HTTP (/admin/users*) or its Service Binding (src/rpc/),
-// each change audited with the credential that made it.
+// What the account service may do (/admin/users* or src/rpc/), each change audited.
 
-/** Registers a user with the hash of their token, for the account service; "taken" changes nothing and is not audited. */
+/** "taken" changes nothing and is not audited. */
 export async function enrollUser(env: Env, shards: Shards, config: Config, actor: AuditActor, user: Uint8Array, tokenHash: Uint8Array, now: number) {
   const registered = await registerWithHash(env, shards, config, user, tokenHash, now);
   if (registered !== "taken") await recordChange(shards, config, actor, now, "register", user, { created: registered === "created" });
   return registered;
 }
 
-/** Unregisters a user for the account service: true if they were registered. */
 export async function dismissUser(env: Env, shards: Shards, config: Config, actor: AuditActor, user: Uint8Array, now: number): Promise<boolean> {
   const removed = await removeByOperator(env, shards, config, user, now);
   await recordChange(shards, config, actor, now, "delete", user, { removed });
   return removed;
 }
 
-/**
- * Registers a batch of users with their token hashes; `announce` puts them in S2 as new. Idempotent:
- * a batch sent again registers nobody twice, so an interrupted import can resend it.
- */
+/** Idempotent: a batch sent again registers nobody twice, so an interrupted import can resend it. */
 export async function importUsers(env: Env, shards: Shards, config: Config, actor: AuditActor, users: db.ImportedUser[], announce: boolean, now: number): Promise<number> {
-  // Into the S2 index first: all of an announced batch; of one not announced, those it brings back
-  // (removed now, registered again by it), found by a read before the write (the index's margin
-  // covers a removal between the two).
+  // Into the S2 index first: all of an announced batch; else those it brings back, found by a read
+  // before the write (the index's margin covers a removal between the two).
   const keying = await keyingOf(env, shards);
   const { ids, previous } = storedOf(keying, users.map((u) => u.id));
   await settle(shards, keying, ids, previous);

@@ -1,17 +1,7 @@
-// Full and incremental discovery: the steps of src/core/discovery-steps.ts (authenticate, refuse
-// what can never fit, charge the bucket all or nothing, admit a client's first sync, look up,
-// observe), each answered here by one phase over the sync's context. Results keep request order.
-//
-// Round trips of a sync: one call to the client's object, which authenticates (it holds a copy of
-// the credential) and charges in one go, and the lookup (D1; for an incremental sync the S2 index
-// first, and D1 only for what it cannot rule out). Only a client whose object does not know its
-// credential yet (an imported user, an object swept after a month idle) costs one D1 read more, once.
-//
-// For a client this isolate has charged lately, the lookup comes first and the object then charges
-// and records what the answer showed (the observation) in the same call: one call and one write per
-// sync. Anyone else (a first request here, a client refused lately, a stranger with a made-up token)
-// is served in strict order, and its observation is a second call after the answer (ctx.waitUntil).
-// No sync calls a shared object.
+// Full and incremental discovery: each step of src/core/discovery-steps.ts answered by one phase over
+// the sync's context. A sync is one call to the client's object (authenticate and charge) plus the
+// lookup; a client charged lately here is looked up first, so the charge and the observation are one
+// call and one write; anyone else is served in strict order. No sync calls a shared object.
 
 import type { BucketKind } from "../core/bucket";
 import { type Config, ConfigError } from "../core/config";
@@ -37,7 +27,6 @@ export interface DiscoveryOptions {
   now: number;
   waitUntil: (p: Promise<unknown>) => void;
   origin: Origin;
-  /** What this isolate keeps between requests (src/domain/isolate.ts). */
   isolate: Isolate;
 }
 
@@ -49,30 +38,25 @@ export async function discover(env: Env, shards: Shards, config: Config, kind: B
   return answerOf(sync, end);
 }
 
-/** One sync as its phases see it: the request and where it runs, the client's object, and what the phases produced. */
 interface Sync extends ObservationContext {
   kind: BucketKind;
   req: ParsedRequest;
   origin: Origin;
   trusted: TrustedClients;
-  /** SHA-256 of the token presented. */
   tokenHash: Uint8Array;
   epoch: number;
-  /** The client's object in this bucket epoch. */
   buckets: DurableObjectStub<ClientBuckets>;
-  /** The client's name among those this isolate trusts. */
   client: string;
-  /** The client's own pseudonym (and the one before it while a rotation lasts): its object and credential are stored by it. */
+  /** The client's object and credential are stored by its pseudonym. */
   user: StoredUser;
-  /** The request's identifiers as stored (by request position): what the lookup asks for. */
+  /** By request position: what the lookup asks for. */
   stored: Stored;
-  /** Where the calls and the time of this sync went. */
   meter: Meter;
-  /** What the charge's call observed, when the answer was looked up before it. */
+  /** When the answer was looked up before the charge. */
   observed?: Observed | undefined;
 }
 
-/** The sync's context; null if the bucket epoch cannot be read (nothing was charged: the client retries). */
+/** Null if the bucket epoch cannot be read (nothing was charged: the client retries). */
 async function open(env: Env, shards: Shards, config: Config, kind: BucketKind, req: ParsedRequest, options: DiscoveryOptions): Promise<Sync | null> {
   const { now, waitUntil, origin, isolate } = options;
   const meter = new Meter();
@@ -82,7 +66,6 @@ async function open(env: Env, shards: Shards, config: Config, kind: BucketKind, 
   let stored: Stored;
   try {
     epoch = await bucketEpoch(shards, config);
-    // Users are stored and named by pseudonyms: the client's own and its identifiers' (by request position).
     ({ user, stored } = await storedRequest(env, shards, req.user, req.identifiers));
   } catch (error) {
     if (error instanceof ConfigError) throw error; // a bad PSEUDONYM_KEYS: the service refuses to serve
@@ -93,7 +76,6 @@ async function open(env: Env, shards: Shards, config: Config, kind: BucketKind, 
   return { env, shards, config, kind, req, now, waitUntil, origin, trusted: isolate.trusted, monitoring: isolate.monitoring, tokenHash, epoch, buckets, client: `${epoch}:${toHex(user.user)}`, user, stored, meter };
 }
 
-/** The ports of the steps, answered by the phases below. */
 const phasesOf = (sync: Sync): DiscoveryPorts<Outcome, void> => ({
   lookUp: () => lookUp(sync),
   // The object screens the request with the same beforeCharge() and charges only what fits.
@@ -103,11 +85,7 @@ const phasesOf = (sync: Sync): DiscoveryPorts<Outcome, void> => ({
   observe: (charged, answer) => observe(sync, charged, answer),
 });
 
-/**
- * One call to the client's object authenticates and charges (and records what the answer showed,
- * when it was looked up first); a second, with the credential read from D1, only when the object
- * does not know it. An operator's block answers as a bad credential.
- */
+/** A second call, with the credential read from D1, only when the object does not know it. A block answers as a bad credential. */
 async function authenticateAndCharge(sync: Sync, early: Outcome | undefined): Promise<Authentication> {
   const { env, config, monitoring, now, waitUntil, req, meter } = sync;
   const observation = early && { matches: matchesOf(early), sketch: sketchOf(req.identifiers), normHitRatio: monitoring.currentNorm(env, config, now, waitUntil) };
@@ -129,14 +107,14 @@ async function authenticateAndCharge(sync: Sync, early: Outcome | undefined): Pr
   return { authenticated: true, charged: verdict.charged };
 }
 
-/** A client charged is looked up first for a while; one refused is served in strict order again, and its refusal counted. */
+/** One refused is served in strict order again. */
 function learnFromCharge(sync: Sync, charged: ChargeDecision): void {
   if (charged.ok) return sync.trusted.trust(sync.kind, sync.client, sync.now);
   sync.trusted.forget(sync.kind, sync.client);
   observeRefusal(sync);
 }
 
-/** A client's first sync counts against its network's (and ASN's) daily allowance of new clients. */
+/** Against its network's (and ASN's) daily allowance of new clients. */
 async function admit(sync: Sync): Promise<Admission> {
   sync.meter.count({ objectCalls: admissionKeys(sync.config, sync.origin).length });
   return admitNewClient(sync.env, sync.origin, sync.now).catch((error: Error) => {
@@ -155,7 +133,7 @@ async function lookUp(sync: Sync): Promise<Outcome> {
   return answer;
 }
 
-/** After the answer: the isolate's tally, and the client's signals unless the charge's call recorded them already. */
+/** The client's signals unless the charge's call recorded them already. */
 function observe(sync: Sync, charged: Charged, answer: Outcome): void {
   const { config, monitoring } = sync;
   const matches = matchesOf(answer);
@@ -170,7 +148,6 @@ function observe(sync: Sync, charged: Charged, answer: Outcome): void {
   inBackground(sync.waitUntil, () => observeSync(sync, answered));
 }
 
-/** What the client is answered. */
 function answerOf(sync: Sync, end: DiscoveryEnd<Outcome, void>): Outcome {
   switch (end.end) {
     case "answered":
@@ -188,18 +165,15 @@ function answerOf(sync: Sync, end: DiscoveryEnd<Outcome, void>): Outcome {
   }
 }
 
-/** A call failed and nothing stays charged: the client may simply retry. */
+/** Nothing stays charged: the client may simply retry. */
 const retryInASecond = (): Outcome => outcome(Result.RATE_LIMIT_EXCEEDED, { status: 503, retryAfterSeconds: 1 });
 
 const matchesOf = (answer: Outcome) => (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
 
-/**
- * What an answered sync cost and where its time went, inside the Worker: the phases report here,
- * and report() writes it into the answer once, for ICD-Costs and Server-Timing.
- */
+/** Where an answered sync's calls and time went; report() writes it once, for ICD-Costs and Server-Timing. */
 class Meter {
   private readonly started = performance.now();
-  /** `charge`: the client object's call (authentication included, and the observation when the answer was looked up first); `lookup` counts from the start. */
+  /** `charge` includes authentication (and the observation when looked up first); `lookup` counts from the start. */
   private readonly at = { charge: 0, lookup: 0 };
   private readonly calls = { objectCalls: 0, d1Calls: 0 };
 
@@ -212,7 +186,6 @@ class Meter {
     this.at[step] = performance.now() - this.started;
   }
 
-  /** The answer with its timings and its costs: the lookup's own, and the calls counted here. */
   report(answer: Outcome): Outcome {
     answer.timings = { charge: this.at.charge, lookup: this.at.lookup, ...answer.timings };
     const spent = answer.costs ?? { d1Calls: 0, d1Rows: 0, objectCalls: 0 };
@@ -221,10 +194,7 @@ class Meter {
   }
 }
 
-/**
- * The answer of a sync: S1 for a full one, S2 since S2_DELTA ago for an incremental one. An
- * incremental one asks D1 only about the identifiers the S2 index cannot rule out, and nothing if it rules out all.
- */
+/** An incremental sync asks D1 only about the identifiers the S2 index cannot rule out, and nothing if it rules out all. */
 async function answerLookup({ env, shards, config, epoch, kind, req, stored, now, waitUntil }: Sync): Promise<Outcome> {
   const ids = req.identifiers;
   if (kind === "full") {

@@ -8,7 +8,7 @@ import { ConfigError, cached, parsePseudonymKeys } from "../core/config";
 import { type EncryptBlocks, PseudonymChain, cmacKey, splitPseudonyms } from "../core/pseudonym";
 import { moveForward, readKeyState, recordFingerprint, setKeyVersion } from "../db/keying";
 
-/** The first 48 bits of a key's fingerprint, as a number (D1's meta holds integers). */
+/** D1's meta holds integers. */
 const fingerprintNumber = (chain: PseudonymChain, version: number) => parseInt(chain.fingerprint(version).slice(0, 12), 16);
 import type { Shards } from "../db/shards";
 
@@ -24,25 +24,20 @@ function ecb(key: Uint8Array): EncryptBlocks {
 
 export const chainOf = (keys: readonly Uint8Array[]): PseudonymChain => new PseudonymChain(keys.map((key) => cmacKey(ecb(key))));
 
-/** This environment's pseudonym chain. */
 export const pseudonymsOf = cached((env) => chainOf(parsePseudonymKeys(env)));
 
-/**
- * This isolate's keying: the version it writes (PSEUDONYM_KEYS's current one) and whether rows of
- * the version before may remain (a rotation under way: `npm run rekey` has not finished), in which
- * case lookups ask for both and writes first move a user's old row forward.
- */
+/** While `rotating` (`npm run rekey` not finished), lookups ask for both versions and writes first move a user's old row forward. */
 export interface Keying {
   chain: PseudonymChain;
   version: number;
   rotating: boolean;
 }
 
-/** How long an isolate trusts "rotating" before asking D1 again (after the rotation, only lookups pay: twice the probes). */
+/** After the rotation only lookups pay for a stale "rotating": twice the probes. */
 const ROTATING_RECHECK_MS = 60_000;
 const keyings = new WeakMap<Shards, { keying: Promise<Keying>; until: number }>();
 
-/** The keying of this environment: PSEUDONYM_KEYS (a ConfigError naming it if bad) and the version D1's rows are at. */
+/** A bad PSEUDONYM_KEYS throws a ConfigError naming it. */
 export function keyingOf(env: Env, shards: Shards): Promise<Keying> {
   const chain = pseudonymsOf(env);
   const now = Date.now();
@@ -81,10 +76,10 @@ export function keyingOf(env: Env, shards: Shards): Promise<Keying> {
   return keying;
 }
 
-/** Forgets this isolate's keying (after `npm run rekey` finished, in the isolate that finished it). */
+/** In the isolate that finished `npm run rekey`. */
 export const forgetKeying = (shards: Shards) => void keyings.delete(shards);
 
-/** The stored values of identifiers: P_v of each, and while rotating P_{v-1} too (request order both). */
+/** Both in request order. */
 export function storedOf(keying: Keying, ids: readonly Uint8Array[]): { ids: Uint8Array[]; previous: Uint8Array[] | null } {
   if (!keying.rotating) return { ids: splitPseudonyms(keying.chain.of(ids, keying.version)), previous: null };
   if (keying.version === 1) return { ids: splitPseudonyms(keying.chain.of(ids, 1)), previous: [...ids] };
@@ -92,24 +87,21 @@ export function storedOf(keying: Keying, ids: readonly Uint8Array[]): { ids: Uin
   return { ids: splitPseudonyms(both.current), previous: splitPseudonyms(both.previous) };
 }
 
-/** One user's stored value, and while rotating the one before. */
 export function storedUser(keying: Keying, id: Uint8Array): { user: Uint8Array; previous: Uint8Array | null } {
   const { ids, previous } = storedOf(keying, [id]);
   return { user: ids[0]!, previous: previous?.[0] ?? null };
 }
 
-/** While rotating: moves the rows of these users still at the version before forward, before a write at the current one. */
+/** Before a write at the current version. */
 export async function settle(shards: Shards, keying: Keying, ids: Uint8Array[], previous: Uint8Array[] | null): Promise<void> {
   if (previous && previous.length > 0) await moveForward(shards, previous, ids, keying.version - 1);
 }
 
-/** A list of identifiers as stored: request position by position. */
 export interface Stored {
   ids: Uint8Array[];
   previous: Uint8Array[] | null;
 }
 
-/** A request's user and identifiers as stored, in one batch. */
 /** A user's stored pseudonym, and the one of the version before while a rotation lasts. */
 export type StoredUser = { user: Uint8Array; previous: Uint8Array | null };
 

@@ -1,19 +1,11 @@
 // Random users for the local /test/create/<n> hook, fast enough for ten million at a time.
+// A pseudonym of a random identifier is as good as random, so these are 16 random bytes, in batches
+// whose first four bytes rise: each shard receives them in key order, so SQLite appends to its B-tree.
 //
-// Users are stored as pseudonyms (domain/pseudonyms.ts), and a pseudonym of a random identifier is as
-// good as random: so these are 16 random bytes whatever identifier length is asked, in batches whose first
-// four bytes rise from batch to batch: uniform over the key space in all, yet each shard receives
-// them in ascending key order, so SQLite appends to its B-tree instead of inserting all over it.
-//
-//
-// Locally D1 is a Durable Object in the Worker's own workerd thread, so a chain of D1 calls never waits
-// on a socket: workerd would not look at its sockets or timers until the whole creation is done. Other
-// requests then hang for tens of seconds, and wrangler's proxy finds its pooled connections to the Worker
-// reset afterwards, which it answers with a 503 ("Your worker restarted mid-request") that nothing logs.
-// So each batch ends by waiting on a timer, which lets the event loop poll.
-//
-// Millions of users in S2 are more than the S2 index keeps: it is switched off first, for as long as
-// they stay in S2 (incremental syncs ask D1 meanwhile). /test/add/many notes its users as any write does.
+// Locally D1 runs in the Worker's own workerd thread, so a chain of D1 calls never waits on a socket
+// and workerd would not poll until the whole creation is done: other requests hang, and wrangler's
+// proxy later answers a silent 503 ("Your worker restarted mid-request"). So each batch yields to a timer.
+// The S2 index is switched off first: millions of users are more than it keeps.
 
 import type { Config } from "../core/config";
 import { PSEUDONYM_BYTES } from "../core/pseudonym";
@@ -43,7 +35,6 @@ export async function addTestUsers(env: Env, shards: Shards, config: Config, ide
 }
 
 export async function createRandomUsers(env: Env, shards: Shards, config: Config, n: number, now: number, _idBytes = ID_BYTES.default): Promise<void> {
-  // What is stored is a pseudonym of whatever identifier: random bytes of a pseudonym's length.
   const idBytes = PSEUDONYM_BYTES;
   await keyingOf(env, shards);
   if (n > 0) await switchOff(env, config, await bucketEpoch(shards, config), now);

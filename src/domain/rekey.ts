@@ -1,22 +1,7 @@
-// Rotating the pseudonym key while the service answers (npm run rekey; docs/pseudonyms.md). The
-// command calls step() until it answers "none"; each call does one small piece and records it in
-// USERS_0's rekey_progress, so the command may be killed and started again at any point, and a piece
-// done twice changes nothing.
-//
-// With PSEUDONYM_KEYS at version N and the rows at N - 1 (a key just added; or N = 1 and plain
-// identifiers, version 0, from before pseudonyms):
-//   writers    store every change at version N, moving the user's old row forward first
-//              (domain/pseudonyms.ts settle()); lookups ask for both versions, N's row winning
-//   wrap       each shard read in key order, in batches, for rows still at N - 1: each is wrapped
-//              (P_N = CMAC(k_N, stored): no identifier needed), noted in the S2 index under its new
-//              key if it changed lately, copied to the shard of its new value unless a newer row is
-//              there, and deleted where it was
-//   pass       once every shard is read: if that pass wrapped anything, another pass, which finds what
-//              a Worker of the deployment before the key's (still running then) may have written behind it
-//   finish     a pass that wrapped nothing: USERS_0's 'key_version' becomes N, and lookups (after at
-//              most a minute in each isolate) ask for version N alone
-// Nobody loses their row: it is deleted only once its wrapped copy, or a newer row, is on its shard.
-
+// Rotating the pseudonym key while the service answers (npm run rekey; the steps and passes are in
+// docs/pseudonyms.md). Each step does one small piece and records it in USERS_0's rekey_progress, so
+// the command may be killed and restarted at any point, and a piece done twice changes nothing. Nobody
+// loses their row: it is deleted only once its wrapped copy, or a newer row, is on its shard.
 import type { Config } from "../core/config";
 import { ConfigError } from "../core/config";
 import { layoutOfVersion } from "../core/sharding";
@@ -40,14 +25,14 @@ import { MARGIN_MS, noteChanges } from "./s2-filter";
 
 export interface RekeyStep {
   action: "begin" | "wrap" | "pass" | "finish" | "none";
-  /** The version rows are wrapped to (PSEUDONYM_KEYS's current one), and the one every row is at. */
+  /** `target`: PSEUDONYM_KEYS's current version; `stored`: the one every row is at. */
   target: number;
   stored: number;
   pass?: number;
   shard?: number;
   scanned?: number;
   moved?: number;
-  /** Share of the current pass done, 0 to 1, by key range. */
+  /** 0 to 1, by key range. */
   passDone?: number;
 }
 
@@ -106,7 +91,6 @@ export interface RekeyStatus {
   progress: { pass: number; shard: number; done: boolean; found: number; keyShare: number }[];
 }
 
-/** Where a rotation stands: the version written, the one every row is at, the current key's fingerprint, the progress. */
 export async function rekeyStatus(env: Env, shards: Shards): Promise<RekeyStatus> {
   const keying = await keyingOf(env, shards);
   const [stored, progress] = await Promise.all([storedKeyVersion(shards), readRekeyProgress(shards, keying.version)]);

@@ -1,17 +1,6 @@
-// Moving users to a new shard while the service answers (npm run reshard; docs/scaling.md). The
-// command calls step() until it answers "none"; each call does one small piece and records it, so
-// the command may be killed and started again at any point, and a piece done twice changes nothing.
-//
-// Growing from n to n + 1 shards (users on n shards, USERS_n bound and empty):
-//   begin   every shard to layout "moving n -> n + 1": a user who moves is from now on written to
-//           USERS_n and read there first, then on their old shard (db/user-routing.ts)
-//   copy    each old shard read in key order, in batches; the rows of users who move are copied to
-//           USERS_n unless it already has a row for them (written since begin, so newer)
-//   commit  every shard to layout "n + 1": moved users are read and written on USERS_n only
-//   clean   each old shard read again; the old copies of moved users are deleted
-//   finish  the progress is forgotten; if more shards are bound, the next step begins the next move
-// Nobody writes a moving user's old row after begin, so the copy is complete once it has read every
-// old shard; and nobody reads an old row after commit, so cleaning cannot take anything away.
+// Moving users to a new shard while the service answers (npm run reshard; the stages and why they are
+// safe are in docs/scaling.md). Each step does one small piece and records it, so the command may be
+// killed and restarted at any point, and a piece done twice changes nothing.
 
 import { type Layout, layoutOfVersion, layoutVersion, shardOf } from "../core/sharding";
 import { applyVersion, headVersion } from "../db/layout";
@@ -21,26 +10,21 @@ import { copyRows } from "../db/user-routing";
 
 export interface StepResult {
   action: "begin" | "copy" | "commit" | "clean" | "finish" | "none";
-  /** The layout after this step. */
   layout: Layout;
-  /** The bound shards. */
   bound: number;
-  /** The move under way (or just finished): from `to - 1` shards to `to`. */
+  /** From `to - 1` shards to `to`. */
   to?: number;
   /** For copy and clean: the old shard read, rows read, rows copied or deleted. */
   shard?: number;
   scanned?: number;
   changed?: number;
-  /** Share of the current stage done, 0 to 1, by key range (identifiers are spread evenly over keys). */
+  /** 0 to 1, by key range (identifiers are spread evenly over keys). */
   stageDone?: number;
 }
 
 const KEY_RANGE = 2 ** 48;
 
-/**
- * One step. `lane` of `lanes` lets several commands work at once (npm run reshard -- --parallel N):
- * each copies and cleans the old shards whose number is its lane modulo lanes, then helps the others.
- */
+/** `lane` of `lanes` (--parallel N): each works the old shards of its lane first, then helps the others. */
 export async function reshardStep(shards: Shards, batchSize: number, lane = 0, lanes = 1): Promise<StepResult> {
   const version = await headVersion(shards);
   const layout = layoutOfVersion(version);
@@ -104,16 +88,14 @@ async function record(shards: Shards, p: Progress, rows: { k: number; bytes: Uin
   await saveProgress(shards, p, last?.k ?? p.afterK, last?.bytes ?? p.afterId, rows.length < batchSize);
 }
 
-/** The next old shard to work on: one of this lane's, else any that is not done. */
 const pick = (stage: Progress[], lane: number, lanes: number) => stage.find((p) => !p.done && p.shard % lanes === lane) ?? stage.find((p) => !p.done);
 
-/** The share of a stage done, each shard by the share of the key range it has passed. */
 const stageDone = (stage: Progress[]) => stage.reduce((sum, p) => sum + (p.done ? 1 : Math.max(0, p.afterK) / KEY_RANGE), 0) / stage.length;
 
 export interface ReshardStatus {
   bound: number;
   layout: Layout;
-  /** Each bound shard's layout version (null: none written yet). */
+  /** Null: none written yet. */
   shardVersions: (number | null)[];
   progress: { target: number; stage: string; shard: number; done: boolean; keyShare: number }[];
 }

@@ -1,12 +1,6 @@
-// The S2 filter in use (objects/s2-index.ts): writers note the keys of the users they are about to
-// change, in every replica of their part, before they write D1; an incremental sync asks one replica
-// per part which of its identifiers may be in S2 and sends D1 only those, or nothing at all.
-//
-// Why no change is missed: a change reaches D1 only after its key is in every replica, with a time
-// no earlier than the one D1 records; a replica keeps a key for S2_DELTA plus MARGIN_MS after that
-// time, and is asked with the sync's `since` less MARGIN_MS. An index that is unbuilt, off, or does
-// not answer counts as "may be in S2" for all of its part. The margin covers what a writer's clock
-// and a pre-read (an unannounced import) may put between the noted time and D1's.
+// The S2 filter in use (objects/s2-index.ts; docs/scaling.md). No change is missed: a key is in every
+// replica before D1 is written, with a time no earlier than D1's; a replica keeps it for S2_DELTA plus
+// MARGIN_MS and is asked with `since` less MARGIN_MS; an index that cannot tell counts its part whole.
 
 import type { Config } from "../core/config";
 import { keysOf } from "../core/lookup-key";
@@ -17,7 +11,6 @@ import { s2IndexOf } from "../objects/s2-index";
 
 /** A noted change is kept, and a sync asks for changes, this much beyond S2_DELTA. */
 export const MARGIN_MS = HOUR_MS;
-/** Keys per page of the build's scan and per merge call. */
 const BUILD_PAGE = 20_000;
 
 const indexOptions = (config: Config, now: number) => ({
@@ -28,7 +21,6 @@ const indexOptions = (config: Config, now: number) => ({
 
 const partOf = (key: number, parts: number) => key % parts;
 
-/** Positions of `keys` per part of the index. */
 function byPart(keys: ArrayLike<number>, parts: number): number[][] {
   const groups: number[][] = Array.from({ length: parts }, () => []);
   for (let i = 0; i < keys.length; i++) groups[partOf(keys[i]!, parts)]!.push(i);
@@ -37,10 +29,7 @@ function byPart(keys: ArrayLike<number>, parts: number): number[][] {
 
 const replicas = (config: Config) => Array.from({ length: config.s2Index.replicas }, (_, r) => r);
 
-/**
- * Notes, before D1 is written, that the users of `ids` change at `now`. Throws if any replica could
- * not note them: the write must then not happen.
- */
+/** Throws if any replica could not note them: the write must then not happen. */
 export async function noteChanges(env: Env, config: Config, epoch: number, ids: readonly Uint8Array[], now: number): Promise<void> {
   if (ids.length === 0) return;
   const keys = keysOf([...ids]);
@@ -52,17 +41,13 @@ export async function noteChanges(env: Env, config: Config, epoch: number, ids: 
   );
 }
 
-/** Turns every replica off for as long as changes made now stay in S2 (before a creation of millions of users). */
+/** Before a creation of millions of users. */
 export async function switchOff(env: Env, config: Config, epoch: number, now: number): Promise<void> {
   const until = now + indexOptions(config, now).offFor;
   await Promise.all(Array.from({ length: config.s2Index.parts }, (_, part) => replicas(config).map((r) => s2IndexOf(env, epoch, config.s2Index, part, r).goOff(until))).flat());
 }
 
-/**
- * Positions (ascending) of the identifiers of an incremental sync that may have changed since
- * `since`: the others are not in S2. A part whose replica cannot tell counts whole; an unbuilt one
- * is built in the background, by the caller it asks to.
- */
+/** Positions (ascending) that may be in S2; an unbuilt part is built in the background by the caller it asks to. */
 export async function s2Candidates(
   env: Env,
   shards: Shards,
@@ -101,10 +86,7 @@ export async function s2Candidates(
   return { positions: found.flat().sort((a, b) => a - b), calls: parts.filter((p) => p.length > 0).length };
 }
 
-/**
- * Builds one replica: merges in the changes every shard's D1 holds for its part (notes that come
- * meanwhile are kept), then marks it built. Past S2_INDEX_MAX_KEYS it goes off instead.
- */
+/** Notes that come meanwhile are kept. Past S2_INDEX_MAX_KEYS it goes off instead. */
 export async function buildIndex(env: Env, shards: Shards, config: Config, epoch: number, part: number, replica: number, now: number): Promise<void> {
   const index = s2IndexOf(env, epoch, config.s2Index, part, replica);
   const options = { ...indexOptions(config, now), now };

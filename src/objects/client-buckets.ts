@@ -1,10 +1,7 @@
-// One Durable Object per client holds its two leaky buckets, its enumeration signals and a copy of
-// its credential (the token's SHA-256), so that a sync is authenticated and charged in one call to
-// it, without a D1 round trip. D1 stays the source of truth: a copy missing here (an imported user,
-// a swept object) is learned from D1 once. A deletion leaves a tombstone, so that a stale D1 read in
-// flight cannot bring a deleted token back. A Durable Object runs one call at a time and charge()
-// does not await between reading and writing, so concurrent requests of one client can never spend
-// more than the bucket holds.
+// One Durable Object per client holds its two leaky buckets, its signals and a copy of its credential
+// (the token's SHA-256), so a sync is authenticated and charged in one call without a D1 round trip.
+// D1 stays the source of truth; a deletion leaves a tombstone so that a stale D1 read cannot bring the
+// token back. One call runs at a time and charge() does not await between read and write: no overspend.
 
 import { DurableObject } from "cloudflare:workers";
 import { type BucketKind, bucketLevel, bucketPolicy, largestFit } from "../core/bucket";
@@ -23,34 +20,26 @@ const KINDS: readonly BucketKind[] = ["full", "incremental"];
 /** A tombstone outlives any D1 read that could have started before the deletion. */
 const TOMBSTONE_MS = DAY_MS;
 
-/**
- * Everything a client's object stores, by key (its synchronous key-value storage), and the type of
- * each value: the one list of its keys, read and written only through storeOf().
- */
+/** Every storage key and its value's type; read and written only through storeOf(). */
 interface Stored {
   /** Each bucket's empty time (core/bucket.ts), by its kind; none: empty. */
   full: number;
   incremental: number;
-  /** The operator's block, kept until unblock(). */
   blocked: true;
-  /** The automatic flag, kept until an operator clears it. */
   flag: Flag;
   /** An operator cleared a flag: the client counts as judged while its signals are kept. */
   vouched: true;
-  /** The signals (core/flag-rules.ts), the sketch of the identifiers checked, the latest norm samples. */
   signals: Signals;
   sketch: Uint8Array;
   samples: NormSample[];
   /** The norm this client was last given, to judge it by when none comes. */
   norm: number;
-  /** The copy of the user's credential, and the tombstone of its deletion. */
   credential: Credential;
   revoked: Tombstone;
 }
 
 type StoredKey = keyof Stored;
 
-/** Typed access to a client's storage: only the keys of Stored, each with its type. */
 const storeOf = (kv: SyncKvStorage) => ({
   get: <K extends StoredKey>(key: K): Stored[K] | undefined => kv.get<Stored[K]>(key),
   put: <K extends StoredKey>(key: K, value: Stored[K]): void => kv.put(key, value),
@@ -78,27 +67,21 @@ export interface SyncRequest {
   /** Identifiers in the request; 0 or more than `maxContacts` is answered without a charge. */
   n: number;
   maxContacts: number;
-  /** SHA-256 of the token the client presented. */
   tokenHash: Uint8Array;
   /** The credential read from D1, when the object did not know it (answered "unknown"). */
   learned?: Credential;
   /** A tighter probation limit for this charge: an egress episode is on (src/core/egress.ts). */
   probationLimit?: number | undefined;
-  /** What the answer showed, when the Worker looked it up before charging (see Observation). */
   observation?: Observation | undefined;
 }
 
 /** "unknown": this object holds no credential; read it from D1 and call again with `learned`. */
 export type SyncVerdict = { auth: "unknown" } | { auth: "invalid" } | { auth: "ok"; charged: ChargeResult | null; observed?: Observed };
 
-/**
- * A sync whose answer the Worker looked up before charging (a client it charged lately): what the
- * answer showed, so that the charge and the observation are one call and one write. Recorded only
- * if the charge succeeds and the client is not fresh (a first sync is observed after its admission).
- */
+/** What the answer showed, when the Worker looked it up before charging: recorded in the same call,
+ * only if the charge succeeds and the client is not fresh (a first sync is observed after admission). */
 export interface Observation {
   matches: number;
-  /** The HyperLogLog sketch of the identifiers (core/hyperloglog.ts). */
   sketch: Uint8Array;
   /** The norm this isolate knows, or null (then the one last given here). */
   normHitRatio: number | null;
@@ -119,7 +102,6 @@ export interface SignalsView extends Signals {
 }
 
 export interface Observed {
-  /** The flag this answer raised, if it raised one now. */
   newFlag: Flag | null;
   /** The client's norm samples, for the monitor to take out when it was flagged. */
   samples: NormSample[];
@@ -143,11 +125,8 @@ export class ClientBuckets extends DurableObject<Env> {
     return this.store.get("flag");
   }
 
-  /**
-   * A sync's one call on the request path: authenticates the token hash against the credential held
-   * here (or the one learned from D1), then charges as charge() does. Nothing is charged for a
-   * request of no identifiers or of more than `maxContacts`: the caller answers those itself.
-   */
+  /** Authenticates, then charges as charge() does; a request of no identifiers or of more than
+ * `maxContacts` is not charged: the caller answers it. */
   async sync(req: SyncRequest, now: number = Date.now()): Promise<SyncVerdict> {
     let credential = this.store.get("credential");
     if (!credential && req.learned) {
@@ -162,7 +141,6 @@ export class ClientBuckets extends DurableObject<Env> {
     }
     const charged = await this.charge(req.kind, req.n, now, req.probationLimit);
     if (!req.observation || !charged.ok || charged.fresh) return { auth: "ok", charged };
-    // Looked up first: observed in this same call, so the charge and the observation are one write.
     // No norm sample: only a client's first full sync teaches the norm, and this client is not fresh.
     const { matches, sketch, normHitRatio } = req.observation;
     const observed = this.record({ kind: req.kind, identifiers: req.n, matches, edge: charged.edge }, sketch, null, normHitRatio, now);
@@ -177,11 +155,8 @@ export class ClientBuckets extends DurableObject<Env> {
     await this.scheduleSweep(now);
   }
 
-  /**
-   * Called before a deletion reaches D1: the credential (the one with `tokenHash`, or any when null)
-   * stops working here at once, and a tombstone refuses any copy of it that a D1 read started
-   * earlier might bring back. A registration newer than the tombstone is learned as usual.
-   */
+  /** Called before a deletion reaches D1: the tombstone refuses a copy that an earlier D1 read might
+ * bring back; a registration newer than it is learned as usual. */
   async revokeCredential(tokenHash: Uint8Array | null, now: number = Date.now()): Promise<void> {
     const stored = this.store.get("credential");
     if (!stored || tokenHash === null || sameHash(new Uint8Array(stored.tokenHash), new Uint8Array(tokenHash))) this.store.delete("credential");
@@ -196,10 +171,7 @@ export class ClientBuckets extends DurableObject<Env> {
     return tombstone.tokenHash === null || sameHash(new Uint8Array(tombstone.tokenHash), new Uint8Array(learned.tokenHash));
   }
 
-  /**
-   * Charges n contacts to the bucket of `kind`, or refuses (blocked, over the client's limit, or too
-   * full) and leaves the buckets as they were; a refusal for the budget is counted among the signals.
-   */
+  /** A refusal for the budget is counted among the signals. */
   async charge(kind: BucketKind, n: number, now: number = Date.now(), probationLimit?: number): Promise<ChargeResult> {
     if (this.store.get("blocked")) return { ok: false, blocked: true };
     const config = withProbation(configOf(this.env), probationLimit);
@@ -210,17 +182,12 @@ export class ClientBuckets extends DurableObject<Env> {
     return decision;
   }
 
-  /**
-   * Records an answered sync: its counts, the sketch of its identifiers, its norm sample; then runs
-   * the rules against `normHitRatio`. A flag stays until an operator clears it.
-   */
   async observe(answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number = Date.now()): Promise<Observed> {
     const observed = this.record(answered, sketch, sample, normHitRatio, now);
     await this.scheduleSweep();
     return observed;
   }
 
-  /** observe() without the alarm (which the caller sets). */
   private record(answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number): Observed {
     const { store } = this;
     // The client is judged with what it holds: the norm it was last given when none comes now (the
@@ -236,10 +203,7 @@ export class ClientBuckets extends DurableObject<Env> {
     return { newFlag: observed.newFlag, samples: observed.samples };
   }
 
-  /**
-   * The operator's clear: the flag goes, the signals start afresh so that old evidence does not flag
-   * again, and the client counts as judged (no probation limit) while its signals are kept.
-   */
+  /** Signals start afresh so that old evidence does not flag again; the client counts as judged meanwhile. */
   async clearFlag(now: number = Date.now()): Promise<boolean> {
     const had = this.flag !== undefined;
     this.store.delete("flag", "sketch", "samples");
@@ -256,7 +220,6 @@ export class ClientBuckets extends DurableObject<Env> {
     else this.store.put(kind, emptyAt);
   }
 
-  /** The operator's block: kept until unblock(), whatever the buckets do. */
   block(): void {
     this.store.put("blocked", true);
   }
@@ -272,7 +235,6 @@ export class ClientBuckets extends DurableObject<Env> {
     await this.sweep(now);
   }
 
-  /** Everything the operator may see of this client at `now`. */
   inspectClient(now: number = Date.now()): ClientView {
     const flag = this.flag;
     const stored = this.store.get("signals");
@@ -293,7 +255,6 @@ export class ClientBuckets extends DurableObject<Env> {
     };
   }
 
-  /** Both buckets as they stand at `now`. */
   inspect(now: number = Date.now()): Record<BucketKind, BucketView> {
     const config = configOf(this.env);
     const view = (kind: BucketKind): BucketView => {
@@ -308,7 +269,6 @@ export class ClientBuckets extends DurableObject<Env> {
     return { full: view("full"), incremental: view("incremental") };
   }
 
-  /** What decideCharge() needs of this client. */
   private state(): ClientState {
     return {
       emptyAt: { full: this.emptyAt("full"), incremental: this.emptyAt("incremental") },
@@ -326,11 +286,7 @@ export class ClientBuckets extends DurableObject<Env> {
     return Math.max(keepUntil(emptyAt, signals), tombstone ? tombstone.at + TOMBSTONE_MS : 0, credential ? credential.addedAt + TOMBSTONE_MS : 0);
   }
 
-  /**
-   * Drops all state once both buckets have drained (a drained bucket is the same as none) and the
-   * signals have expired. A block or a flag is kept, with the signals behind the flag, until an
-   * operator lifts it.
-   */
+  /** Drops all state once both buckets have drained and the signals expired; a block or a flag stays. */
   async sweep(now: number = Date.now()): Promise<void> {
     // The credential's copy and a tombstone are kept a while beyond what sweepClient() knows of.
     const held = this.keepUntil();
@@ -356,7 +312,7 @@ export class ClientBuckets extends DurableObject<Env> {
   }
 }
 
-/** The bucket object of a client. The epoch only changes through the local /reset hook. */
+/** The epoch only changes through the local /reset hook. */
 export function bucketsOf(env: Env, user: Uint8Array, epoch: number): DurableObjectStub<ClientBuckets> {
   const name = epoch === 0 ? toHex(user) : `${epoch}:${toHex(user)}`;
   return env.CLIENT_BUCKETS.get(env.CLIENT_BUCKETS.idFromName(name));

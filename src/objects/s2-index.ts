@@ -1,39 +1,24 @@
-// The S2 index: a membership filter of S2, so that an incremental sync whose
-// identifiers cannot be in S2 needs no D1 query. It holds the lookup key (core/lookup-key.ts) of
-// every user whose registration changed in the last S2_DELTA (plus a margin), with the time of the
-// latest change. A key shared by two identifiers, or a change noted for a write that then failed,
-// only makes a false positive: D1 is asked and answers. What it must never do is miss a change,
-// so every writer notes its keys here *before* it writes D1 (src/domain/s2-filter.ts).
-//
-// An index starts "unbuilt": until a builder has merged in the changes D1 held before the index
-// existed (a scan of the shard's S2), it answers "unknown" and D1 is asked. One that would hold
-// more than S2_INDEX_MAX_KEYS keys (a bulk creation, a huge announced import) goes "off" until
-// every change it could not keep has left S2, and answers "unknown" meanwhile.
-//
-// The keys are split over S2_INDEX_PARTS parts by key (k mod parts), whatever the D1 shard layout, so
-// that resharding D1 leaves the index alone; S2_INDEX_REPLICAS objects per part hold the same keys:
-// writers note all of them, a sync asks one.
+// The S2 index: a membership filter of S2, so that an incremental sync whose identifiers cannot be in
+// S2 needs no D1 query (docs/scaling.md). A false positive only costs a D1 query; a miss must never
+// happen, so every writer notes its keys here *before* it writes D1 (src/domain/s2-filter.ts).
 
 import { DurableObject } from "cloudflare:workers";
 import { HOUR_MS, MINUTE_MS } from "../core/time";
 
-/** What an index answers for a list of keys. */
 export type Candidates =
   | { state: "ready"; hits: number[] }
-  /** Not built yet; `claim` is true for the one caller asked to build it now. */
+  /** `claim` is true for the one caller asked to build it now. */
   | { state: "unbuilt"; claim: boolean }
   | { state: "off"; until: number };
 
 interface IndexState {
-  /** When the builder's scan was merged in; unset while unbuilt. */
+  /** Unset while unbuilt. */
   builtAt?: number;
-  /** A build claimed until then (a builder that died lets another try after it). */
+  /** A builder that died lets another try after it. */
   claimUntil?: number | undefined;
-  /** The first call this object had: no build is claimed before the build delay after it. */
+  /** No build is claimed before the build delay after it. */
   firstSeenAt?: number;
-  /** Off (too many keys) until then. */
   offUntil?: number;
-  /** When old keys were last dropped. */
   prunedAt?: number;
 }
 
@@ -62,10 +47,8 @@ export class S2Index extends DurableObject<Env> {
   }
 
   /**
-   * Which of `keys` (by position) changed at or after `since`, if the index can tell. An unbuilt one
-   * is claimed for building only `buildDelayMs` after its first call: writers of an older
-   * configuration (a deployment rolling out) note other objects, and the build's scan must come
-   * after the last of them.
+   * An unbuilt index is claimed only `buildDelayMs` after its first call: writers of an older
+   * configuration (a rolling deployment) note other objects, and the scan must come after them.
    */
   candidates(keys: number[], since: number, now: number = Date.now(), buildDelayMs = 0): Candidates {
     const state = this.seen(now);
@@ -84,11 +67,7 @@ export class S2Index extends DurableObject<Env> {
     return { state: "ready", hits: rows.toArray().map((r) => r.i) };
   }
 
-  /**
-   * Notes that the users of `keys` change at `at` (or at `ats[i]`, one per key), before the write
-   * that changes them. `keepFrom` is the oldest change time still worth keeping (now − S2_DELTA −
-   * margin); `maxKeys` is S2_INDEX_MAX_KEYS and `offFor` how long the index goes off past it.
-   */
+  /** Called before the write. `keepFrom`: now − S2_DELTA − margin; `offFor`: how long it goes off past `maxKeys`. */
   note(keys: number[], at: number | number[], { keepFrom, maxKeys, offFor }: { keepFrom: number; maxKeys: number; offFor: number }): void {
     const latest = Array.isArray(at) ? at.reduce((a, b) => Math.max(a, b), 0) : at;
     this.seen(latest);
@@ -109,24 +88,21 @@ export class S2Index extends DurableObject<Env> {
     this.size += keys.length; // from above: some keys were there already
   }
 
-  /** Merges what the builder found in D1 (`keys` changed at `ats`); `done` marks the index built. */
   merge(keys: number[], ats: number[], done: boolean, { keepFrom, maxKeys, offFor, now }: { keepFrom: number; maxKeys: number; offFor: number; now: number }): void {
     this.note(keys, ats.length > 0 ? ats : now, { keepFrom, maxKeys, offFor });
     if (done) this.state = { ...this.state, builtAt: now, claimUntil: undefined };
   }
 
-  /** Off until `until`: answers "unknown" until then (a creation of millions of users, a scan too large to keep). */
   goOff(until: number): void {
     const state = this.state;
     this.state = { ...state, offUntil: Math.max(until, state.offUntil ?? 0) };
   }
 
-  /** The index's state and how many keys it holds (for the tests; no route shows it). */
+  /** For the tests; no route shows it. */
   describe(): IndexState & { keys: number } {
     return { ...this.state, keys: this.count() };
   }
 
-  /** The state, with the first call's time recorded. */
   private seen(now: number): IndexState {
     const state = this.state;
     if (state.firstSeenAt !== undefined) return state;
@@ -145,8 +121,7 @@ export class S2Index extends DurableObject<Env> {
 }
 
 /**
- * Replica `replica` of part `part`, of `parts` parts with `replicas` replicas each. Other counts are
- * other objects, built afresh: each part holds the keys of its own residue, and a replica added
+ * Other counts are other objects, built afresh: each part holds its own residue, and a replica added
  * later must not serve before it is built. The epoch only changes through the local /reset hook.
  */
 export function s2IndexOf(env: Env, epoch: number, { parts, replicas }: { parts: number; replicas: number }, part: number, replica: number): DurableObjectStub<S2Index> {
