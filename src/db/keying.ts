@@ -7,7 +7,7 @@ import { keyOf } from "../core/lookup-key";
 import { groupByShard, homeOf, shardsInUse } from "../core/sharding";
 import { guardedBatch, layoutGuard, withLayout } from "./layout";
 import { type Probe, type Shards, probeShards } from "./shards";
-import { type MovedRow, copyRows, layoutRow } from "./user-routing";
+import { type MovedRow, ROW_BY_KEY_SQL, copyRows } from "./user-routing";
 
 /** Set by the domain from PSEUDONYM_KEYS. */
 const writing = new WeakMap<Shards, number>();
@@ -158,9 +158,7 @@ export function moveForward(shards: Shards, from: Uint8Array[], to: Uint8Array[]
       version,
       probes,
       from,
-      `SELECT j.key AS i, lower(hex(u.id)) AS id, lower(hex(u.token_hash)) AS token_hash, u.added_at, u.removed_at, u.key_version
-       FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
-       UNION ALL ${layoutRow(4)}`,
+      ROW_BY_KEY_SQL,
     );
     for (const [p, found] of rows.entries()) {
       const old = found.filter((r) => r.key_version === fromVersion);

@@ -14,6 +14,10 @@ export const layoutRow = (nulls = 0) => `SELECT -1, value${", NULL".repeat(nulls
 /** While users move: every row in any state, so that the new shard's row hides the old one's. */
 export const ANY_STATE_SQL = `SELECT j.key AS i, lower(hex(u.id)) AS id, u.added_at, u.removed_at FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
      UNION ALL ${layoutRow(2)}`;
+/** Every row, whole, under each probed key, whatever its state: what moving a user forward copies. */
+export const ROW_BY_KEY_SQL = `SELECT j.key AS i, lower(hex(u.id)) AS id, lower(hex(u.token_hash)) AS token_hash, u.added_at, u.removed_at, u.key_version
+     FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
+     UNION ALL ${layoutRow(4)}`;
 
 export interface StateRow {
   i: number;
@@ -130,9 +134,7 @@ async function copyToNewShard(shards: Shards, layout: Layout, version: number, i
     version,
     probes,
     ids,
-    `SELECT j.key AS i, lower(hex(u.id)) AS id, lower(hex(u.token_hash)) AS token_hash, u.added_at, u.removed_at, u.key_version
-     FROM json_each(?1) AS j CROSS JOIN users AS u ON u.k = j.value
-     UNION ALL ${layoutRow(4)}`,
+    ROW_BY_KEY_SQL,
   );
   const found = rows.flat();
   if (found.length === 0) return;
