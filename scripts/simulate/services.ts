@@ -8,7 +8,7 @@ import { admissionGuards, admitToNetwork, firstRefusal, type Admission, type Gua
 import { type BucketKind, type BucketPolicy, chargeBucket, largestFit } from "../../src/core/bucket";
 import { chargeClient, refundCharge, sweepClient } from "../../src/core/client-state";
 import type { Config } from "../../src/core/config";
-import { type ChargeDecision, type ClientState, fullSyncLimit, largestAllowed, withProbation } from "../../src/core/charge-policy";
+import { type ChargeDecision, type ClientState, decideCharge, fullSyncLimit, largestAllowed, withProbation } from "../../src/core/charge-policy";
 import { type Answered, type Flag, type Reason, type Rule, type Signals, evaluateRules, observeAnswer } from "../../src/core/flag-rules";
 import { type Charged, runDiscoveryNow } from "../../src/core/discovery-steps";
 import { type NormSample, type NormState, type NormView, type SyncRecord, emptyNorm, learnFromSync, removeSamples } from "../../src/core/hit-ratio-norm";
@@ -192,16 +192,15 @@ export class IcdService implements Service {
 
   /**
    * src/domain/discovery.ts, discover(): the same steps (runDiscoveryNow() runs the sequence of
-   * src/core/discovery-steps.ts), answered from memory. Nobody here fails to authenticate, and no
-   * answer is looked up before its charge (the Worker's shortcut for a client it charged lately).
+   * src/core/discovery-steps.ts), answered from memory. Nobody here fails to authenticate, and the
+   * answer is looked up after its charge: in memory the order changes nothing.
    */
   discover(account: Account, kind: BucketKind, numbers: ArrayLike<number>, now: number): Answer {
     const n = numbers.length;
     const end = runDiscoveryNow<Found, Flag | null>(
       {
         lookUp: () => (kind === "full" ? this.directory.full(numbers) : this.directory.incremental(numbers, now - this.config.s2DeltaMs)),
-        charge: (fits) => ({ authenticated: true, charged: fits ? this.charge(account, kind, n, now) : null }),
-        admit: () => this.admitNewClient(account.network, now),
+        charge: (fits) => ({ authenticated: true, charged: fits ? this.admitAndCharge(account, kind, n, now) : null }),
         refund: () => void (account.emptyAt[kind] = refundCharge(this.config, kind, account.emptyAt[kind], n, now)), // ClientBuckets.refund()
         observe: (charged, answer) => this.observeSync(account, kind, numbers, charged, answer, now),
       },
@@ -232,6 +231,17 @@ export class IcdService implements Service {
     if (newFlag) this.norm = removeSamples(this.norm, samples, now); // Monitor.flag()
     this.noteRules(account, wasFlagged ? null : (newFlag?.reasons ?? []), norm.hitRatio, now);
     return newFlag;
+  }
+
+  /** ClientBuckets.sync(): a first sync that fits is admitted by its network before it is charged. */
+  private admitAndCharge(account: Account, kind: BucketKind, n: number, now: number): ChargeDecision {
+    this.sweep(account, now);
+    const tried = decideCharge(this.configAt(now), this.state(account), kind, n, now);
+    if (tried.ok && tried.fresh) {
+      const admitted = this.admitNewClient(account.network, now);
+      if (!admitted.ok) return { ok: false, retryAfterSeconds: admitted.retryAfterSeconds };
+    }
+    return this.charge(account, kind, n, now);
   }
 
   /** ClientBuckets.charge(): chargeClient() on the account's state in memory, after the sweep its alarm would have run. */

@@ -1,34 +1,28 @@
 // The order of a discovery request's steps (docs/protocol.md, "Order of the checks"), written once:
 // src/domain/discovery.ts answers its ports with objects and D1, `npm run simulate` from memory. Pure.
 
-import type { Admission } from "./admission";
 import type { ChargeDecision } from "./charge-policy";
 
 export type Charged = Extract<ChargeDecision, { ok: true }>;
 
 export type DiscoveryStep =
   | { step: "charge" }
-  | { step: "admit"; charged: Charged }
   | { step: "look-up"; charged: Charged }
   | { step: "answer-empty" }
   /** retryAfterSeconds null: waiting does not help. */
-  | { step: "refuse"; retryAfterSeconds: number | null; refund: boolean };
+  | { step: "refuse"; retryAfterSeconds: number | null };
 
 type Step<S extends DiscoveryStep["step"]> = Extract<DiscoveryStep, { step: S }>;
 
 export function beforeCharge(n: number, maxContacts: number): Step<"refuse" | "answer-empty" | "charge"> {
-  if (n > maxContacts) return { step: "refuse", retryAfterSeconds: null, refund: false };
+  if (n > maxContacts) return { step: "refuse", retryAfterSeconds: null };
   if (n === 0) return { step: "answer-empty" };
   return { step: "charge" };
 }
 
-export function afterCharge(charged: ChargeDecision): Step<"refuse" | "admit" | "look-up"> {
-  if (!charged.ok) return { step: "refuse", retryAfterSeconds: "retryAfterSeconds" in charged ? charged.retryAfterSeconds : null, refund: false };
-  return charged.fresh ? { step: "admit", charged } : { step: "look-up", charged };
-}
-
-export function afterAdmission(charged: Charged, admitted: Admission): Step<"refuse" | "look-up"> {
-  if (!admitted.ok) return { step: "refuse", retryAfterSeconds: admitted.retryAfterSeconds, refund: true };
+/** A client's first sync is admitted by its network's guards inside the charge: refused there, nothing is charged. */
+export function afterCharge(charged: ChargeDecision): Step<"refuse" | "look-up"> {
+  if (!charged.ok) return { step: "refuse", retryAfterSeconds: "retryAfterSeconds" in charged ? charged.retryAfterSeconds : null };
   return { step: "look-up", charged };
 }
 
@@ -36,9 +30,9 @@ export type Authentication = { authenticated: false } | { authenticated: true; c
 
 export interface DiscoveryPorts<Answer, Observed> {
   lookUp(): Answer | Promise<Answer>;
-  /** Charges only when the request `fits`; `early`, the answer looked up first, may be recorded by the same call. */
+  /** Charges only when the request `fits`, a first sync once its network admits it; `early`, the answer
+   * looked up first, is recorded by the same call. */
   charge(fits: boolean, early: { answer: Answer } | null): Authentication | Promise<Authentication>;
-  admit(charged: Charged): Admission | Promise<Admission>;
   refund(): void | Promise<void>;
   observe(charged: Charged, answer: Answer): Observed | Promise<Observed>;
 }
@@ -54,12 +48,12 @@ export type DiscoveryEnd<Answer, Observed> =
 export interface DiscoveryRequest {
   n: number;
   maxContacts: number;
-  /** The Worker, for a client it charged lately. */
+  /** Unless the Worker refused the client lately: then a bad request never costs a lookup. */
   lookUpFirst: boolean;
 }
 
-// Looked up first, rows are still answered only once the charge succeeded; in strict order, a bad
-// request never costs a lookup (docs/design.md, "One sync, step by step").
+// Looked up first, rows are still answered only once the charge succeeded, and the charge's call records
+// what they showed; in strict order, a bad request never costs a lookup (docs/design.md, "One sync, step by step").
 function* discoverySteps<A, O>(ports: DiscoveryPorts<A, O>, { n, maxContacts, lookUpFirst }: DiscoveryRequest): Steps<DiscoveryEnd<A, O>> {
   const screened = beforeCharge(n, maxContacts);
   let early: { answer: A } | null = null;
@@ -80,12 +74,8 @@ function* discoverySteps<A, O>(ports: DiscoveryPorts<A, O>, { n, maxContacts, lo
   if (screened.step === "refuse") return { end: "refused", retryAfterSeconds: screened.retryAfterSeconds };
   if (screened.step === "answer-empty" || !auth.charged) return { end: "answer-empty" };
 
-  let next = afterCharge(auth.charged);
-  if (next.step === "admit") next = afterAdmission(next.charged, yield* settled(ports.admit(next.charged)));
-  if (next.step === "refuse") {
-    if (next.refund) yield* settled(ports.refund());
-    return { end: "refused", retryAfterSeconds: next.retryAfterSeconds };
-  }
+  const next = afterCharge(auth.charged);
+  if (next.step === "refuse") return { end: "refused", retryAfterSeconds: next.retryAfterSeconds };
 
   let answer: A;
   try {

@@ -31,13 +31,18 @@ function decayed(state: NormState, now: number): NormState {
   return { bins: state.bins.map((w) => w * factor), at: now };
 }
 
+/** What a first full sync of `identifiers` teaches the norm, if it is large enough to. */
+export const sampleOf = (identifiers: number, matches: number, now: number): NormSample | null =>
+  identifiers < MIN_SAMPLE_IDENTIFIERS ? null : { bin: binOf(matches / identifiers), at: now };
+
 export function addSample(state: NormState, identifiers: number, matches: number, now: number): { state: NormState; sample: NormSample | null } {
-  if (identifiers < MIN_SAMPLE_IDENTIFIERS) return { state, sample: null };
+  const sample = sampleOf(identifiers, matches, now);
+  if (!sample) return { state, sample: null };
   const next = decayed(state, now);
-  const bin = binOf(matches / identifiers);
+  const { bin } = sample;
   next.bins = next.bins.slice();
   next.bins[bin]! += 1;
-  return { state: next, sample: { bin, at: now } };
+  return { state: next, sample };
 }
 
 export function removeSamples(state: NormState, samples: NormSample[], now: number): NormState {

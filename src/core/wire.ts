@@ -17,10 +17,22 @@ export interface ParsedRequest {
 }
 
 /** Shared monitor calls aside. */
+/** What a sync is billed for, as the platform counts it (docs/scaling.md, "What one sync costs"). */
 export interface SyncCosts {
   d1Calls: number;
-  d1Rows: number;
+  d1RowsRead: number;
+  d1RowsWritten: number;
+  /** Durable Object requests, and the rows of their SQL storage they read and wrote (an alarm set counts as one). */
   objectCalls: number;
+  objectRowsRead: number;
+  objectRowsWritten: number;
+}
+
+export const noCosts = (): SyncCosts => ({ d1Calls: 0, d1RowsRead: 0, d1RowsWritten: 0, objectCalls: 0, objectRowsRead: 0, objectRowsWritten: 0 });
+
+export function addCosts(into: SyncCosts, more: Partial<SyncCosts>): SyncCosts {
+  for (const [key, value] of Object.entries(more) as [keyof SyncCosts, number][]) into[key] += value;
+  return into;
 }
 
 export interface Outcome {

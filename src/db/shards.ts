@@ -81,6 +81,7 @@ export interface Found<Row> {
   /** What D1 bills. */
   calls: number;
   rowsRead: number;
+  rowsWritten: number;
 }
 
 /** Request indices, in probe order. */
@@ -101,7 +102,7 @@ export async function probeShards<Row extends { i: number }>(
   ids: Uint8Array[],
   sql: string,
   ...params: unknown[]
-): Promise<{ rows: Row[][]; sqlMs: number; d1Ms: number; calls: number; rowsRead: number }> {
+): Promise<{ rows: Row[][]; sqlMs: number; d1Ms: number; calls: number; rowsRead: number; rowsWritten: number }> {
   const keys = keysOf(ids);
   const work = probes.flatMap((probe, p) => paramChunks(probe.indices, () => JSON_KEY_CHARS).map((chunk) => ({ p, shard: probe.shard, chunk })));
   const sent = performance.now();
@@ -120,10 +121,10 @@ export async function probeShards<Row extends { i: number }>(
       const { id: _, ...rest } = row;
       found.push({ ...rest, i } as unknown as Row);
     }
-    return { p, rows: found, sqlMs: meta.duration, rowsRead: meta.rows_read ?? 0 };
+    return { p, rows: found, sqlMs: meta.duration, rowsRead: meta.rows_read ?? 0, rowsWritten: meta.rows_written ?? 0 };
   });
   const d1Ms = performance.now() - sent;
   const rows = probes.map((): Row[] => []);
   for (const r of results) rows[r.p]!.push(...r.rows);
-  return { rows, sqlMs: results.reduce((sum, r) => sum + r.sqlMs, 0), d1Ms, calls: results.length, rowsRead: results.reduce((sum, r) => sum + r.rowsRead, 0) };
+  return { rows, sqlMs: results.reduce((sum, r) => sum + r.sqlMs, 0), d1Ms, calls: results.length, rowsRead: results.reduce((sum, r) => sum + r.rowsRead, 0), rowsWritten: results.reduce((sum, r) => sum + r.rowsWritten, 0) };
 }

@@ -1,12 +1,13 @@
 // A client's first sync admitted by its network's and ASN's guard objects, and what unjudged clients
 // of a network were shown reported to them; a network newly throttled is alerted on and audited, once.
 
-import { admissionGuards, firstRefusal } from "../core/admission";
-import { type Config, configOf } from "../core/config";
+import { admissionGuards } from "../core/admission";
+import type { Config } from "../core/config";
 import { networkOf } from "../core/network";
 import { writeAudit } from "../db/audit";
 import { shardsOf } from "../db/shards";
-import { type Admission, guardOf } from "../objects/network-guard";
+import type { AdmissionVerdict } from "../objects/client-buckets";
+import { guardOf } from "../objects/network-guard";
 import { raiseAlert } from "./alerts";
 
 export interface Origin {
@@ -18,11 +19,8 @@ export const networkKeys = (origin: Origin): string[] => [networkOf(origin.ip), 
 
 export const admissionKeys = (config: Config, origin: Origin) => admissionGuards(config, networkOf(origin.ip), origin.asn);
 
-export async function admitNewClient(env: Env, origin: Origin, now: number): Promise<Admission> {
-  const config = configOf(env);
-  const keys = admissionKeys(config, origin);
-  if (keys.length === 0) return { ok: true };
-  const verdicts = await Promise.all(keys.map(([key, perDay]) => guardOf(env, key).admitNewClient(perDay, now)));
+/** A first sync's guards answered inside the client's object (ClientBuckets.sync): a network throttled by it is alerted on and audited. */
+export async function alertOnAdmission(env: Env, config: Config, keys: [string, number][], verdicts: AdmissionVerdict[], now: number): Promise<void> {
   for (const [i, verdict] of verdicts.entries()) {
     if (!verdict.ok && verdict.throttledNow) {
       const [network, limit] = keys[i]!;
@@ -30,7 +28,6 @@ export async function admitNewClient(env: Env, origin: Origin, now: number): Pro
       await Promise.all([raiseAlert(env, config, network, { at: now, type: "network", detail }), writeAudit(shardsOf(env), now, "throttle-network", null, detail)]);
     }
   }
-  return firstRefusal(verdicts);
 }
 
 export async function reportEgress(env: Env, config: Config, networks: Record<string, number>, now: number): Promise<void> {

@@ -1,24 +1,23 @@
 // Full and incremental discovery: each step of src/core/discovery-steps.ts answered by one phase over
-// the sync's context. A sync is one call to the client's object (authenticate and charge) plus the
-// lookup; a client charged lately here is looked up first, so the charge and the observation are one
-// call and one write; anyone else is served in strict order. No sync calls a shared object.
+// the sync's context. A sync is its lookup and then one call to the client's object, which
+// authenticates, admits a first sync, charges and records what the answer showed, in one row written;
+// a client this isolate refused lately is served in strict order instead. No sync calls a shared object.
 
 import type { BucketKind } from "../core/bucket";
 import { type Config, ConfigError } from "../core/config";
-import type { Admission } from "../core/admission";
 import type { ChargeDecision } from "../core/charge-policy";
 import { type Authentication, type Charged, type DiscoveryEnd, type DiscoveryPorts, runDiscovery } from "../core/discovery-steps";
 import { probationDuring } from "../core/egress";
 import { toHex } from "../core/hex";
 import { sketchOf } from "../core/hyperloglog";
 import { hashToken, sameHash } from "../core/token";
-import { type Outcome, type ParsedRequest, Result, outcome } from "../core/wire";
-import type { Shards } from "../db/shards";
+import { type Outcome, type ParsedRequest, Result, type SyncCosts, addCosts, noCosts, outcome } from "../core/wire";
+import type { Found, Shards } from "../db/shards";
 import * as db from "../db/users";
-import { type ClientBuckets, type Observed, type SyncRequest, bucketsOf } from "../objects/client-buckets";
+import { type ClientBuckets, type Observed, type SyncRequest, type SyncVerdict, bucketsOf } from "../objects/client-buckets";
 import { bucketEpoch } from "./accounts";
-import { type Origin, admissionKeys, admitNewClient, networkKeys } from "./admission";
-import type { Isolate, TrustedClients } from "./isolate";
+import { type Origin, admissionKeys, alertOnAdmission, networkKeys } from "./admission";
+import type { Isolate } from "./isolate";
 import { type ObservationContext, inBackground, observeRefusal, observeSync, tallyObserved } from "./observation";
 import { s2Candidates } from "./s2-filter";
 import { type Stored, type StoredUser, storedRequest } from "./pseudonyms";
@@ -33,7 +32,7 @@ export interface DiscoveryOptions {
 export async function discover(env: Env, shards: Shards, config: Config, kind: BucketKind, req: ParsedRequest, options: DiscoveryOptions): Promise<Outcome> {
   const sync = await open(env, shards, config, kind, req, options);
   if (!sync) return retryInASecond();
-  const lookUpFirst = sync.trusted.has(kind, sync.client, sync.now);
+  const lookUpFirst = !sync.isolate.strict.has(sync.client, sync.now);
   const end = await runDiscovery(phasesOf(sync), { n: req.identifiers.length, maxContacts: config.maxContacts, lookUpFirst });
   return answerOf(sync, end);
 }
@@ -42,7 +41,7 @@ interface Sync extends ObservationContext {
   kind: BucketKind;
   req: ParsedRequest;
   origin: Origin;
-  trusted: TrustedClients;
+  isolate: Isolate;
   tokenHash: Uint8Array;
   epoch: number;
   buckets: DurableObjectStub<ClientBuckets>;
@@ -73,14 +72,13 @@ async function open(env: Env, shards: Shards, config: Config, kind: BucketKind, 
     return null;
   }
   const buckets = bucketsOf(env, user.user, epoch);
-  return { env, shards, config, kind, req, now, waitUntil, origin, trusted: isolate.trusted, monitoring: isolate.monitoring, tokenHash, epoch, buckets, client: `${epoch}:${toHex(user.user)}`, user, stored, meter };
+  return { env, shards, config, kind, req, now, waitUntil, origin, isolate, monitoring: isolate.monitoring, tokenHash, epoch, buckets, client: `${epoch}:${toHex(user.user)}`, user, stored, meter };
 }
 
 const phasesOf = (sync: Sync): DiscoveryPorts<Outcome, void> => ({
   lookUp: () => lookUp(sync),
   // The object screens the request with the same beforeCharge() and charges only what fits.
   charge: (_fits, early) => authenticateAndCharge(sync, early?.answer),
-  admit: () => admit(sync),
   refund: () => refund(sync),
   observe: (charged, answer) => observe(sync, charged, answer),
 });
@@ -88,53 +86,60 @@ const phasesOf = (sync: Sync): DiscoveryPorts<Outcome, void> => ({
 /** A second call, with the credential read from D1, only when the object does not know it. A block answers as a bad credential. */
 async function authenticateAndCharge(sync: Sync, early: Outcome | undefined): Promise<Authentication> {
   const { env, config, monitoring, now, waitUntil, req, meter } = sync;
-  const observation = early && { matches: matchesOf(early), sketch: sketchOf(req.identifiers), normHitRatio: monitoring.currentNorm(env, config, now, waitUntil) };
+  const episode = monitoring.egressEpisode();
+  const observation = early && { matches: matchesOf(early), sketch: sketchOf(req.identifiers), normHitRatio: monitoring.currentNorm(env, config, now, waitUntil), teaches: !episode };
   // During an egress episode, clients not yet judged are held to a tighter probation limit.
-  const probationLimit = probationDuring(config.egress, monitoring.egressEpisode());
-  const request: SyncRequest = { kind: sync.kind, n: req.identifiers.length, maxContacts: config.maxContacts, tokenHash: sync.tokenHash, probationLimit, observation };
-  meter.count({ objectCalls: 1 });
-  let verdict = await sync.buckets.sync(request, now);
+  const probationLimit = probationDuring(config.egress, episode);
+  const admission = admissionKeys(config, sync.origin);
+  const request: SyncRequest = { kind: sync.kind, n: req.identifiers.length, maxContacts: config.maxContacts, tokenHash: sync.tokenHash, probationLimit, admission, observation };
+  let verdict = await callClient(sync, request);
   if (verdict.auth === "unknown") {
-    meter.count({ objectCalls: 1, d1Calls: 1 });
+    meter.add({ d1Calls: 1 });
     const credentials = await db.findCredentials(sync.shards, sync.user.user, sync.user.previous);
-    if (!credentials || !sameHash(credentials.tokenHash, sync.tokenHash)) return { authenticated: false };
-    verdict = await sync.buckets.sync({ ...request, learned: credentials }, now);
+    if (!credentials || !sameHash(credentials.tokenHash, sync.tokenHash)) return unauthenticated(sync);
+    verdict = await callClient(sync, { ...request, learned: credentials });
   }
   meter.stamp("charge");
-  if (verdict.auth !== "ok" || (verdict.charged && "blocked" in verdict.charged)) return { authenticated: false };
+  if (verdict.auth !== "ok" || (verdict.charged && "blocked" in verdict.charged)) return unauthenticated(sync);
+  if (verdict.admission) inBackground(waitUntil, () => alertOnAdmission(env, config, admission, verdict.admission!, now));
   sync.observed = verdict.observed;
   if (verdict.charged) learnFromCharge(sync, verdict.charged);
   return { authenticated: true, charged: verdict.charged };
 }
 
-/** One refused is served in strict order again. */
+async function callClient(sync: Sync, request: SyncRequest): Promise<SyncVerdict> {
+  const verdict = await sync.buckets.sync(request, sync.now);
+  const guards = "admission" in verdict ? (verdict.admission?.length ?? 0) : 0;
+  sync.meter.add({ objectCalls: 1 + guards, objectRowsRead: verdict.costs.rowsRead, objectRowsWritten: verdict.costs.rowsWritten });
+  return verdict;
+}
+
+function unauthenticated(sync: Sync): Authentication {
+  sync.isolate.strict.note(sync.client, sync.now);
+  return { authenticated: false };
+}
+
+/** One refused (either bucket) is served in strict order for a while. */
 function learnFromCharge(sync: Sync, charged: ChargeDecision): void {
-  if (charged.ok) return sync.trusted.trust(sync.kind, sync.client, sync.now);
-  sync.trusted.forget(sync.kind, sync.client);
+  if (charged.ok) return;
+  sync.isolate.strict.note(sync.client, sync.now);
   observeRefusal(sync);
 }
 
-/** Against its network's (and ASN's) daily allowance of new clients. */
-async function admit(sync: Sync): Promise<Admission> {
-  sync.meter.count({ objectCalls: admissionKeys(sync.config, sync.origin).length });
-  return admitNewClient(sync.env, sync.origin, sync.now).catch((error: Error) => {
-    console.error(`network admission failed: ${error.message}`);
-    return { ok: true } as const; // the guard failing open costs less than every new client refused
-  });
-}
-
 async function refund(sync: Sync): Promise<void> {
+  sync.meter.add({ objectCalls: 1 });
   await sync.buckets.refund(sync.kind, sync.req.identifiers.length, sync.now).catch((e: Error) => console.error(`refund failed: ${e.message}`));
 }
 
 async function lookUp(sync: Sync): Promise<Outcome> {
   const answer = await answerLookup(sync);
+  if (answer.costs) sync.meter.add(answer.costs);
   sync.meter.stamp("lookup");
   return answer;
 }
 
-/** The client's signals unless the charge's call recorded them already. */
-function observe(sync: Sync, charged: Charged, answer: Outcome): void {
+/** The client's signals, unless the charge's call recorded them already: in strict order, a second call. */
+async function observe(sync: Sync, charged: Charged, answer: Outcome): Promise<void> {
   const { config, monitoring } = sync;
   const matches = matchesOf(answer);
   // Egress control counts what clients not yet established (judged, and no longer young) were
@@ -144,8 +149,11 @@ function observe(sync: Sync, charged: Charged, answer: Outcome): void {
   const revealed = Math.min(matches, config.detection.probationLimit);
   const answered = { user: sync.req.user, bucketEpoch: sync.epoch, kind: sync.kind, identifiers: sync.req.identifiers, matches, edge: charged.edge, flagged: charged.flagged, teaches, revealed, unjudgedFrom };
   if (sync.observed) return tallyObserved(sync, answered, sync.observed);
-  sync.meter.count({ objectCalls: 1 }); // the observation is a second call to the client's object
-  inBackground(sync.waitUntil, () => observeSync(sync, answered));
+  const costs = await observeSync(sync, answered).catch((error: Error) => {
+    console.error(`observation failed: ${error.message}`);
+    return null;
+  });
+  sync.meter.add({ objectCalls: 1, ...(costs && { objectRowsRead: costs.rowsRead, objectRowsWritten: costs.rowsWritten }) });
 }
 
 function answerOf(sync: Sync, end: DiscoveryEnd<Outcome, void>): Outcome {
@@ -153,12 +161,12 @@ function answerOf(sync: Sync, end: DiscoveryEnd<Outcome, void>): Outcome {
     case "answered":
       return sync.meter.report(end.answer);
     case "answer-empty":
-      return outcome(Result.SUCCESS);
+      return sync.meter.report(outcome(Result.SUCCESS));
     case "unauthenticated":
-      return outcome(Result.AUTHENTICATION_INVALID);
+      return sync.meter.report(outcome(Result.AUTHENTICATION_INVALID));
     case "refused":
       // Over a quarantined or probation limit, no wait helps: a smaller request or an operator's clear may.
-      return outcome(Result.RATE_LIMIT_EXCEEDED, end.retryAfterSeconds === null ? {} : { retryAfterSeconds: end.retryAfterSeconds });
+      return sync.meter.report(outcome(Result.RATE_LIMIT_EXCEEDED, end.retryAfterSeconds === null ? {} : { retryAfterSeconds: end.retryAfterSeconds }));
     case "unavailable":
       console.error(`${end.failed === "charge" ? "bucket charge" : "discovery lookup"} failed: ${(end.error as Error).message}`);
       return retryInASecond();
@@ -170,16 +178,15 @@ const retryInASecond = (): Outcome => outcome(Result.RATE_LIMIT_EXCEEDED, { stat
 
 const matchesOf = (answer: Outcome) => (answer.added?.length ?? 0) + (answer.removed?.length ?? 0);
 
-/** Where an answered sync's calls and time went; report() writes it once, for ICD-Costs and Server-Timing. */
+/** Where a sync's calls and time went; report() writes it once, for ICD-Costs and Server-Timing. */
 class Meter {
   private readonly started = performance.now();
   /** `charge` includes authentication (and the observation when looked up first); `lookup` counts from the start. */
   private readonly at = { charge: 0, lookup: 0 };
-  private readonly calls = { objectCalls: 0, d1Calls: 0 };
+  private readonly costs = noCosts();
 
-  count({ objectCalls = 0, d1Calls = 0 }: { objectCalls?: number; d1Calls?: number }): void {
-    this.calls.objectCalls += objectCalls;
-    this.calls.d1Calls += d1Calls;
+  add(costs: Partial<SyncCosts>): void {
+    addCosts(this.costs, costs);
   }
 
   stamp(step: "charge" | "lookup"): void {
@@ -187,33 +194,37 @@ class Meter {
   }
 
   report(answer: Outcome): Outcome {
-    answer.timings = { charge: this.at.charge, lookup: this.at.lookup, ...answer.timings };
-    const spent = answer.costs ?? { d1Calls: 0, d1Rows: 0, objectCalls: 0 };
-    answer.costs = { d1Calls: spent.d1Calls + this.calls.d1Calls, d1Rows: spent.d1Rows, objectCalls: spent.objectCalls + this.calls.objectCalls };
+    const timings = Object.fromEntries(Object.entries(this.at).filter(([, ms]) => ms > 0));
+    answer.timings = { ...timings, ...answer.timings };
+    answer.costs = this.costs;
     return answer;
   }
 }
 
 /** An incremental sync asks D1 only about the identifiers the S2 index cannot rule out, and nothing if it rules out all. */
-async function answerLookup({ env, shards, config, epoch, kind, req, stored, now, waitUntil }: Sync): Promise<Outcome> {
+async function answerLookup({ env, shards, config, epoch, kind, req, stored, now, waitUntil, isolate }: Sync): Promise<Outcome> {
   const ids = req.identifiers;
   if (kind === "full") {
-    const { rows, sqlMs, d1Ms, calls, rowsRead } = await db.findRegistered(shards, stored.ids, stored.previous);
-    return outcome(Result.SUCCESS, { added: rows.map((r) => ids[r.i]!), sqlMs, timings: { d1: d1Ms }, costs: { d1Calls: calls, d1Rows: rowsRead, objectCalls: 0 } });
+    const found = await db.findRegistered(shards, stored.ids, stored.previous);
+    return outcome(Result.SUCCESS, { added: found.rows.map((r) => ids[r.i]!), sqlMs: found.sqlMs, timings: { d1: found.d1Ms }, costs: d1Costs(found) });
   }
   const since = now - config.s2DeltaMs;
   const filtered = performance.now();
-  const { positions: candidates, calls: indexCalls } = await s2Candidates(env, shards, config, epoch, stored.ids, since, { now, waitUntil }, stored.previous);
-  const index = performance.now() - filtered;
-  if (candidates.length === 0) return outcome(Result.SUCCESS, { timings: { s2index: index }, costs: { d1Calls: 0, d1Rows: 0, objectCalls: indexCalls } });
+  const index = await s2Candidates(env, shards, config, epoch, stored.ids, since, { now, waitUntil, unbuilt: isolate.unbuiltParts }, stored.previous);
+  const indexMs = performance.now() - filtered;
+  const indexCosts = { objectCalls: index.calls, objectRowsRead: index.rowsRead, objectRowsWritten: index.rowsWritten };
+  const candidates = index.positions;
+  if (candidates.length === 0) return outcome(Result.SUCCESS, { timings: { s2index: indexMs }, costs: addCosts(noCosts(), indexCosts) });
   const pick = (list: Uint8Array[]) => (candidates.length === ids.length ? list : candidates.map((i) => list[i]!));
   const asked = pick(ids);
-  const { rows, sqlMs, d1Ms, calls, rowsRead } = await db.findChanges(shards, pick(stored.ids), since, stored.previous && pick(stored.previous));
+  const found = await db.findChanges(shards, pick(stored.ids), since, stored.previous && pick(stored.previous));
   return outcome(Result.SUCCESS, {
-    added: rows.filter((r) => r.registered === 1).map((r) => asked[r.i]!),
-    removed: rows.filter((r) => r.registered === 0).map((r) => asked[r.i]!),
-    sqlMs,
-    timings: { s2index: index, d1: d1Ms },
-    costs: { d1Calls: calls, d1Rows: rowsRead, objectCalls: indexCalls },
+    added: found.rows.filter((r) => r.registered === 1).map((r) => asked[r.i]!),
+    removed: found.rows.filter((r) => r.registered === 0).map((r) => asked[r.i]!),
+    sqlMs: found.sqlMs,
+    timings: { s2index: indexMs, d1: found.d1Ms },
+    costs: addCosts(d1Costs(found), indexCosts),
   });
 }
+
+const d1Costs = (found: Found<unknown>): SyncCosts => addCosts(noCosts(), { d1Calls: found.calls, d1RowsRead: found.rowsRead, d1RowsWritten: found.rowsWritten });

@@ -11,6 +11,7 @@ import { keyedHash } from "../core/token";
 import { writeAudit } from "../db/audit";
 import type { Shards } from "../db/shards";
 import { type Observed, bucketsOf } from "../objects/client-buckets";
+import type { StorageTally } from "../objects/client-record";
 import { keyingOf, storedUser } from "./pseudonyms";
 import { type IsolateMonitoring, announceFlag } from "./monitoring";
 
@@ -39,15 +40,17 @@ export interface ObservationContext {
   waitUntil: WaitUntil;
 }
 
-export async function observeSync(at: ObservationContext, sync: AnsweredSync): Promise<void> {
+/** A second call to the client's object; what its storage read and wrote comes back. */
+export async function observeSync(at: ObservationContext, sync: AnsweredSync): Promise<StorageTally> {
   const { env, shards, config, monitoring, now, waitUntil } = at;
   const n = sync.identifiers.length;
   const sample = monitoring.noteSync(env, config, { kind: sync.kind, identifiers: n, matches: sync.matches, flagged: sync.flagged, teaches: sync.teaches, revealed: sync.revealed }, now, waitUntil, sync.unjudgedFrom);
   const normHitRatio = monitoring.currentNorm(env, config, now, waitUntil);
   const buckets = bucketsOf(env, await storedId(env, shards, sync.user), sync.bucketEpoch);
   const answered = { kind: sync.kind, identifiers: n, matches: sync.matches, edge: sync.edge };
-  const { newFlag, samples } = await buckets.observe(answered, sketchOf(sync.identifiers), sample, normHitRatio, now);
-  if (newFlag) await announce(at, sync.user, newFlag, samples);
+  const { newFlag, samples, costs } = await buckets.observe(answered, sketchOf(sync.identifiers), sample, normHitRatio, now);
+  if (newFlag) inBackground(waitUntil, () => announce(at, sync.user, newFlag, samples));
+  return costs;
 }
 
 /** A sync the client's object already observed in the charge's call (its answer was looked up first). */

@@ -7,7 +7,8 @@ import { keysOf } from "../core/lookup-key";
 import { HOUR_MS } from "../core/time";
 import type { Shards } from "../db/shards";
 import { scanChanges } from "../db/users";
-import { s2IndexOf } from "../objects/s2-index";
+import { s2IndexName, s2IndexOf } from "../objects/s2-index";
+import type { RecentNames } from "./isolate";
 
 /** A noted change is kept, and a sync asks for changes, this much beyond S2_DELTA. */
 export const MARGIN_MS = HOUR_MS;
@@ -55,27 +56,37 @@ export async function s2Candidates(
   epoch: number,
   ids: Uint8Array[],
   since: number,
-  context: { now: number; waitUntil: (p: Promise<unknown>) => void },
+  context: { now: number; waitUntil: (p: Promise<unknown>) => void; unbuilt: RecentNames },
   previous?: Uint8Array[] | null,
-): Promise<{ positions: number[]; calls: number }> {
+): Promise<IndexAnswer> {
   if (previous) {
     // A key rotation under way: a change noted before it is under the key of the version before.
     const both = await s2Candidates(env, shards, config, epoch, [...ids, ...previous], since, context);
-    return { positions: [...new Set(both.positions.map((p) => p % ids.length))].sort((a, b) => a - b), calls: both.calls };
+    return { ...both, positions: [...new Set(both.positions.map((p) => p % ids.length))].sort((a, b) => a - b) };
   }
-  const { now, waitUntil } = context;
+  const { now, waitUntil, unbuilt } = context;
   const keys = keysOf(ids);
   const parts = byPart(keys, config.s2Index.parts);
+  const spent = { calls: 0, rowsRead: 0, rowsWritten: 0 };
   const found = await Promise.all(
     parts.map(async (positions, part) => {
       if (positions.length === 0) return [];
       const replica = Math.floor(Math.random() * config.s2Index.replicas);
+      const name = s2IndexName(epoch, config.s2Index, part, replica);
+      // A replica that was unbuilt a moment ago is left alone for a while: D1 answers, and a rollout
+      // of new index objects costs no more than no index until they are built.
+      if (unbuilt.has(name, now)) return positions;
       const index = s2IndexOf(env, epoch, config.s2Index, part, replica);
+      spent.calls++;
       try {
         const answer = await index.candidates(positions.map((i) => keys[i]!), since - MARGIN_MS, now, config.s2Index.buildDelayMs);
+        spent.rowsRead += answer.rowsRead;
+        spent.rowsWritten += answer.rowsWritten;
         if (answer.state === "ready") return answer.hits.map((h) => positions[h]!);
         if (answer.state === "unbuilt" && answer.claim) {
           waitUntil(buildIndex(env, shards, config, epoch, part, replica, now).catch((e: Error) => console.error(`S2 index build failed: ${e.message}`)));
+        } else {
+          unbuilt.note(name, now);
         }
       } catch (error) {
         console.error(`S2 index unreachable, asking D1: ${(error as Error).message}`);
@@ -83,7 +94,15 @@ export async function s2Candidates(
       return positions;
     }),
   );
-  return { positions: found.flat().sort((a, b) => a - b), calls: parts.filter((p) => p.length > 0).length };
+  return { positions: found.flat().sort((a, b) => a - b), ...spent };
+}
+
+/** Positions (ascending) that may be in S2, and what asking cost: index objects called, their rows read and written. */
+export interface IndexAnswer {
+  positions: number[];
+  calls: number;
+  rowsRead: number;
+  rowsWritten: number;
 }
 
 /** Notes that come meanwhile are kept. Past S2_INDEX_MAX_KEYS it goes off instead. */

@@ -22,6 +22,9 @@ export function toHttpResponse(o: Outcome): Response {
   if (o.retryAfterSeconds !== undefined) headers["Retry-After"] = String(o.retryAfterSeconds);
   const timings = { ...o.timings, ...(o.sqlMs !== undefined ? { sql: o.sqlMs } : {}) };
   if (Object.keys(timings).length > 0) headers["Server-Timing"] = Object.entries(timings).map(([step, ms]) => `${step};dur=${ms.toFixed(2)}`).join(", ");
-  if (o.costs) headers["ICD-Costs"] = `d1-calls=${o.costs.d1Calls}, d1-rows=${o.costs.d1Rows}, object-calls=${o.costs.objectCalls}`;
+  if (o.costs) {
+    const c = o.costs;
+    headers["ICD-Costs"] = `d1-calls=${c.d1Calls}, d1-rows=${c.d1RowsRead}, d1-rows-written=${c.d1RowsWritten}, object-calls=${c.objectCalls}, object-rows-read=${c.objectRowsRead}, object-rows-written=${c.objectRowsWritten}`;
+  }
   return new Response(encodeResponse(o), { status: httpStatus(o), headers });
 }

@@ -1,9 +1,11 @@
 // One Durable Object per client holds its two leaky buckets, its signals and a copy of its credential
-// (the token's SHA-256), so a sync is authenticated and charged in one call without a D1 round trip.
-// D1 stays the source of truth; a deletion leaves a tombstone so that a stale D1 read cannot bring the
-// token back. One call runs at a time and charge() does not await between read and write: no overspend.
+// (the token's SHA-256), so a sync is authenticated, charged and observed in one call, one row written
+// (src/objects/client-record.ts), without a D1 round trip. D1 stays the source of truth; a deletion leaves
+// a tombstone so that a stale D1 read cannot bring the token back. Between reading the state and writing
+// it a call never awaits (a first sync's admission is awaited before): no overspend.
 
 import { DurableObject } from "cloudflare:workers";
+import { firstRefusal } from "../core/admission";
 import { type BucketKind, bucketLevel, bucketPolicy, largestFit } from "../core/bucket";
 import { chargeClient, refundCharge, sweepClient } from "../core/client-state";
 import { configOf } from "../core/config";
@@ -12,55 +14,21 @@ import { type Answered, type Flag, type Signals, emptySignals, observeAnswer } f
 import { beforeCharge } from "../core/discovery-steps";
 import { toHex } from "../core/hex";
 import { sameHash } from "../core/token";
-import { type NormSample, PRIOR_HIT_RATIO } from "../core/hit-ratio-norm";
+import { type NormSample, PRIOR_HIT_RATIO, sampleOf } from "../core/hit-ratio-norm";
 import { emptySketch, estimateDistinct } from "../core/hyperloglog";
 import { DAY_MS } from "../core/time";
+import { type ClientRecord, ClientRecordStore, type Credential, type StorageTally, type Tombstone, emptyTally } from "./client-record";
+import { type Admission, guardOf } from "./network-guard";
 
-const KINDS: readonly BucketKind[] = ["full", "incremental"];
+export type { Credential } from "./client-record";
+
 /** A tombstone outlives any D1 read that could have started before the deletion. */
 const TOMBSTONE_MS = DAY_MS;
 
-/** Every storage key and its value's type; read and written only through storeOf(). */
-interface Stored {
-  /** Each bucket's empty time (core/bucket.ts), by its kind; none: empty. */
-  full: number;
-  incremental: number;
-  blocked: true;
-  flag: Flag;
-  /** An operator cleared a flag: the client counts as judged while its signals are kept. */
-  vouched: true;
-  signals: Signals;
-  sketch: Uint8Array;
-  samples: NormSample[];
-  /** The norm this client was last given, to judge it by when none comes. */
-  norm: number;
-  credential: Credential;
-  revoked: Tombstone;
-}
-
-type StoredKey = keyof Stored;
-
-const storeOf = (kv: SyncKvStorage) => ({
-  get: <K extends StoredKey>(key: K): Stored[K] | undefined => kv.get<Stored[K]>(key),
-  put: <K extends StoredKey>(key: K, value: Stored[K]): void => kv.put(key, value),
-  delete: (...keys: StoredKey[]): void => {
-    for (const key of keys) kv.delete(key);
-  },
-});
-
 export type ChargeResult = ChargeDecision | { ok: false; blocked: true };
 
-/** A user's credential as D1 holds it: the token's SHA-256 and when this registration began. */
-export interface Credential {
-  tokenHash: Uint8Array;
-  addedAt: number;
-}
-
-/** A deletion: the credential it revoked (null: whatever was registered), and when. */
-interface Tombstone {
-  tokenHash: Uint8Array | null;
-  at: number;
-}
+/** A network guard's verdict on a client's first sync, as the Worker alerts on it. */
+export type AdmissionVerdict = Admission & { throttledNow?: { accounts: number } };
 
 export interface SyncRequest {
   kind: BucketKind;
@@ -72,19 +40,26 @@ export interface SyncRequest {
   learned?: Credential;
   /** A tighter probation limit for this charge: an egress episode is on (src/core/egress.ts). */
   probationLimit?: number | undefined;
+  /** The network guards (key, new clients a day) that must admit the client's first sync before it is charged. */
+  admission?: [string, number][];
   observation?: Observation | undefined;
 }
 
 /** "unknown": this object holds no credential; read it from D1 and call again with `learned`. */
-export type SyncVerdict = { auth: "unknown" } | { auth: "invalid" } | { auth: "ok"; charged: ChargeResult | null; observed?: Observed };
+export type SyncVerdict =
+  | { auth: "unknown"; costs: StorageTally }
+  | { auth: "invalid"; costs: StorageTally }
+  | { auth: "ok"; charged: ChargeResult | null; observed?: Observed; admission?: AdmissionVerdict[]; costs: StorageTally };
 
 /** What the answer showed, when the Worker looked it up before charging: recorded in the same call,
- * only if the charge succeeds and the client is not fresh (a first sync is observed after admission). */
+ * only if the charge succeeds. */
 export interface Observation {
   matches: number;
   sketch: Uint8Array;
   /** The norm this isolate knows, or null (then the one last given here). */
   normHitRatio: number | null;
+  /** A first full sync teaches the norm (not during an egress episode): the client keeps its sample. */
+  teaches: boolean;
 }
 
 export interface ClientView {
@@ -115,139 +90,197 @@ export interface BucketView {
 
 export class ClientBuckets extends DurableObject<Env> {
   // An instance field, which RPC does not expose (it exposes the class's methods and getters).
-  private readonly store = storeOf(this.ctx.storage.kv);
+  private readonly store = new ClientRecordStore(this.ctx.storage);
 
-  private emptyAt(kind: BucketKind): number {
-    return this.store.get(kind) ?? 0;
-  }
-
-  private get flag(): Flag | undefined {
-    return this.store.get("flag");
-  }
-
-  /** Authenticates, then charges as charge() does; a request of no identifiers or of more than
- * `maxContacts` is not charged: the caller answers it. */
+  /** Authenticates, then charges as charge() does and records the observation it brings; a request of
+   * no identifiers or of more than `maxContacts` is not charged: the caller answers it. */
   async sync(req: SyncRequest, now: number = Date.now()): Promise<SyncVerdict> {
-    let credential = this.store.get("credential");
-    if (!credential && req.learned) {
-      if (this.revokes(req.learned)) return { auth: "invalid" };
-      this.store.put("credential", req.learned);
-      credential = req.learned;
-    }
-    if (!credential) return { auth: "unknown" };
-    if (!sameHash(new Uint8Array(credential.tokenHash), new Uint8Array(req.tokenHash))) return { auth: "invalid" };
+    const costs = emptyTally();
+    const auth = this.authenticate(req, costs);
+    if (auth !== "ok") return { auth, costs };
     if (beforeCharge(req.n, req.maxContacts).step !== "charge") {
-      return { auth: "ok", charged: this.store.get("blocked") ? { ok: false, blocked: true } : null };
+      const record = this.learn(req, costs);
+      return { auth: "ok", charged: record.blocked ? { ok: false, blocked: true } : null, costs };
     }
-    const charged = await this.charge(req.kind, req.n, now, req.probationLimit);
-    if (!req.observation || !charged.ok || charged.fresh) return { auth: "ok", charged };
-    // No norm sample: only a client's first full sync teaches the norm, and this client is not fresh.
-    const { matches, sketch, normHitRatio } = req.observation;
-    const observed = this.record({ kind: req.kind, identifiers: req.n, matches, edge: charged.edge }, sketch, null, normHitRatio, now);
-    await this.scheduleSweep(now); // the signals just written may be kept longer than the charge's alarm says
-    return { auth: "ok", charged, observed };
+    let admission: AdmissionVerdict[] | undefined;
+    const tried = this.chargeRecord({ ...this.store.read(costs) }, req.kind, req.n, now, req.probationLimit);
+    if (tried.ok && tried.fresh && req.admission?.length) {
+      // A first sync that fits: its network's guards admit it before anything is charged or written.
+      admission = await this.admit(req.admission, now);
+      const refused = firstRefusal(admission);
+      if (!refused.ok) return { auth: "ok", charged: { ok: false, retryAfterSeconds: refused.retryAfterSeconds }, admission, costs };
+      // The state may have changed while the guards answered (a deletion, a concurrent charge): decide again.
+      if (this.authenticate(req, costs) !== "ok") return { auth: "invalid", costs };
+    }
+    const record = { ...this.store.read(costs) };
+    if (req.learned && !record.credential) record.credential = req.learned;
+    const charged = this.chargeRecord(record, req.kind, req.n, now, req.probationLimit);
+    if ("blocked" in charged) return { auth: "ok", charged, costs };
+    let observed: Observed | undefined;
+    if (req.observation && charged.ok) {
+      const { matches, sketch, normHitRatio, teaches } = req.observation;
+      // Only a client's first full sync teaches the norm, and only outside an egress episode.
+      const sample = charged.fresh && teaches && req.kind === "full" && !charged.flagged ? sampleOf(req.n, matches, now) : null;
+      observed = this.recordObservation(record, { kind: req.kind, identifiers: req.n, matches, edge: charged.edge }, sketch, sample, normHitRatio, now);
+    }
+    this.store.write(record, costs);
+    await this.scheduleSweep(record, now, costs);
+    return { auth: "ok", charged, ...(observed && { observed }), ...(admission && { admission }), costs };
+  }
+
+  /** The record, with the credential read from D1 kept when the object held none. */
+  private learn(req: SyncRequest, costs: StorageTally): ClientRecord {
+    const record = this.store.read(costs);
+    if (!req.learned || record.credential) return record;
+    const learned = { ...record, credential: req.learned };
+    this.store.write(learned, costs);
+    return learned;
+  }
+
+  /** "ok" once the object holds the credential the token matches (learning `req.learned` if it holds none). */
+  private authenticate(req: SyncRequest, costs: StorageTally): "ok" | "unknown" | "invalid" {
+    const record = this.store.read(costs);
+    const credential = record.credential ?? (req.learned && !this.revokes(record, req.learned) ? req.learned : undefined);
+    if (!credential) return req.learned ? "invalid" : "unknown";
+    return sameHash(new Uint8Array(credential.tokenHash), new Uint8Array(req.tokenHash)) ? "ok" : "invalid";
+  }
+
+  /** Fails open: a guard that does not answer costs less than every new client refused. */
+  private async admit(guards: [string, number][], now: number): Promise<AdmissionVerdict[]> {
+    return Promise.all(
+      guards.map(([key, perDay]) =>
+        guardOf(this.env, key)
+          .admitNewClient(perDay, now)
+          .catch((error: Error): AdmissionVerdict => {
+            console.error(`network admission failed: ${error.message}`);
+            return { ok: true };
+          }),
+      ),
+    );
   }
 
   /** A registration (or re-registration) in D1 made `credential` the user's: it replaces any copy or tombstone. */
   async setCredential(credential: Credential, now: number = Date.now()): Promise<void> {
-    this.store.put("credential", credential);
-    this.store.delete("revoked");
-    await this.scheduleSweep(now);
+    const costs = emptyTally();
+    const { revoked: _, ...record } = this.store.read(costs);
+    record.credential = credential;
+    this.store.write(record, costs);
+    await this.scheduleSweep(record, now, costs);
   }
 
   /** Called before a deletion reaches D1: the tombstone refuses a copy that an earlier D1 read might
- * bring back; a registration newer than it is learned as usual. */
+   * bring back; a registration newer than it is learned as usual. */
   async revokeCredential(tokenHash: Uint8Array | null, now: number = Date.now()): Promise<void> {
-    const stored = this.store.get("credential");
-    if (!stored || tokenHash === null || sameHash(new Uint8Array(stored.tokenHash), new Uint8Array(tokenHash))) this.store.delete("credential");
-    this.store.put("revoked", { tokenHash, at: now } satisfies Tombstone);
-    await this.scheduleSweep(now);
+    const costs = emptyTally();
+    const record = { ...this.store.read(costs) };
+    const stored = record.credential;
+    if (!stored || tokenHash === null || sameHash(new Uint8Array(stored.tokenHash), new Uint8Array(tokenHash))) delete record.credential;
+    record.revoked = { tokenHash, at: now } satisfies Tombstone;
+    this.store.write(record, costs);
+    await this.scheduleSweep(record, now, costs);
   }
 
   /** Whether a deletion here is newer than the registration `learned` was read from. */
-  private revokes(learned: Credential): boolean {
-    const tombstone = this.store.get("revoked");
+  private revokes(record: ClientRecord, learned: Credential): boolean {
+    const tombstone = record.revoked;
     if (!tombstone || learned.addedAt > tombstone.at) return false;
     return tombstone.tokenHash === null || sameHash(new Uint8Array(tombstone.tokenHash), new Uint8Array(learned.tokenHash));
   }
 
   /** A refusal for the budget is counted among the signals. */
   async charge(kind: BucketKind, n: number, now: number = Date.now(), probationLimit?: number): Promise<ChargeResult> {
-    if (this.store.get("blocked")) return { ok: false, blocked: true };
+    const costs = emptyTally();
+    const record = { ...this.store.read(costs) };
+    const charged = this.chargeRecord(record, kind, n, now, probationLimit);
+    if ("blocked" in charged) return charged;
+    this.store.write(record, costs);
+    await this.scheduleSweep(record, now, costs);
+    return charged;
+  }
+
+  /** Changes `record` in place; the caller writes it. */
+  private chargeRecord(record: ClientRecord, kind: BucketKind, n: number, now: number, probationLimit: number | undefined): ChargeResult {
+    if (record.blocked) return { ok: false, blocked: true };
     const config = withProbation(configOf(this.env), probationLimit);
-    const { decision, emptyAt, signals } = chargeClient(config, this.state(), kind, n, now);
-    if (emptyAt !== undefined) this.store.put(kind, emptyAt);
-    if (signals !== undefined) this.store.put("signals", signals);
-    await this.scheduleSweep();
+    const { decision, emptyAt, signals } = chargeClient(config, this.state(record), kind, n, now);
+    if (emptyAt !== undefined) record[kind] = emptyAt;
+    if (signals !== undefined) record.signals = signals;
     return decision;
   }
 
-  async observe(answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number = Date.now()): Promise<Observed> {
-    const observed = this.record(answered, sketch, sample, normHitRatio, now);
-    await this.scheduleSweep();
-    return observed;
+  async observe(answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number = Date.now()): Promise<Observed & { costs: StorageTally }> {
+    const costs = emptyTally();
+    const record = { ...this.store.read(costs) };
+    const observed = this.recordObservation(record, answered, sketch, sample, normHitRatio, now);
+    this.store.write(record, costs);
+    await this.scheduleSweep(record, now, costs);
+    return { ...observed, costs };
   }
 
-  private record(answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number): Observed {
-    const { store } = this;
+  /** Changes `record` in place; the caller writes it. */
+  private recordObservation(record: ClientRecord, answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number): Observed {
     // The client is judged with what it holds: the norm it was last given when none comes now (the
     // shared monitoring is down or not yet heard from), and the prior before it was ever given one.
-    if (normHitRatio !== null) store.put("norm", normHitRatio);
-    else normHitRatio = store.get("norm") ?? PRIOR_HIT_RATIO;
-    const evidence = { signals: store.get("signals"), sketch: store.get("sketch"), samples: store.get("samples"), flag: this.flag };
+    if (normHitRatio !== null) record.norm = normHitRatio;
+    else normHitRatio = record.norm ?? PRIOR_HIT_RATIO;
+    const evidence = { signals: record.signals, sketch: record.sketch, samples: record.samples, flag: record.flag };
     const observed = observeAnswer(evidence, answered, sketch, sample, normHitRatio, configOf(this.env).detection, now);
-    store.put("signals", observed.signals);
-    store.put("sketch", observed.sketch);
-    store.put("samples", observed.samples);
-    if (observed.newFlag) store.put("flag", observed.newFlag);
+    record.signals = observed.signals;
+    record.sketch = observed.sketch;
+    record.samples = observed.samples;
+    if (observed.newFlag) record.flag = observed.newFlag;
     return { newFlag: observed.newFlag, samples: observed.samples };
   }
 
   /** Signals start afresh so that old evidence does not flag again; the client counts as judged meanwhile. */
   async clearFlag(now: number = Date.now()): Promise<boolean> {
-    const had = this.flag !== undefined;
-    this.store.delete("flag", "sketch", "samples");
-    this.store.put("signals", emptySignals(now));
-    this.store.put("vouched", true);
+    const costs = emptyTally();
+    const { flag, sketch: _sketch, samples: _samples, ...record } = this.store.read(costs);
+    this.store.write({ ...record, signals: emptySignals(now), vouched: true }, costs);
     await this.sweep(now);
-    return had;
+    return flag !== undefined;
   }
 
   /** Gives back a charge whose answer could not be delivered. */
   async refund(kind: BucketKind, n: number, now: number = Date.now()): Promise<void> {
-    const emptyAt = refundCharge(configOf(this.env), kind, this.emptyAt(kind), n, now);
-    if (emptyAt === 0) this.store.delete(kind);
-    else this.store.put(kind, emptyAt);
+    const costs = emptyTally();
+    const record = { ...this.store.read(costs) };
+    const emptyAt = refundCharge(configOf(this.env), kind, record[kind] ?? 0, n, now);
+    if (emptyAt === 0) delete record[kind];
+    else record[kind] = emptyAt;
+    this.store.write(record, costs);
   }
 
   block(): void {
-    this.store.put("blocked", true);
+    this.store.write({ ...this.store.read(emptyTally()), blocked: true }, emptyTally());
   }
 
   async unblock(now: number = Date.now()): Promise<void> {
-    this.store.delete("blocked");
+    const { blocked: _, ...record } = this.store.read(emptyTally());
+    this.store.write(record, emptyTally());
     await this.sweep(now);
   }
 
   /** Empties both buckets (an operator's reset); a block stays. */
   async resetBuckets(now: number = Date.now()): Promise<void> {
-    this.store.delete(...KINDS);
+    const { full: _full, incremental: _incremental, ...record } = this.store.read(emptyTally());
+    this.store.write(record, emptyTally());
     await this.sweep(now);
   }
 
   inspectClient(now: number = Date.now()): ClientView {
-    const flag = this.flag;
-    const stored = this.store.get("signals");
-    const ratio = (kind: BucketKind) => (stored && stored.identifiers[kind] > 0 ? stored.matches[kind] / stored.identifiers[kind] : null);
+    const record = this.store.read(emptyTally());
+    const { flag, signals } = record;
+    const ratio = (kind: BucketKind) => (signals && signals.identifiers[kind] > 0 ? signals.matches[kind] / signals.identifiers[kind] : null);
     return {
-      blocked: this.store.get("blocked") === true,
+      blocked: record.blocked === true,
       flagged: flag !== undefined,
       flaggedAt: flag?.at ?? null,
       reasons: flag?.reasons ?? [],
-      signals: stored
+      signals: signals
         ? {
-            ...stored,
-            distinct: estimateDistinct(this.store.get("sketch") ?? emptySketch()),
+            ...signals,
+            distinct: estimateDistinct(record.sketch ?? emptySketch()),
             hitRatio: { full: ratio("full"), incremental: ratio("incremental") },
           }
         : null,
@@ -257,9 +290,10 @@ export class ClientBuckets extends DurableObject<Env> {
 
   inspect(now: number = Date.now()): Record<BucketKind, BucketView> {
     const config = configOf(this.env);
+    const record = this.store.read(emptyTally());
     const view = (kind: BucketKind): BucketView => {
       const policy = bucketPolicy(config, kind);
-      const emptyAt = this.emptyAt(kind);
+      const emptyAt = record[kind] ?? 0;
       return {
         level: bucketLevel(policy, emptyAt, now),
         emptyAt: emptyAt > now ? emptyAt : 0,
@@ -269,46 +303,48 @@ export class ClientBuckets extends DurableObject<Env> {
     return { full: view("full"), incremental: view("incremental") };
   }
 
-  private state(): ClientState {
+  private state(record: ClientRecord): ClientState {
     return {
-      emptyAt: { full: this.emptyAt("full"), incremental: this.emptyAt("incremental") },
-      flagged: this.flag !== undefined,
-      vouched: this.store.get("vouched") === true,
-      signals: this.store.get("signals"),
+      emptyAt: { full: record.full ?? 0, incremental: record.incremental ?? 0 },
+      flagged: record.flag !== undefined,
+      vouched: record.vouched === true,
+      signals: record.signals,
     };
   }
 
-  private keepUntil(): number {
-    const { emptyAt, signals } = this.state();
-    const tombstone = this.store.get("revoked");
-    const credential = this.store.get("credential");
+  private keepUntil(record: ClientRecord): number {
+    const { emptyAt, signals } = this.state(record);
     // A fresh registration's copy is kept a while for its first sync; after that, as long as the rest.
-    return Math.max(keepUntil(emptyAt, signals), tombstone ? tombstone.at + TOMBSTONE_MS : 0, credential ? credential.addedAt + TOMBSTONE_MS : 0);
+    return Math.max(keepUntil(emptyAt, signals), record.revoked ? record.revoked.at + TOMBSTONE_MS : 0, record.credential ? record.credential.addedAt + TOMBSTONE_MS : 0);
   }
 
   /** Drops all state once both buckets have drained and the signals expired; a block or a flag stays. */
   async sweep(now: number = Date.now()): Promise<void> {
+    const costs = emptyTally();
+    const record = this.store.read(costs);
     // The credential's copy and a tombstone are kept a while beyond what sweepClient() knows of.
-    const held = this.keepUntil();
-    const verdict = held > now ? { wakeAt: held } : sweepClient(this.state(), this.store.get("blocked") === true, now);
+    const held = this.keepUntil(record);
+    const verdict = held > now ? { wakeAt: held } : sweepClient(this.state(record), record.blocked === true, now);
     if ("wakeAt" in verdict) {
-      await this.ctx.storage.setAlarm(verdict.wakeAt);
-    } else if (verdict.drop !== "everything") {
-      this.store.delete(...KINDS, "revoked");
-      if (verdict.drop === "buckets-and-signals") this.store.delete("signals", "sketch", "samples", "vouched", "norm");
+      await this.store.setAlarm(verdict.wakeAt, costs);
+    } else if (verdict.drop === "everything") {
+      await this.store.clear(costs);
     } else {
-      await this.ctx.storage.deleteAll();
+      const { full: _f, incremental: _i, revoked: _r, ...kept } = record;
+      const dropSignals = verdict.drop === "buckets-and-signals";
+      const { signals: _s, sketch: _k, samples: _m, vouched: _v, norm: _n, ...bare } = kept;
+      this.store.write(dropSignals ? bare : kept, costs);
     }
   }
 
   override async alarm(): Promise<void> {
+    this.store.alarmFired();
     await this.sweep();
   }
 
-  private async scheduleSweep(now: number = Date.now()): Promise<void> {
-    const latest = Math.max(this.keepUntil(), now);
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current < latest) await this.ctx.storage.setAlarm(latest);
+  /** Never later than the state must be kept; an alarm already set stays (one that comes early re-arms from sweep()). */
+  private async scheduleSweep(record: ClientRecord, now: number, costs: StorageTally): Promise<void> {
+    await this.store.ensureAlarm(Math.max(this.keepUntil(record), now), costs);
   }
 }
 

@@ -5,11 +5,13 @@
 import { DurableObject } from "cloudflare:workers";
 import { HOUR_MS, MINUTE_MS } from "../core/time";
 
-export type Candidates =
+/** With the rows of its storage the call read and wrote (the SQL API counts them; a state write is one). */
+export type Candidates = (
   | { state: "ready"; hits: number[] }
   /** `claim` is true for the one caller asked to build it now. */
   | { state: "unbuilt"; claim: boolean }
-  | { state: "off"; until: number };
+  | { state: "off"; until: number }
+) & { rowsRead: number; rowsWritten: number };
 
 interface IndexState {
   /** Unset while unbuilt. */
@@ -51,20 +53,23 @@ export class S2Index extends DurableObject<Env> {
    * configuration (a rolling deployment) note other objects, and the scan must come after them.
    */
   candidates(keys: number[], since: number, now: number = Date.now(), buildDelayMs = 0): Candidates {
+    const firstCall = this.state.firstSeenAt === undefined;
     const state = this.seen(now);
-    if (state.offUntil !== undefined && state.offUntil > now) return { state: "off", until: state.offUntil };
+    const costs = { rowsRead: 1, rowsWritten: firstCall ? 1 : 0 };
+    if (state.offUntil !== undefined && state.offUntil > now) return { state: "off", until: state.offUntil, ...costs };
     if (state.builtAt === undefined) {
       const claim = (state.claimUntil ?? 0) <= now && state.firstSeenAt! + buildDelayMs <= now;
       if (claim) this.state = { ...state, claimUntil: now + BUILD_CLAIM_MS };
-      return { state: "unbuilt", claim };
+      return { state: "unbuilt", claim, ...costs, rowsWritten: costs.rowsWritten + (claim ? 1 : 0) };
     }
-    if (keys.length === 0) return { state: "ready", hits: [] };
+    if (keys.length === 0) return { state: "ready", hits: [], ...costs };
     const rows = this.ctx.storage.sql.exec<{ i: number }>(
       `SELECT j.key AS i FROM json_each(?1) AS j CROSS JOIN changes AS c ON c.k = j.value WHERE c.at >= ?2`,
       JSON.stringify(keys),
       since,
     );
-    return { state: "ready", hits: rows.toArray().map((r) => r.i) };
+    const hits = rows.toArray().map((r) => r.i);
+    return { state: "ready", hits, rowsRead: costs.rowsRead + rows.rowsRead, rowsWritten: costs.rowsWritten };
   }
 
   /** Called before the write. `keepFrom`: now − S2_DELTA − margin; `offFor`: how long it goes off past `maxKeys`. */
@@ -121,10 +126,12 @@ export class S2Index extends DurableObject<Env> {
 }
 
 /**
- * Other counts are other objects, built afresh: each part holds its own residue, and a replica added
- * later must not serve before it is built. The epoch only changes through the local /reset hook.
+ * Another part count is another set of objects, built afresh: each part holds its own residue. A
+ * replica is named by its number alone, so that adding replicas keeps the built ones (a new one is
+ * unbuilt, and claimed only after the build delay). The epoch only changes through the local /reset hook.
  */
-export function s2IndexOf(env: Env, epoch: number, { parts, replicas }: { parts: number; replicas: number }, part: number, replica: number): DurableObjectStub<S2Index> {
-  const name = `${epoch === 0 ? "" : `${epoch}:`}${part}/${parts}:${replica}/${replicas}`;
-  return env.S2_INDEX.get(env.S2_INDEX.idFromName(name));
+export const s2IndexName = (epoch: number, { parts }: { parts: number }, part: number, replica: number) => `${epoch === 0 ? "" : `${epoch}:`}${part}/${parts}:${replica}`;
+
+export function s2IndexOf(env: Env, epoch: number, layout: { parts: number }, part: number, replica: number): DurableObjectStub<S2Index> {
+  return env.S2_INDEX.get(env.S2_INDEX.idFromName(s2IndexName(epoch, layout, part, replica)));
 }

@@ -2,34 +2,28 @@
 // step by step and through the sequence that the Worker and the simulation both run.
 
 import { describe, expect, it } from "vitest";
-import type { Admission } from "../../src/core/admission";
 import type { ChargeDecision } from "../../src/core/charge-policy";
-import { type Charged, type DiscoveryPorts, type SyncPorts, afterAdmission, afterCharge, beforeCharge, runDiscovery, runDiscoveryNow } from "../../src/core/discovery-steps";
+import { type Charged, type DiscoveryPorts, type SyncPorts, afterCharge, beforeCharge, runDiscovery, runDiscoveryNow } from "../../src/core/discovery-steps";
 
 const charged = (fresh: boolean): Charged => ({ ok: true, emptyAt: 1, edge: false, flagged: false, fresh, judged: false, established: false });
 
 describe("the steps of discovery", () => {
   it("refuse more than a full bucket without Retry-After, answer an empty request at once, else charge", () => {
-    expect(beforeCharge(20_001, 20_000)).toEqual({ step: "refuse", retryAfterSeconds: null, refund: false });
+    expect(beforeCharge(20_001, 20_000)).toEqual({ step: "refuse", retryAfterSeconds: null });
     expect(beforeCharge(0, 20_000)).toEqual({ step: "answer-empty" });
     expect(beforeCharge(20_000, 20_000)).toEqual({ step: "charge" });
   });
 
-  it("after the charge: refuse with its wait, or without one over a client's limit; admit a fresh client; else look up", () => {
-    expect(afterCharge({ ok: false, retryAfterSeconds: 30 })).toEqual({ step: "refuse", retryAfterSeconds: 30, refund: false });
-    expect(afterCharge({ ok: false, capped: true })).toEqual({ step: "refuse", retryAfterSeconds: null, refund: false });
-    expect(afterCharge(charged(true))).toEqual({ step: "admit", charged: charged(true) });
+  it("after the charge (a fresh client's admission included): refuse with its wait, or without one over a client's limit; else look up", () => {
+    expect(afterCharge({ ok: false, retryAfterSeconds: 30 })).toEqual({ step: "refuse", retryAfterSeconds: 30 });
+    expect(afterCharge({ ok: false, capped: true })).toEqual({ step: "refuse", retryAfterSeconds: null });
+    expect(afterCharge(charged(true))).toEqual({ step: "look-up", charged: charged(true) });
     expect(afterCharge(charged(false))).toEqual({ step: "look-up", charged: charged(false) });
-  });
-
-  it("after the admission: a refusal gives the charge back and passes the network's wait on", () => {
-    expect(afterAdmission(charged(true), { ok: false, retryAfterSeconds: 86_400 })).toEqual({ step: "refuse", retryAfterSeconds: 86_400, refund: true });
-    expect(afterAdmission(charged(true), { ok: true })).toEqual({ step: "look-up", charged: charged(true) });
   });
 });
 
 /** Ports that answer as told and write down what was asked of them, in order. */
-function recordingPorts(told: { charge?: ChargeDecision | "unauthenticated" | Error; admit?: Admission; lookUp?: Error | "fails-second" } = {}) {
+function recordingPorts(told: { charge?: ChargeDecision | "unauthenticated" | Error; lookUp?: Error | "fails-second" } = {}) {
   const trace: string[] = [];
   let lookUps = 0;
   const ports: SyncPorts<string, string> = {
@@ -45,7 +39,6 @@ function recordingPorts(told: { charge?: ChargeDecision | "unauthenticated" | Er
       if (told.charge === "unauthenticated") return { authenticated: false };
       return { authenticated: true, charged: fits ? (told.charge ?? charged(false)) : null };
     },
-    admit: () => (trace.push("admit"), told.admit ?? { ok: true }),
     refund: () => void trace.push("refund"),
     observe: (c, answer) => (trace.push(`observe(${answer})`), "observed"),
   };
@@ -86,13 +79,13 @@ describe("the sequence of discovery (runDiscoveryNow)", () => {
     expect(trace).toEqual(["charge(fits=true, early=null)"]);
   });
 
-  it("has a fresh client admitted before its lookup; refused by its network, it gets its charge back", () => {
+  it("answers a fresh client as any other; refused by its network inside the charge, nothing is looked up or given back", () => {
     const admitted = recordingPorts({ charge: charged(true) });
     expect(runDiscoveryNow(admitted.ports, request(100))).toMatchObject({ end: "answered", charged: charged(true) });
-    expect(admitted.trace).toEqual(["charge(fits=true, early=null)", "admit", "look-up", "observe(answer)"]);
-    const refused = recordingPorts({ charge: charged(true), admit: { ok: false, retryAfterSeconds: 86_400 } });
+    expect(admitted.trace).toEqual(["charge(fits=true, early=null)", "look-up", "observe(answer)"]);
+    const refused = recordingPorts({ charge: { ok: false, retryAfterSeconds: 86_400 } });
     expect(runDiscoveryNow(refused.ports, request(100))).toEqual({ end: "refused", retryAfterSeconds: 86_400 });
-    expect(refused.trace).toEqual(["charge(fits=true, early=null)", "admit", "refund"]);
+    expect(refused.trace).toEqual(["charge(fits=true, early=null)"]);
   });
 
   it("gives the charge back when the lookup after it fails; a failed charge has nothing to give back", () => {
@@ -119,7 +112,6 @@ describe("the same sequence on ports that answer with promises (runDiscovery)", 
   const later = (ports: SyncPorts<string, string>): DiscoveryPorts<string, string> => ({
     lookUp: async () => ports.lookUp(),
     charge: async (fits, early) => ports.charge(fits, early),
-    admit: async (c) => ports.admit(c),
     refund: async () => ports.refund(),
     observe: async (c, a) => ports.observe(c, a),
   });
@@ -127,7 +119,7 @@ describe("the same sequence on ports that answer with promises (runDiscovery)", 
   it("takes the same steps and ends the same way, a rejected promise as a failure", async () => {
     const cases = [
       { told: {}, req: request(100, true) },
-      { told: { charge: charged(true), admit: { ok: false, retryAfterSeconds: 60 } as Admission }, req: request(100) },
+      { told: { charge: { ok: false, retryAfterSeconds: 60 } as ChargeDecision }, req: request(100) },
       { told: { lookUp: "fails-second" as const }, req: request(100) },
       { told: { lookUp: new Error("down") }, req: request(100) },
       { told: { charge: new Error("object down") }, req: request(100) },

@@ -33,7 +33,7 @@ async function compare(config: Config, epoch: number, identifiers: Uint8Array[],
   const ids = asStored ? identifiers : storedAll(identifiers); // the index and D1 hold pseudonyms
   const since = now - config.s2DeltaMs;
   const bg = background();
-  const candidates = new Set((await s2Candidates(env, good(), config, epoch, ids, since, { now, waitUntil: bg.waitUntil })).positions);
+  const candidates = new Set((await s2Candidates(env, good(), config, epoch, ids, since, { now, waitUntil: bg.waitUntil, unbuilt: newIsolate().unbuiltParts })).positions);
   await bg.settle();
   const changed = (await db.findChanges(good(), ids, since)).rows.map((r) => r.i);
   return { candidates, changed };
@@ -54,12 +54,12 @@ describe("the S2 index", () => {
     await freshIndex(configOf(env), now);
     expect((await register(env, good(), configOf(env), { ...client, identifiers: [] }, now)).result).toBe(Result.SUCCESS);
     const bg = background();
-    await s2Candidates(env, good(), configOf(env), 0, [randomId()], now - configOf(env).s2DeltaMs, { now, waitUntil: bg.waitUntil });
+    await s2Candidates(env, good(), configOf(env), 0, [randomId()], now - configOf(env).s2DeltaMs, { now, waitUntil: bg.waitUntil, unbuilt: newIsolate().unbuiltParts });
     await bg.settle(); // the service's own index, built
     const options = { now, waitUntil: () => {}, origin: { ip: undefined, asn: undefined }, isolate: newIsolate() };
     // BROKEN_SHARD fails every query: an answer means D1 was not asked.
     const answer = await discover(env, broken(), configOf(env), "incremental", { ...client, identifiers: randomIds(300) }, options);
-    expect(answer).toMatchObject({ result: Result.SUCCESS, costs: { d1Calls: 0, d1Rows: 0 } });
+    expect(answer).toMatchObject({ result: Result.SUCCESS, costs: { d1Calls: 0, d1RowsRead: 0 } });
     expect(answer.added ?? []).toHaveLength(0);
     // One identifier in S2 sends the sync to D1 (which fails here).
     const known = randomId();
@@ -94,7 +94,7 @@ describe("the S2 index", () => {
     const ids = randomIds(20);
     const spy = vi.spyOn(console, "error").mockImplementation(() => {});
     try {
-      const found = (await s2Candidates(brokenIndex, good(), configOf(env), 0, ids, Date.now() - DAY_MS, { now: Date.now(), waitUntil: () => {} })).positions;
+      const found = (await s2Candidates(brokenIndex, good(), configOf(env), 0, ids, Date.now() - DAY_MS, { now: Date.now(), waitUntil: () => {}, unbuilt: newIsolate().unbuiltParts })).positions;
       expect(found).toEqual(ids.map((_, i) => i));
       expect(spy.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringMatching(/^S2 index unreachable, asking D1: /)]);
     } finally {
@@ -112,27 +112,27 @@ describe("the S2 index", () => {
     const epoch = epochs++;
     const ids = [before!, old!, stranger!];
     const bg = background();
-    const first = (await s2Candidates(env, good(), config, epoch, ids, now - config.s2DeltaMs, { now, waitUntil: bg.waitUntil })).positions;
+    const first = (await s2Candidates(env, good(), config, epoch, ids, now - config.s2DeltaMs, { now, waitUntil: bg.waitUntil, unbuilt: newIsolate().unbuiltParts })).positions;
     expect(first).toEqual([0, 1, 2]); // unbuilt: everything goes to D1
     await bg.settle(); // the build this call claimed
     expect(await s2IndexOf(env, epoch, config.s2Index, 0, 0).describe()).toMatchObject({ builtAt: now });
-    expect((await s2Candidates(env, good(), config, epoch, ids, now - config.s2DeltaMs, { now, waitUntil: bg.waitUntil })).positions).toEqual([0]);
+    expect((await s2Candidates(env, good(), config, epoch, ids, now - config.s2DeltaMs, { now, waitUntil: bg.waitUntil, unbuilt: newIsolate().unbuiltParts })).positions).toEqual([0]);
   });
 
   it("claims one build at a time, and gives the claim to another caller when the builder does not finish", async () => {
-    const index = s2IndexOf(env, epochs++, { parts: 1, replicas: 1 }, 0, 0);
+    const index = s2IndexOf(env, epochs++, { parts: 1 }, 0, 0);
     const now = Date.now();
-    expect(await index.candidates([1], 0, now)).toEqual({ state: "unbuilt", claim: true });
-    expect(await index.candidates([1], 0, now + 1000)).toEqual({ state: "unbuilt", claim: false });
-    expect(await index.candidates([1], 0, now + 61_000)).toEqual({ state: "unbuilt", claim: true });
+    expect(await index.candidates([1], 0, now)).toMatchObject({ state: "unbuilt", claim: true });
+    expect(await index.candidates([1], 0, now + 1000)).toMatchObject({ state: "unbuilt", claim: false });
+    expect(await index.candidates([1], 0, now + 61_000)).toMatchObject({ state: "unbuilt", claim: true });
   });
 
   it("is claimed for building only S2_INDEX_BUILD_DELAY_SECONDS after its first call (a rollout's older writers note other objects)", async () => {
-    const index = s2IndexOf(env, epochs++, { parts: 1, replicas: 1 }, 0, 0);
+    const index = s2IndexOf(env, epochs++, { parts: 1 }, 0, 0);
     const now = Date.now();
     await index.note([7], now, { keepFrom: now - DAY_MS, maxKeys: 100, offFor: DAY_MS });
-    expect(await index.candidates([7], 0, now + HOUR_MS - SECOND_MS, HOUR_MS)).toEqual({ state: "unbuilt", claim: false });
-    expect(await index.candidates([7], 0, now + HOUR_MS, HOUR_MS)).toEqual({ state: "unbuilt", claim: true });
+    expect(await index.candidates([7], 0, now + HOUR_MS - SECOND_MS, HOUR_MS)).toMatchObject({ state: "unbuilt", claim: false });
+    expect(await index.candidates([7], 0, now + HOUR_MS, HOUR_MS)).toMatchObject({ state: "unbuilt", claim: true });
   });
 
   it("goes off past S2_INDEX_MAX_KEYS for as long as what it could not keep stays in S2, and notes what follows", async () => {

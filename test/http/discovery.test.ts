@@ -15,6 +15,16 @@ const { at } = fakeClock();
 const fullLevel = async (client: Client) => (await bucketsOf(env, stored(client.user), 0).inspect(Date.now())).full.level;
 const incrementalLevel = async (client: Client) => (await bucketsOf(env, stored(client.user), 0).inspect(Date.now())).incremental.level;
 
+/** Full syncs of a whole bucket until one is refused, and that one's ICD-Costs. */
+async function costs429(client: Awaited<ReturnType<typeof registered>>) {
+  for (;;) {
+    const response = await exports.default.fetch("https://icd.test/discovery/full", { method: "POST", body: encodeRequest(client, randomIds(20_000)) });
+    const costs = Object.fromEntries(response.headers.get("ICD-Costs")!.split(", ").map((pair) => pair.split("=")).map(([k, v]) => [k, Number(v)]));
+    if (response.status === 429) return costs;
+    expect(response.status).toBe(200);
+  }
+}
+
 describe("full sync", () => {
   it("answers the registered users among the identifiers, in request order", async () => {
     const client = await registered();
@@ -32,28 +42,40 @@ describe("full sync", () => {
     expect(response.headers.get("Server-Timing")).toMatch(/^charge;dur=\d+\.\d\d, lookup;dur=\d+\.\d\d, d1;dur=\d+\.\d\d, sql;dur=\d+\.\d\d$/);
   });
 
-  it("reports what each sync cost in ICD-Costs: one object call once the isolate charged the client, and no D1 call for an incremental sync outside S2", async () => {
+  it("reports what each sync cost in ICD-Costs: one call to the client's object writing one row, and no D1 call for an incremental sync outside S2", async () => {
     const client = await registered();
     const ids = randomIds(100);
-    const costs = async (kind: string) => {
-      const response = await exports.default.fetch(`https://icd.test/discovery/${kind}`, { method: "POST", body: encodeRequest(client, ids) });
-      expect(response.status).toBe(200);
+    const costs = async (kind: string, body = encodeRequest(client, ids), status = 200) => {
+      const response = await exports.default.fetch(`https://icd.test/discovery/${kind}`, { method: "POST", body });
+      expect(response.status).toBe(status);
       return Object.fromEntries(response.headers.get("ICD-Costs")!.split(", ").map((pair) => pair.split("=")).map(([k, v]) => [k, Number(v)]));
     };
     const shards = shardsOf(env).length;
-    const first = await costs("full"); // charge, then the observation after the answer
-    expect(first).toMatchObject({ "object-calls": 2 });
+    const first = await costs("full"); // looked up first, then authenticated, charged and observed in one call
+    expect(first).toMatchObject({ "object-calls": 1, "object-rows-written": 1, "d1-rows-written": 0 });
     expect(first["d1-calls"]).toBeGreaterThanOrEqual(1);
     expect(first["d1-calls"]).toBeLessThanOrEqual(shards);
     expect(first["d1-rows"]).toBeGreaterThanOrEqual(100); // one key probe per identifier at least
-    expect(await costs("full")).toMatchObject({ "object-calls": 1, "d1-calls": first["d1-calls"] }); // charged and observed in one call
+    expect(await costs("full")).toMatchObject({ "object-calls": 1, "object-rows-written": 1, "object-rows-read": 0, "d1-calls": first["d1-calls"] });
     // The first incremental sync may find the S2 index unbuilt (D1 then answers, and the build runs after it).
     let incremental = await costs("incremental");
     for (let tries = 0; tries < 20 && incremental["d1-calls"] !== 0; tries++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       incremental = await costs("incremental");
     }
-    expect(incremental).toEqual({ "d1-calls": 0, "d1-rows": 0, "object-calls": 2 }); // the client's object and the S2 index
+    // The client's object and the S2 index; the index read its state and probed the keys.
+    expect(incremental).toMatchObject({ "d1-calls": 0, "d1-rows": 0, "d1-rows-written": 0, "object-calls": 2, "object-rows-written": 1 });
+    expect(incremental["object-rows-read"]).toBeGreaterThanOrEqual(1);
+  });
+
+  it("serves a client refused lately in strict order: charged before any lookup, observed by a second call", async () => {
+    const client = await registered();
+    await costs429(client); // looked up first: this one was unknown to the isolate
+    const refused = await costs429(client); // now in strict order: no lookup
+    expect(refused).toMatchObject({ "object-calls": 1, "d1-calls": 0, "object-rows-written": 1 }); // the refusal counted among its signals
+    const response = await exports.default.fetch("https://icd.test/discovery/incremental", { method: "POST", body: encodeRequest(client, randomIds(10)) });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("ICD-Costs")).toMatch(/object-calls=[23],.*object-rows-written=2$/); // the charge, (the index,) the observation
   });
 
   it("does not answer users who were deleted", async () => {

@@ -33,11 +33,11 @@ describe("client signals", () => {
     });
     expect(Math.abs(view.signals!.distinct - 800)).toBeLessThan(30);
     // What is stored: counters and a 2 KB sketch; no stored value contains any identifier.
-    const stored = await runInDurableObject(client, (_, state) => [...state.storage.kv.list()].map(([, v]) => v));
-    const bytes = stored.filter((v): v is Uint8Array => v instanceof Uint8Array);
-    expect(bytes.map((b) => b.length)).toEqual([2048]);
+    const stored = await runInDurableObject(client, (_, state) => state.storage.sql.exec<{ record: string; sketch: ArrayBuffer }>("SELECT record, sketch FROM client").toArray());
+    expect(stored).toHaveLength(1); // one record, one row
+    expect(stored[0]!.sketch.byteLength).toBe(2048);
     const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    const dump = JSON.stringify(stored, (_, v) => (v instanceof Uint8Array ? hex(v) : v));
+    const dump = stored[0]!.record + hex(new Uint8Array(stored[0]!.sketch));
     for (const id of book.slice(0, 50)) expect(dump).not.toContain(hex(id).slice(0, 16));
   });
 
@@ -81,7 +81,7 @@ describe("client signals", () => {
     await quiet.sweep(T0 + SIGNALS_RETENTION_MS - 1);
     expect((await quiet.inspectClient(T0)).signals).not.toBeNull();
     await quiet.sweep(T0 + SIGNALS_RETENTION_MS);
-    expect(await runInDurableObject(quiet, (_, state) => [...state.storage.kv.list()].length)).toBe(0);
+    expect(await runInDurableObject(quiet, (_, state) => state.storage.sql.exec("SELECT 1 FROM client").toArray().length)).toBe(0);
 
     const flagged = fresh();
     await flagged.observe(answered("full", 20_000, 0), sketchOf(randomIds(10)), null, 0.4, T0);
