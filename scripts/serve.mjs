@@ -8,20 +8,30 @@
 //
 // Options: --env NAME, --persist-to DIR, --inspect, --log-level LEVEL (default "warn": one line per
 // request costs the dev server another half millisecond; "info" shows them), --env-file FILE (the
-// local secrets from FILE instead of .dev.vars: a test's own keys). PORT (default 8787).
+// local secrets from FILE instead of .dev.vars: a test's own keys), --var NAME=VALUE (repeatable: a
+// var of the environment replaced for this run, as `wrangler dev --var` does; bench/costs.mjs opens
+// the admin API of the production configuration with it). PORT (default 8787).
 
 import { parseArgs } from "node:util";
 import { unstable_startWorker } from "wrangler";
 
 const { values } = parseArgs({
-  options: { env: { type: "string" }, "persist-to": { type: "string" }, inspect: { type: "boolean", default: false }, "log-level": { type: "string", default: "warn" }, "env-file": { type: "string" } },
+  options: { env: { type: "string" }, "persist-to": { type: "string" }, inspect: { type: "boolean", default: false }, "log-level": { type: "string", default: "warn" }, "env-file": { type: "string" }, var: { type: "string", multiple: true, default: [] } },
 });
+const vars = Object.fromEntries(
+  values.var.map((pair) => {
+    const at = pair.indexOf("=");
+    if (at < 1) throw new Error(`--var ${pair}: expected NAME=VALUE`);
+    return [pair.slice(0, at), { type: "plain_text", value: pair.slice(at + 1) }];
+  }),
+);
 const port = Number(process.env.PORT ?? 8787);
 
 const worker = await unstable_startWorker({
   config: "wrangler.toml",
   env: values.env,
   ...(values["env-file"] ? { envFiles: [values["env-file"]] } : {}),
+  ...(Object.keys(vars).length > 0 ? { bindings: vars } : {}),
   dev: {
     server: { hostname: "localhost", port },
     inspector: values.inspect ? { port: 9229 } : false,

@@ -247,7 +247,7 @@ export const VARS = {
     default: 1,
     min: 1,
     max: 100,
-    meaning: "objects holding each part: every change is noted in all of them, a sync asks one; each takes about 1,000 incremental syncs a second. Another count is another set of objects, built afresh",
+    meaning: "objects holding each part: every change is noted in all of them, a sync asks one; each takes about 1,000 incremental syncs a second. Replicas are named by number: adding some keeps the built ones, each new one is built after `S2_INDEX_BUILD_DELAY_SECONDS`",
   },
   S2_INDEX_BUILD_DELAY_SECONDS: {
     set: "var",

@@ -3,7 +3,8 @@
 // happen, so every writer notes its keys here *before* it writes D1 (src/domain/s2-filter.ts).
 
 import { DurableObject } from "cloudflare:workers";
-import { HOUR_MS, MINUTE_MS } from "../core/time";
+import { KeyFilter } from "../core/key-filter";
+import { MINUTE_MS } from "../core/time";
 
 /** With the rows of its storage the call read and wrote (the SQL API counts them; a state write is one). */
 export type Candidates = (
@@ -27,12 +28,19 @@ interface IndexState {
 const STATE = "state";
 /** A claimed build that has not finished by then is given to the next caller. */
 export const BUILD_CLAIM_MS = MINUTE_MS;
-/** Old keys are dropped at most this often, and at most this many at a time. */
-const PRUNE_EVERY_MS = HOUR_MS;
-const PRUNE_ROWS = 50_000;
+/** Old keys are dropped at most this often, and at most this many at a time: 600,000 an hour, well
+ * above the changes one object of a single-part index receives at fleet scale (about 144,000). */
+const PRUNE_EVERY_MS = 10 * MINUTE_MS;
+const PRUNE_ROWS = 100_000;
+
+/** The in-memory filter is made again this often (keys pruned since stay in it as false positives). */
+const FILTER_REBUILD_MS = 24 * 60 * MINUTE_MS;
 
 export class S2Index extends DurableObject<Env> {
   private size: number | undefined;
+  private cachedState: IndexState | undefined;
+  /** Every key stored, in memory: a sync's keys not in it are answered without reading a row. */
+  private filter: { keys: KeyFilter; madeAt: number } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -41,11 +49,12 @@ export class S2Index extends DurableObject<Env> {
   }
 
   private get state(): IndexState {
-    return this.ctx.storage.kv.get<IndexState>(STATE) ?? {};
+    return (this.cachedState ??= this.ctx.storage.kv.get<IndexState>(STATE) ?? {});
   }
 
   private set state(state: IndexState) {
     this.ctx.storage.kv.put(STATE, state);
+    this.cachedState = state;
   }
 
   /**
@@ -53,23 +62,36 @@ export class S2Index extends DurableObject<Env> {
    * configuration (a rolling deployment) note other objects, and the scan must come after them.
    */
   candidates(keys: number[], since: number, now: number = Date.now(), buildDelayMs = 0): Candidates {
-    const firstCall = this.state.firstSeenAt === undefined;
+    const costs = { rowsRead: this.cachedState === undefined ? 1 : 0, rowsWritten: this.state.firstSeenAt === undefined ? 1 : 0 };
     const state = this.seen(now);
-    const costs = { rowsRead: 1, rowsWritten: firstCall ? 1 : 0 };
     if (state.offUntil !== undefined && state.offUntil > now) return { state: "off", until: state.offUntil, ...costs };
     if (state.builtAt === undefined) {
       const claim = (state.claimUntil ?? 0) <= now && state.firstSeenAt! + buildDelayMs <= now;
       if (claim) this.state = { ...state, claimUntil: now + BUILD_CLAIM_MS };
       return { state: "unbuilt", claim, ...costs, rowsWritten: costs.rowsWritten + (claim ? 1 : 0) };
     }
-    if (keys.length === 0) return { state: "ready", hits: [], ...costs };
+    const filter = this.keyFilter(now, costs);
+    const maybe = keys.flatMap((k, i) => (filter.has(k) ? [i] : []));
+    if (maybe.length === 0) return { state: "ready", hits: [], ...costs };
     const rows = this.ctx.storage.sql.exec<{ i: number }>(
       `SELECT j.key AS i FROM json_each(?1) AS j CROSS JOIN changes AS c ON c.k = j.value WHERE c.at >= ?2`,
-      JSON.stringify(keys),
+      JSON.stringify(maybe.map((i) => keys[i]!)),
       since,
     );
-    const hits = rows.toArray().map((r) => r.i);
+    const hits = rows.toArray().map((r) => maybe[r.i]!);
     return { state: "ready", hits, rowsRead: costs.rowsRead + rows.rowsRead, rowsWritten: costs.rowsWritten };
+  }
+
+  /** Made from every stored key once per object lifetime and a day (one read of each), kept up to date by note(). */
+  private keyFilter(now: number, costs: { rowsRead: number }): KeyFilter {
+    if (this.filter && this.filter.madeAt + FILTER_REBUILD_MS > now && !this.filter.keys.full()) return this.filter.keys;
+    const rows = this.ctx.storage.sql.exec<{ k: number }>(`SELECT k FROM changes`);
+    const stored = rows.toArray();
+    costs.rowsRead += rows.rowsRead;
+    const keys = new KeyFilter(Math.max(Math.ceil(1.25 * stored.length), 65_536)); // 10 bits a key: 55 MB at 35 M changes
+    for (const { k } of stored) keys.add(k);
+    this.filter = { keys, madeAt: now };
+    return keys;
   }
 
   /** Called before the write. `keepFrom`: now − S2_DELTA − margin; `offFor`: how long it goes off past `maxKeys`. */
@@ -90,6 +112,7 @@ export class S2Index extends DurableObject<Env> {
        ON CONFLICT (k) DO UPDATE SET at = max(at, excluded.at)`,
       pairs,
     );
+    if (this.filter) for (const k of keys) this.filter.keys.add(k);
     this.size += keys.length; // from above: some keys were there already
   }
 
