@@ -114,7 +114,8 @@ function summarise(costs, cpuMs) {
     d1Statements: mean("d1-calls"),
     d1RowsRead: mean("d1-rows"),
     d1RowsWritten: mean("d1-rows-written"),
-    maxObjectRowsWritten: Math.max(...costs.map((c) => c["object-rows-written"])),
+    clientRowsWritten: mean("client-rows-written"),
+    maxClientRowsWritten: Math.max(...costs.map((c) => c["client-rows-written"])),
     maxObjectCalls: Math.max(...costs.map((c) => c["object-calls"])),
   };
   const dollars = Object.fromEntries(Object.entries(prices.perMillion).map(([item, price]) => [item, per[item] * price]));
@@ -174,7 +175,7 @@ try {
   console.log(row("  full, 300 contacts", split.full));
   console.log(row("  incremental", split.incremental));
   console.log(row("full, 20,000 identifiers", result.fullSync20k));
-  console.log(`per user and month (1 full + 30 incremental): $${perUserMonth.toExponential(2)}; most rows written by one honest sync in its client's object: ${honest.perSync.maxObjectRowsWritten}; most object calls: ${honest.perSync.maxObjectCalls}`);
+  console.log(`per user and month (1 full + 30 incremental): $${perUserMonth.toExponential(2)}; most rows written by one honest sync in its client's object: ${honest.perSync.maxClientRowsWritten}; most object calls: ${honest.perSync.maxObjectCalls} (a client's first sync: its object and its network's and ASN's guards)`);
 } finally {
   process.kill(-server.pid, "SIGTERM");
   fs.rmSync(state, { recursive: true, force: true });

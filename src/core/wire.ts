@@ -26,9 +26,11 @@ export interface SyncCosts {
   objectCalls: number;
   objectRowsRead: number;
   objectRowsWritten: number;
+  /** Of those, the rows written in the client's own object. */
+  clientRowsWritten: number;
 }
 
-export const noCosts = (): SyncCosts => ({ d1Calls: 0, d1RowsRead: 0, d1RowsWritten: 0, objectCalls: 0, objectRowsRead: 0, objectRowsWritten: 0 });
+export const noCosts = (): SyncCosts => ({ d1Calls: 0, d1RowsRead: 0, d1RowsWritten: 0, objectCalls: 0, objectRowsRead: 0, objectRowsWritten: 0, clientRowsWritten: 0 });
 
 export function addCosts(into: SyncCosts, more: Partial<SyncCosts>): SyncCosts {
   for (const [key, value] of Object.entries(more) as [keyof SyncCosts, number][]) into[key] += value;

@@ -110,7 +110,7 @@ async function authenticateAndCharge(sync: Sync, early: Outcome | undefined): Pr
 async function callClient(sync: Sync, request: SyncRequest): Promise<SyncVerdict> {
   const verdict = await sync.buckets.sync(request, sync.now);
   const guards = "admission" in verdict ? (verdict.admission?.length ?? 0) : 0;
-  sync.meter.add({ objectCalls: 1 + guards, objectRowsRead: verdict.costs.rowsRead, objectRowsWritten: verdict.costs.rowsWritten });
+  sync.meter.add({ objectCalls: 1 + guards, objectRowsRead: verdict.costs.rowsRead, objectRowsWritten: verdict.costs.rowsWritten, clientRowsWritten: verdict.costs.rowsWritten });
   return verdict;
 }
 
@@ -153,7 +153,7 @@ async function observe(sync: Sync, charged: Charged, answer: Outcome): Promise<v
     console.error(`observation failed: ${error.message}`);
     return null;
   });
-  sync.meter.add({ objectCalls: 1, ...(costs && { objectRowsRead: costs.rowsRead, objectRowsWritten: costs.rowsWritten }) });
+  sync.meter.add({ objectCalls: 1, ...(costs && { objectRowsRead: costs.rowsRead, objectRowsWritten: costs.rowsWritten, clientRowsWritten: costs.rowsWritten }) });
 }
 
 function answerOf(sync: Sync, end: DiscoveryEnd<Outcome, void>): Outcome {

@@ -24,7 +24,7 @@ export function toHttpResponse(o: Outcome): Response {
   if (Object.keys(timings).length > 0) headers["Server-Timing"] = Object.entries(timings).map(([step, ms]) => `${step};dur=${ms.toFixed(2)}`).join(", ");
   if (o.costs) {
     const c = o.costs;
-    headers["ICD-Costs"] = `d1-calls=${c.d1Calls}, d1-rows=${c.d1RowsRead}, d1-rows-written=${c.d1RowsWritten}, object-calls=${c.objectCalls}, object-rows-read=${c.objectRowsRead}, object-rows-written=${c.objectRowsWritten}`;
+    headers["ICD-Costs"] = `d1-calls=${c.d1Calls}, d1-rows=${c.d1RowsRead}, d1-rows-written=${c.d1RowsWritten}, object-calls=${c.objectCalls}, object-rows-read=${c.objectRowsRead}, object-rows-written=${c.objectRowsWritten}, client-rows-written=${c.clientRowsWritten}`;
   }
   return new Response(encodeResponse(o), { status: httpStatus(o), headers });
 }

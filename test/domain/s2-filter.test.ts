@@ -102,6 +102,32 @@ describe("the S2 index", () => {
     }
   });
 
+  it("is left alone for a minute by an isolate it answered unbuilt: a rollout of new objects costs no more than no index", async () => {
+    const config = { ...configOf(env), s2Index: { parts: 1, replicas: 1, maxKeys: 1000, buildDelayMs: HOUR_MS } };
+    const now = Date.now();
+    const epoch = epochs++;
+    const ids = randomIds(5);
+    const unbuilt = newIsolate().unbuiltParts;
+    const ask = (at: number) => s2Candidates(env, good(), config, epoch, ids, at - config.s2DeltaMs, { now: at, waitUntil: () => {}, unbuilt });
+    expect(await ask(now)).toMatchObject({ positions: [0, 1, 2, 3, 4], calls: 1 }); // unbuilt, not yet to be claimed: D1 answers
+    expect(await ask(now + 30 * SECOND_MS)).toMatchObject({ positions: [0, 1, 2, 3, 4], calls: 0 });
+    expect(await ask(now + MINUTE_MS)).toMatchObject({ positions: [0, 1, 2, 3, 4], calls: 1 }); // asked again after a minute
+  });
+
+  it("answers keys not in S2 from its in-memory filter, without reading a row", async () => {
+    const config = { ...configOf(env), s2Index: { parts: 1, replicas: 1, maxKeys: 1000, buildDelayMs: 0 } };
+    const now = Date.now();
+    const epoch = await freshIndex(config, now);
+    const [changed, ...others] = randomIds(301);
+    await noteChanges(env, config, epoch, [changed!], now);
+    const unbuilt = newIsolate().unbuiltParts;
+    const warm = await s2Candidates(env, good(), config, epoch, others, now - config.s2DeltaMs, { now, waitUntil: () => {}, unbuilt });
+    expect(warm.positions.length).toBeLessThan(10); // the filter's false positives, about 1%
+    const again = await s2Candidates(env, good(), config, epoch, [...others, changed!], now - config.s2DeltaMs, { now, waitUntil: () => {}, unbuilt });
+    expect(again.positions).toContain(300); // noted after the filter was made: still found
+    expect(again.rowsRead).toBeLessThan(40); // a row or two per key the filter lets through, instead of two for each of 301
+  });
+
   it("is built from what D1 held before it existed, and answers unknown until then", async () => {
     const config = configOf(env);
     const now = Date.now();

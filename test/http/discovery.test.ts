@@ -52,7 +52,7 @@ describe("full sync", () => {
     };
     const shards = shardsOf(env).length;
     const first = await costs("full"); // looked up first, then authenticated, charged and observed in one call
-    expect(first).toMatchObject({ "object-calls": 1, "object-rows-written": 1, "d1-rows-written": 0 });
+    expect(first).toMatchObject({ "object-calls": 1, "object-rows-written": 1, "client-rows-written": 1, "d1-rows-written": 0 });
     expect(first["d1-calls"]).toBeGreaterThanOrEqual(1);
     expect(first["d1-calls"]).toBeLessThanOrEqual(shards);
     expect(first["d1-rows"]).toBeGreaterThanOrEqual(100); // one key probe per identifier at least
@@ -64,7 +64,7 @@ describe("full sync", () => {
       incremental = await costs("incremental");
     }
     // The client's object and the S2 index; the index read its state and probed the keys.
-    expect(incremental).toMatchObject({ "d1-calls": 0, "d1-rows": 0, "d1-rows-written": 0, "object-calls": 2, "object-rows-written": 1 });
+    expect(incremental).toMatchObject({ "d1-calls": 0, "d1-rows": 0, "d1-rows-written": 0, "object-calls": 2, "client-rows-written": 1 });
     expect(incremental["object-rows-read"]).toBeGreaterThanOrEqual(1);
   });
 
@@ -75,7 +75,7 @@ describe("full sync", () => {
     expect(refused).toMatchObject({ "object-calls": 1, "d1-calls": 0, "object-rows-written": 1 }); // the refusal counted among its signals
     const response = await exports.default.fetch("https://icd.test/discovery/incremental", { method: "POST", body: encodeRequest(client, randomIds(10)) });
     expect(response.status).toBe(200);
-    expect(response.headers.get("ICD-Costs")).toMatch(/object-calls=[23],.*object-rows-written=2$/); // the charge, (the index,) the observation
+    expect(response.headers.get("ICD-Costs")).toMatch(/object-calls=[23],.*client-rows-written=2$/); // the charge, (the index,) the observation
   });
 
   it("does not answer users who were deleted", async () => {

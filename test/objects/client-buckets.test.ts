@@ -45,6 +45,32 @@ describe("ClientBuckets", () => {
     expect((await bucketsOf(env, name, 0).inspect(T0)).incremental.level).toBe(12345);
   });
 
+  it("reads the state an earlier version kept as separate keys, and moves it into its one record", async () => {
+    const name = randomId(16);
+    await runInDurableObject(bucketsOf(env, name, 0), (_, state) => {
+      state.storage.sql.exec("DROP TABLE IF EXISTS client"); // as the object was before: keys only
+      state.storage.kv.put("full", T0 + DAY_MS);
+      state.storage.kv.put("credential", { tokenHash: new Uint8Array(32).fill(9), addedAt: T0 });
+    });
+    await abortAllDurableObjects();
+    const buckets = bucketsOf(env, name, 0);
+    expect((await buckets.inspect(T0)).full.level).toBe(2000); // a day of a ten-day bucket of 20,000
+    expect(await buckets.sync({ kind: "incremental", n: 5, maxContacts: 20_000, tokenHash: new Uint8Array(32).fill(9) }, T0)).toMatchObject({ auth: "ok", charged: { ok: true } });
+    expect(await storedKeys(buckets)).toEqual(expect.arrayContaining(["full", "credential", "incremental"]));
+    expect(await runInDurableObject(buckets, (_, state) => [...state.storage.kv.list()].length)).toBe(0);
+  });
+
+  it("never lets 50 concurrent syncs that each bring their observation spend more than the bucket holds", async () => {
+    const buckets = fresh();
+    const tokenHash = new Uint8Array(32).fill(3);
+    await buckets.setCredential({ tokenHash, addedAt: T0 }, T0);
+    const observation = { matches: 1, sketch: sketchOf([randomId()]), normHitRatio: 0.4, teaches: false };
+    const verdicts = await Promise.all(Array.from({ length: 50 }, () => buckets.sync({ kind: "incremental", n: 1000, maxContacts: 20_000, tokenHash, observation }, T0)));
+    expect(verdicts.filter((v) => v.auth === "ok" && v.charged?.ok)).toHaveLength(20);
+    expect((await buckets.inspect(T0)).incremental.level).toBe(20_000);
+    expect((await buckets.inspectClient(T0)).signals).toMatchObject({ requests: { incremental: 20 }, refusals: 30 });
+  });
+
   it("gives a refunded charge back", async () => {
     const buckets = fresh();
     await buckets.charge("full", 5000, T0);
