@@ -9,8 +9,8 @@
 //   1. honest traffic: CLIENTS clients, each on a network of its own, registered through the admin API,
 //      make one full sync of a 300-contact book (40% registered) and then INCREMENTALS incremental syncs;
 //   2. five 20,000-identifier full syncs from fresh clients.
-// Every answer's ICD-Costs header gives the calls and rows; Server-Timing the time the client's object
-// and the S2 index were busy (the duration Durable Objects bill); /proc the CPU of the server's workerd
+// Every answer's ICD-Costs header gives the calls and rows; Server-Timing the time the calls to the
+// client's object and the S2 index took, end to end (at least the duration Durable Objects bill); /proc the CPU of the server's workerd
 // processes (the Worker with the local D1 and objects, and the dev server's proxy: an upper bound of
 // the Worker's own CPU). Priced with bench/prices.json; writes bench/costs.json (its `steady` or `rollout` part).
 
@@ -98,7 +98,7 @@ async function sync(client, kind, identifiers, ip) {
   const r = await request(`${base}/discovery/${kind}`, { method: "POST", body, headers: { "CF-Connecting-IP": ip } });
   if (r.status !== 200) throw new Error(`${kind} sync: ${r.status}`);
   const timings = parseTimings(r.headers["server-timing"]);
-  return { ...parseCosts(r.headers["icd-costs"]), objectMs: (timings.charge ?? 0) + (timings.s2index ?? 0) };
+  return { ...parseCosts(r.headers["icd-costs"]), objectMs: (timings.object ?? 0) + (timings.s2index ?? 0) };
 }
 
 function summarise(costs, cpuMs) {

@@ -108,7 +108,9 @@ async function authenticateAndCharge(sync: Sync, early: Outcome | undefined): Pr
 }
 
 async function callClient(sync: Sync, request: SyncRequest): Promise<SyncVerdict> {
+  const began = performance.now();
   const verdict = await sync.buckets.sync(request, sync.now);
+  sync.meter.busy(performance.now() - began);
   const guards = "admission" in verdict ? (verdict.admission?.length ?? 0) : 0;
   sync.meter.add({ objectCalls: 1 + guards, objectRowsRead: verdict.costs.rowsRead, objectRowsWritten: verdict.costs.rowsWritten, clientRowsWritten: verdict.costs.rowsWritten });
   return verdict;
@@ -183,7 +185,13 @@ class Meter {
   private readonly started = performance.now();
   /** `charge` includes authentication (and the observation when looked up first); `lookup` counts from the start. */
   private readonly at = { charge: 0, lookup: 0 };
+  /** The client object's calls, end to end: what its duration is billed on (at most). */
+  private objectMs = 0;
   private readonly costs = noCosts();
+
+  busy(ms: number): void {
+    this.objectMs += ms;
+  }
 
   add(costs: Partial<SyncCosts>): void {
     addCosts(this.costs, costs);
@@ -194,7 +202,7 @@ class Meter {
   }
 
   report(answer: Outcome): Outcome {
-    const timings = Object.fromEntries(Object.entries(this.at).filter(([, ms]) => ms > 0));
+    const timings = Object.fromEntries(Object.entries({ ...this.at, object: this.objectMs }).filter(([, ms]) => ms > 0));
     answer.timings = { ...timings, ...answer.timings };
     answer.costs = this.costs;
     return answer;

@@ -39,7 +39,7 @@ describe("full sync", () => {
   it("reports the time of each step, and of the lookup inside D1, in Server-Timing", async () => {
     const client = await registered();
     const response = await exports.default.fetch("https://icd.test/discovery/full", { method: "POST", body: encodeRequest(client, randomIds(100)) });
-    expect(response.headers.get("Server-Timing")).toMatch(/^charge;dur=\d+\.\d\d, lookup;dur=\d+\.\d\d, d1;dur=\d+\.\d\d, sql;dur=\d+\.\d\d$/);
+    expect(response.headers.get("Server-Timing")).toMatch(/^charge;dur=\d+\.\d\d, lookup;dur=\d+\.\d\d, object;dur=\d+\.\d\d, d1;dur=\d+\.\d\d, sql;dur=\d+\.\d\d$/);
   });
 
   it("reports what each sync cost in ICD-Costs: one call to the client's object writing one row, and no D1 call for an incremental sync outside S2", async () => {
