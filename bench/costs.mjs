@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// What a sync is billed for, measured: `node bench/costs.mjs [--rollout] [--clients 40] [--incrementals 9] [--port 8797]`.
+// What a sync is billed for, measured: `node bench/costs.mjs [--rollout] [--clients 40] [--incrementals 9] [--port 8797]
+// [--var NAME=VALUE --label NAME]` (another configuration to compare, kept under its label).
 // Starts the production configuration locally (`npm run start:production` on a fresh state directory,
 // with the admin API's user routes opened for this run so that it can register clients, and the
 // probation limit raised so that a fresh client may make a 20,000-identifier sync). Its S2 index
@@ -23,7 +24,7 @@ import { parseArgs } from "node:util";
 import { ICD } from "../src/proto/icd.js";
 import { request } from "./http.mjs";
 
-const { values } = parseArgs({ options: { rollout: { type: "boolean", default: false }, clients: { type: "string", default: "40" }, incrementals: { type: "string", default: "9" }, port: { type: "string", default: "8797" } } });
+const { values } = parseArgs({ options: { rollout: { type: "boolean", default: false }, var: { type: "string", multiple: true, default: [] }, label: { type: "string" }, clients: { type: "string", default: "40" }, incrementals: { type: "string", default: "9" }, port: { type: "string", default: "8797" } } });
 const CLIENTS = Number(values.clients);
 const INCREMENTALS = Number(values.incrementals);
 const BOOK = 300;
@@ -41,7 +42,7 @@ const admin = { Authorization: `Bearer ${TOKEN}`, "content-type": "application/j
 
 function startServer() {
   const state = fs.mkdtempSync(path.join(os.tmpdir(), "icd-costs-"));
-  const vars = ["ADMIN_USER_ROUTES=true", "ADMIN_TOKEN_LEGACY=true", `ADMIN_TOKEN=${TOKEN}`, `DETECT_PROBATION_LIMIT=${LARGE}`, ...(values.rollout ? [] : ["S2_INDEX_BUILD_DELAY_SECONDS=0"])].flatMap((v) => ["--var", v]);
+  const vars = ["ADMIN_USER_ROUTES=true", "ADMIN_TOKEN_LEGACY=true", `ADMIN_TOKEN=${TOKEN}`, `DETECT_PROBATION_LIMIT=${LARGE}`, ...(values.rollout ? [] : ["S2_INDEX_BUILD_DELAY_SECONDS=0"]), ...values.var].flatMap((v) => ["--var", v]);
   const server = spawn(process.execPath, ["scripts/start.mjs", "--env", "production", "--persist-to", state, ...vars], { env: { ...process.env, PORT: values.port }, stdio: ["ignore", "pipe", "inherit"], detached: true });
   return new Promise((resolve, reject) => {
     let out = "";
@@ -157,7 +158,7 @@ try {
   const result = {
     commit,
     at: new Date().toISOString(),
-    configuration: `production (npm run start:production), admin user routes open and DETECT_PROBATION_LIMIT raised for this run${values.rollout ? "; the S2 index in its first hour after a rollout (unbuilt)" : "; the S2 index built (S2_INDEX_BUILD_DELAY_SECONDS = 0)"}`,
+    configuration: `${values.var.length > 0 ? `${values.var.join(", ")} in ` : ""}production (npm run start:production), admin user routes open and DETECT_PROBATION_LIMIT raised for this run${values.rollout ? "; the S2 index in its first hour after a rollout (unbuilt)" : "; the S2 index built (S2_INDEX_BUILD_DELAY_SECONDS = 0)"}`,
     prices: { date: prices.date, source: prices.source },
     honest: { clients: CLIENTS, book: BOOK, incrementalsPerClient: INCREMENTALS, ...honest },
     honestFull: split.full,
@@ -168,7 +169,7 @@ try {
   };
   const file = new URL("./costs.json", import.meta.url);
   const kept = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
-  fs.writeFileSync(file, JSON.stringify({ ...kept, [values.rollout ? "rollout" : "steady"]: result }, null, 2) + "\n");
+  fs.writeFileSync(file, JSON.stringify({ ...kept, [values.label ?? (values.rollout ? "rollout" : "steady")]: result }, null, 2) + "\n");
   const row = (name, s) => `${name.padEnd(28)} ${s.perSync.objectRequests.toFixed(2).padStart(6)} ${s.perSync.objectRowsWritten.toFixed(2).padStart(6)} ${s.perSync.d1Statements.toFixed(2).padStart(6)} ${s.perSync.d1RowsRead.toFixed(0).padStart(7)} ${s.perSync.workerCpuMs.toFixed(1).padStart(7)} ${("$" + s.totalPerMillion.toFixed(2)).padStart(9)}`;
   console.log(`${"per sync".padEnd(28)} ${"calls".padStart(6)} ${"writes".padStart(6)} ${"D1".padStart(6)} ${"D1 rows".padStart(7)} ${"CPU ms".padStart(7)} ${"per M".padStart(9)}`);
   console.log(row("honest (1 full : 9 incr.)", honest));
