@@ -206,7 +206,7 @@ export const VARS = {
     derived: "15 × `EGRESS_FLOOR_PER_MINUTE`",
     min: 1,
     max: 1_000_000_000_000,
-    meaning: "the same for the last hour, judged every minute against `EGRESS_FACTOR` × the hour before: a crowd trickling under the minute's floor is seen within its hour",
+    meaning: "the same for the last hour, judged every minute, with `EGRESS_FACTOR` × the hour before and × the hour learned over days above it: a crowd trickling under the minute's floor is seen within its hour",
   },
   EGRESS_FACTOR: { set: "var", default: 4, min: 1, max: 1000, meaning: "a minute above this many times the hour's mean (and the floor) starts an egress episode" },
   EGRESS_BASELINE_DAYS: {
