@@ -1,5 +1,6 @@
 // The monitor: MONITOR_SHARDS Durable Objects keeping per-minute series, totals, the flagged list,
-// the norm and alerts; isolates hand them tallies, never a sync (docs/detection.md, "Monitor, alerts and audit").
+// the norm and alerts; isolates hand them tallies, never a sync, and object 0 judges each closed
+// minute on its alarm (docs/detection.md, "Monitor, alerts and audit").
 
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../core/config";
