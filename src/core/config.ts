@@ -3,7 +3,7 @@
 
 import { fromHex } from "./hex";
 import { type Role, isRole } from "./roles";
-import { HOUR_MS } from "./time";
+import { DAY_MS, HOUR_MS } from "./time";
 
 import type { EgressConfig } from "./egress";
 
@@ -206,9 +206,16 @@ export const VARS = {
     derived: "15 × `EGRESS_FLOOR_PER_MINUTE`",
     min: 1,
     max: 1_000_000_000_000,
-    meaning: "the same for the last hour, judged every minute against `EGRESS_FACTOR` × the hour before: a crowd trickling under the minute's floor is seen within its hour",
+    meaning: "the same for the last hour, judged every minute, with `EGRESS_FACTOR` × the hour before and × the hour learned over days above it: a crowd trickling under the minute's floor is seen within its hour",
   },
   EGRESS_FACTOR: { set: "var", default: 4, min: 1, max: 1000, meaning: "a minute above this many times the hour's mean (and the floor) starts an egress episode" },
+  EGRESS_BASELINE_DAYS: {
+    set: "var",
+    default: 7,
+    min: 0,
+    max: 365,
+    meaning: "half-life in days of the hour's baseline learned from what every minute revealed; the hour's limit is at least `EGRESS_FACTOR` × it (0: none learned)",
+  },
   EGRESS_CALM_MINUTES: { set: "var", default: 10, min: 1, max: 1440, meaning: "minutes in a row back within the limit that end it" },
   EGRESS_PROBATION_LIMIT: {
     set: "var",
@@ -487,6 +494,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       probationLimit: optionalInteger(vars, "EGRESS_PROBATION_LIMIT", Math.min(1_000, maxContacts), maxContacts),
       networkPerDay: optionalInteger(vars, "EGRESS_NETWORK_PER_DAY"),
       asnPerDay: optionalInteger(vars, "EGRESS_ASN_PER_DAY"),
+      baselineHalfLifeMs: optionalInteger(vars, "EGRESS_BASELINE_DAYS") * DAY_MS,
     },
     monitorShards: optionalInteger(vars, "MONITOR_SHARDS"),
     monitorFlushMs: optionalInteger(vars, "MONITOR_FLUSH_SECONDS") * 1000,

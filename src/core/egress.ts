@@ -1,7 +1,7 @@
 // Egress control: what full syncs reveal to clients not established, per minute over the service
 // and per day per network, and the episodes that holds (docs/detection.md, "Egress control"). Pure.
 
-import { DAY_MS } from "./time";
+import { DAY_MS, MINUTE_MS } from "./time";
 
 export interface EgressConfig {
   floorPerMinute: number;
@@ -11,6 +11,15 @@ export interface EgressConfig {
   probationLimit: number;
   networkPerDay: number;
   asnPerDay: number;
+  /** Half-life of the hour's baseline learned over days (EGRESS_BASELINE_DAYS); absent or 0: none is learned. */
+  baselineHalfLifeMs?: number;
+}
+
+/** What the service revealed per minute, learned over days: a sum fading with the half-life, from `since` to `at` (minute starts). */
+export interface EgressBaseline {
+  sum: number;
+  at: number;
+  since: number;
 }
 
 export interface EgressState {
@@ -19,6 +28,8 @@ export interface EgressState {
   /** Held from the episode's start: the crowd's own minutes would otherwise raise the mean it is judged by. */
   limit?: number;
   hourLimit?: number;
+  /** Kept across episodes; only with a half-life configured. */
+  baseline?: EgressBaseline;
 }
 
 export const noEpisode = (): EgressState => ({ since: null, calm: 0 });
@@ -53,17 +64,46 @@ export const WINDOW_MINUTES = 120;
 const HOUR_MINUTES = 60;
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** Judges a completed minute given the WINDOW_MINUTES before it (oldest first, missing minutes as 0). */
+/** Until a day has been learned, the missing minutes count as 0: the first hours of a service cannot raise it much. */
+const BASELINE_MIN_MINUTES = DAY_MS / MINUTE_MS;
+
+/** Adds the minute starting at `at`; a minute already learned is not learned twice. */
+export function learnMinute(halfLifeMs: number, baseline: EgressBaseline | undefined, revealed: number, at: number): EgressBaseline {
+  if (!baseline) return { sum: revealed, at, since: at };
+  if (at <= baseline.at) return baseline;
+  return { sum: baseline.sum * 2 ** (-(at - baseline.at) / halfLifeMs) + revealed, at, since: baseline.since };
+}
+
+/** The learned mean per minute: the faded sum over the faded count of minutes since the first (at least a day's). */
+export function baselinePerMinute(halfLifeMs: number, baseline: EgressBaseline | undefined): number {
+  if (!baseline) return 0;
+  const r = 2 ** (-MINUTE_MS / halfLifeMs);
+  const minutes = Math.max(BASELINE_MIN_MINUTES, (baseline.at - baseline.since) / MINUTE_MS + 1);
+  return (baseline.sum * (1 - r)) / (1 - r ** minutes);
+}
+
+/**
+ * Judges a completed minute given the WINDOW_MINUTES before it (oldest first, missing minutes as 0).
+ * The hour's limit is the highest of its floor, `factor` × the hour before, and `factor` × the hour
+ * learned over days (with a half-life configured): the floor can then be low, since a deployment whose
+ * honest newcomers reveal more raises it by itself, and a launch's ramp by the hour before.
+ */
 export function judgeWindow(config: EgressConfig, state: EgressState, window: readonly number[], revealed: number, minuteStart: number): MinuteVerdict & { hourRevealed: number; hourLimit: number } {
   const lastHour = window.slice(-HOUR_MINUTES);
   const hourBefore = window.slice(0, Math.max(0, window.length - HOUR_MINUTES));
   const episode = state.since !== null;
   const limit = episode && state.limit !== undefined ? state.limit : egressLimit(config, lastHour, HOUR_MINUTES);
-  const hourLimit = episode && state.hourLimit !== undefined ? state.hourLimit : Math.max(config.floorPerHour, config.factor * sum(hourBefore));
+  // The baseline learns the minute an hour before this one: the crowd's own hour never raises its limit.
+  const halfLife = config.baselineHalfLifeMs ?? 0;
+  const baseline = halfLife > 0 ? learnMinute(halfLife, state.baseline, lastHour[0] ?? 0, minuteStart - HOUR_MINUTES * MINUTE_MS) : undefined;
+  const learnedHour = HOUR_MINUTES * baselinePerMinute(halfLife, baseline);
+  const hourLimit =
+    episode && state.hourLimit !== undefined ? state.hourLimit : Math.max(config.floorPerHour, config.factor * sum(hourBefore), config.factor * learnedHour);
   const hourRevealed = sum(lastHour.slice(1)) + revealed;
   const over = revealed > limit || hourRevealed > hourLimit;
   const calm = revealed <= limit / config.factor && hourRevealed <= hourLimit / config.factor;
-  return { ...step(config, state, { over, calm, limit, hourLimit }, minuteStart), hourRevealed, hourLimit };
+  const verdict = step(config, state, { over, calm, limit, hourLimit }, minuteStart);
+  return { ...verdict, state: baseline ? { ...verdict.state, baseline } : verdict.state, hourRevealed, hourLimit };
 }
 
 export const probationDuring = (config: EgressConfig, episode: boolean): number | undefined => (episode ? config.probationLimit : undefined);

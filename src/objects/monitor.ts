@@ -1,5 +1,6 @@
 // The monitor: MONITOR_SHARDS Durable Objects keeping per-minute series, totals, the flagged list,
-// the norm and alerts; isolates hand them tallies, never a sync (docs/detection.md, "Monitor, alerts and audit").
+// the norm and alerts; isolates hand them tallies, never a sync, and object 0 judges each closed
+// minute on its alarm (docs/detection.md, "Monitor, alerts and audit").
 
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../core/config";
@@ -17,6 +18,10 @@ export const BASELINE_MINUTES = 60;
 export const BASELINE_FACTOR = 5;
 export const BASELINE_FLOOR: Partial<Record<SeriesName, number>> = { identifiers: 100_000, refusals: 200, flags: 5 };
 const BASELINE_MIN_HISTORY = 30;
+/** Past the flush interval, for the last hand-overs of a minute to land before it is judged. */
+export const JUDGE_MARGIN_MS = 5_000;
+/** Minutes left unjudged longer (the alarm failing for a day) are skipped. */
+const MAX_CATCH_UP_MINUTES = 24 * 60;
 
 export interface FlaggedClient {
   id: string;
@@ -130,18 +135,63 @@ export class Monitor extends DurableObject<Env> {
     this.createTables();
   }
 
+  /** Another object received its first tally of `minute`: object 0 judges it once closed, though no tally reaches object 0 after it. */
+  async minuteBegun(minute: number, shard: Shard): Promise<void> {
+    this.ctx.storage.kv.put("shard", shard);
+    await this.expectMinute(minute);
+  }
+
+  /**
+   * Retention, and on object 0 the judging of every closed minute: an alarm as the last minute with
+   * traffic closes, then one a minute while an episode lasts or the window holds traffic.
+   */
   override async alarm(): Promise<void> {
-    const cutoff = Date.now() - SERIES_DAYS * DAY_MS;
+    const now = Date.now();
+    const cutoff = now - SERIES_DAYS * DAY_MS;
     this.sql.exec("DELETE FROM series WHERE minute < ?", Math.floor(cutoff / MINUTE_MS));
     this.sql.exec("DELETE FROM alerts WHERE at < ?", cutoff);
-    await this.ctx.storage.setAlarm(Date.now() + DAY_MS);
+    if (now >= (this.ctx.storage.kv.get<number>("retainAt") ?? 0)) this.ctx.storage.kv.put("retainAt", now + DAY_MS);
+    let next = this.ctx.storage.kv.get<number>("retainAt")!;
+    const shard = this.ctx.storage.kv.get<Shard>("shard");
+    const judged = this.ctx.storage.kv.get<number>("judged");
+    if (shard?.index === 0 && judged !== undefined) {
+      const closed = Math.floor((now - this.judgeGraceMs()) / MINUTE_MS) - 1;
+      if (closed > judged) await this.judgeUntil(closed, shard);
+      const active = this.ctx.storage.kv.get<number>("activeMinute") ?? closed;
+      if (this.egress().since !== null || active > closed - WINDOW_MINUTES) next = Math.min(next, this.judgeAt(Math.max(closed, judged) + 1));
+    }
+    await this.ctx.storage.setAlarm(next);
+  }
+
+  /** A minute's tallies may arrive up to a hand-over (MONITOR_FLUSH_SECONDS) and a call after it ends. */
+  private judgeGraceMs(): number {
+    return configOf(this.env).monitorFlushMs + JUDGE_MARGIN_MS;
+  }
+
+  private judgeAt(minute: number): number {
+    return (minute + 1) * MINUTE_MS + this.judgeGraceMs();
+  }
+
+  private async alarmBy(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Object 0: a minute with traffic on any object is judged by the alarm once closed. */
+  private async expectMinute(minute: number): Promise<void> {
+    if (this.ctx.storage.kv.get<number>("judged") === undefined) this.ctx.storage.kv.put("judged", minute - 1);
+    if (minute > (this.ctx.storage.kv.get<number>("activeMinute") ?? -Infinity)) this.ctx.storage.kv.put("activeMinute", minute);
+    await this.alarmBy(this.judgeAt(minute));
   }
 
   private async count(minute: number, add: Counts, shard: Shard): Promise<void> {
     const last = this.ctx.storage.kv.get<number>("lastMinute");
-    if (last !== undefined && minute > last && shard.index === 0) await this.checkBaseline(last, shard);
+    this.ctx.storage.kv.put("shard", shard);
     if (last === undefined || minute > last) this.ctx.storage.kv.put("lastMinute", minute);
-    if (last === undefined && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(minute * MINUTE_MS + DAY_MS);
+    if (this.ctx.storage.kv.get<number>("retainAt") === undefined) {
+      this.ctx.storage.kv.put("retainAt", minute * MINUTE_MS + DAY_MS);
+      await this.alarmBy(minute * MINUTE_MS + DAY_MS);
+    }
     this.sql.exec(
       `INSERT INTO series (minute, ${SERIES.join(", ")}) VALUES (?, ${SERIES.map(() => "?").join(", ")})
        ON CONFLICT (minute) DO UPDATE SET ${SERIES.map((n) => `${n} = ${n} + excluded.${n}`).join(", ")}`,
@@ -151,19 +201,40 @@ export class Monitor extends DurableObject<Env> {
     const totals = this.totals();
     for (const n of SERIES) totals[n] += add[n];
     this.ctx.storage.kv.put("totals", totals);
+    if (last !== undefined && minute <= last) return;
+    if (shard.index === 0) {
+      // A later minute closes the ones before it: judged now rather than at the alarm.
+      const judged = this.ctx.storage.kv.get<number>("judged");
+      if (judged !== undefined && minute - 1 > judged) await this.judgeUntil(minute - 1, shard);
+      await this.expectMinute(minute);
+    } else {
+      // At most one call a minute per object. A failure must not fail the hand-over: its tally would be counted twice.
+      await monitorShard(this.env, 0)
+        .minuteBegun(minute, { index: 0, of: shard.of })
+        .catch((error: Error) => console.error(`monitor object 0 not told of a minute: ${error.message}`));
+    }
+  }
+
+  /** Judges the minutes after the last judged up to `upTo` (at most a day of them), with one read of the other objects. */
+  private async judgeUntil(upTo: number, shard: Shard): Promise<void> {
+    const judged = this.ctx.storage.kv.get<number>("judged") ?? upTo - 1;
+    const from = Math.max(judged + 1, upTo - MAX_CATCH_UP_MINUTES + 1);
+    if (from > upTo) return;
+    // Claimed before the read: a tally arriving meanwhile does not judge them again.
+    this.ctx.storage.kv.put("judged", upTo);
+    const readFrom = (from - Math.max(BASELINE_MINUTES, WINDOW_MINUTES)) * MINUTE_MS;
+    const readTo = (upTo + 1) * MINUTE_MS;
+    const others = await Promise.all(
+      Array.from({ length: shard.of - 1 }, (_, k) => monitorShard(this.env, k + 1).series(readFrom, readTo).catch(() => [] as Minute[])),
+    );
+    const byMinute = new Map(mergeSeries([this.series(readFrom, readTo), ...others]).map((m) => [m.at / MINUTE_MS, m]));
+    for (let minute = from; minute <= upTo; minute++) await this.checkBaseline(minute, byMinute);
   }
 
   /** Alerts once when a completed minute of the merged series leaves its baseline, again only after it came back. */
-  private async checkBaseline(minute: number, shard: Shard): Promise<void> {
-    const from = (minute - Math.max(BASELINE_MINUTES, WINDOW_MINUTES)) * MINUTE_MS;
-    const to = (minute + 1) * MINUTE_MS;
-    const others = await Promise.all(
-      Array.from({ length: shard.of - 1 }, (_, k) => monitorShard(this.env, k + 1).series(from, to).catch(() => [] as Minute[])),
-    );
-    const merged = mergeSeries([this.series(from, to), ...others]);
-    const current = merged.find((m) => m.at === minute * MINUTE_MS);
-    const earlier = merged.filter((m) => m.at < minute * MINUTE_MS);
-    const history = earlier.filter((m) => m.at >= (minute - BASELINE_MINUTES) * MINUTE_MS);
+  private async checkBaseline(minute: number, byMinute: Map<number, Minute>): Promise<void> {
+    const current = byMinute.get(minute);
+    const history = Array.from({ length: BASELINE_MINUTES }, (_, i) => byMinute.get(minute - BASELINE_MINUTES + i)).filter((m) => m !== undefined);
     const first = this.ctx.storage.kv.get<number>("firstMinute") ?? minute;
     if (!this.ctx.storage.kv.get("firstMinute")) this.ctx.storage.kv.put("firstMinute", first);
     const out = this.ctx.storage.kv.get<SeriesName[]>("offBaseline") ?? [];
@@ -179,14 +250,13 @@ export class Monitor extends DurableObject<Env> {
       }
     }
     this.ctx.storage.kv.put("offBaseline", stillOut);
-    const revealedAt = new Map(earlier.map((m) => [m.at, m.revealed]));
-    const window = Array.from({ length: WINDOW_MINUTES }, (_, i) => revealedAt.get((minute - WINDOW_MINUTES + i) * MINUTE_MS) ?? 0);
+    const window = Array.from({ length: WINDOW_MINUTES }, (_, i) => byMinute.get(minute - WINDOW_MINUTES + i)?.revealed ?? 0);
     await this.judgeEgress(minute, current?.revealed ?? 0, window);
   }
 
   private async judgeEgress(minute: number, revealed: number, window: number[]): Promise<void> {
     const config = configOf(this.env).egress;
-    const verdict = judgeWindow(config, this.egress(), window, revealed, minute * MINUTE_MS);
+    const verdict = judgeWindow(config, this.egressState(), window, revealed, minute * MINUTE_MS);
     this.ctx.storage.kv.put("egress", verdict.state);
     if (verdict.change) {
       const detail = { episode: verdict.change, minute: minute * MINUTE_MS, revealed, limit: Math.round(verdict.limit), hourRevealed: verdict.hourRevealed, hourLimit: Math.round(verdict.hourLimit) };
@@ -194,7 +264,13 @@ export class Monitor extends DurableObject<Env> {
     }
   }
 
+  /** The episode as the isolates read it: the learned baseline stays here. */
   egress(): EgressState {
+    const { baseline: _, ...episode } = this.egressState();
+    return episode;
+  }
+
+  private egressState(): EgressState {
     return this.ctx.storage.kv.get<EgressState>("egress") ?? noEpisode();
   }
 

@@ -4,8 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/core/config";
 import { decideCharge, withProbation } from "../../src/core/charge-policy";
-import { type EgressConfig, type EgressState, WINDOW_MINUTES, egressLimit, judgeWindow, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
-import { DAY_MS, MINUTE_MS } from "../../src/core/time";
+import { type EgressConfig, type EgressState, WINDOW_MINUTES, baselinePerMinute, egressLimit, judgeWindow, learnMinute, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../../src/core/time";
 
 const config: EgressConfig = { floorPerMinute: 1_000, floorPerHour: 6_000, factor: 4, calmMinutes: 3, probationLimit: 500, networkPerDay: 5_000, asnPerDay: 500_000 };
 
@@ -83,6 +83,67 @@ describe("egress control", () => {
     for (let m = 0; m < 90 && ended < 0; m++) if (judge(10).change === "ended") ended = m;
     expect(ended).toBeGreaterThan(20);
     expect(ended).toBeLessThan(70);
+  });
+
+  it("learns what a minute reveals over days, the minutes before its first day counted as none", () => {
+    const halfLife = 7 * DAY_MS;
+    let baseline = undefined;
+    for (let m = 0; m < 6 * 60; m++) baseline = learnMinute(halfLife, baseline, 100, m * MINUTE_MS);
+    // Six hours of a day (a little more: the missing minutes are the oldest, and faded).
+    expect(baselinePerMinute(halfLife, baseline)).toBeGreaterThan(25);
+    expect(baselinePerMinute(halfLife, baseline)).toBeLessThan(27);
+    for (let m = 6 * 60; m < 3 * 24 * 60; m++) baseline = learnMinute(halfLife, baseline, 100, m * MINUTE_MS);
+    expect(baselinePerMinute(halfLife, baseline)).toBeCloseTo(100, 6);
+    expect(learnMinute(halfLife, baseline, 1_000_000, baseline!.at)).toBe(baseline); // a minute is learned once
+    // Two quiet days fade it (a half-life of a week), they do not erase it.
+    for (let m = 3 * 24 * 60; m < 5 * 24 * 60; m++) baseline = learnMinute(halfLife, baseline, 0, m * MINUTE_MS);
+    expect(baselinePerMinute(halfLife, baseline)).toBeGreaterThan(50);
+    expect(baselinePerMinute(halfLife, baseline)).toBeLessThan(70);
+  });
+
+  it("with a baseline learned over days, honest days busier than the hour's floor start no episode, and a crowd of a few hundred accounts is seen within its hour", () => {
+    const learning: EgressConfig = { ...config, floorPerMinute: 2_000, floorPerHour: 5_000, calmMinutes: 60, baselineHalfLifeMs: 7 * DAY_MS };
+    const notLearning: EgressConfig = { ...learning, baselineHalfLifeMs: 0 };
+    const DAY = 24 * 60;
+    /**
+     * Users shown to honest newcomers a minute (a hundred each), from 18:00 on day 0: 10 to 60
+     * newcomers an hour over the day, and none from 02:00 to 04:00 from the second night on.
+     */
+    const honest = (minute: number) => {
+      const hour = Math.floor(minute / 60) % 24;
+      if (hour >= 2 && hour < 4 && minute >= 2 * DAY) return 0;
+      return Math.round((100 * (35 + 25 * Math.sin((2 * Math.PI * minute) / DAY))) / 60);
+    };
+    const from = 18 * 60;
+    const run = (c: EgressConfig, perMinute: (minute: number) => number, until: number) => {
+      const window = Array<number>(WINDOW_MINUTES).fill(0);
+      let state = noEpisode();
+      const started: number[] = [];
+      for (let m = from; m < until; m++) {
+        const revealed = perMinute(m);
+        const verdict = judgeWindow(c, state, window, revealed, m * MINUTE_MS);
+        if (verdict.change === "started") started.push(m);
+        state = verdict.state;
+        window.shift();
+        window.push(revealed);
+      }
+      return { started, state };
+    };
+    const until = from + 4 * DAY;
+    const busiestHour = Math.max(...Array.from({ length: 24 }, (_, h) => Array.from({ length: 60 }, (_, i) => honest(DAY + h * 60 + i)).reduce((a, b) => a + b, 0)));
+    expect(busiestHour).toBeGreaterThan(learning.floorPerHour);
+    expect(run(learning, honest, until).started).toEqual([]);
+    // Without it, the hour after each quiet night is over the floor and four times the hour before.
+    expect(run(notLearning, honest, until).started.length).toBeGreaterThanOrEqual(3);
+
+    // Then, at the start of a quiet night, 300 accounts arriving over an hour, a hundred users each
+    // (a crowd is seen within its hour once it reveals four times the learned hour: 100 accounts
+    // where newcomers are shown 2,500 users an hour on average, as in the simulation).
+    const start = 5 * DAY + 2 * 60;
+    const crowd = (m: number) => (m < start ? honest(m) : m < start + 60 ? 500 : 0);
+    const { started } = run(learning, crowd, start + 60);
+    expect(started).toHaveLength(1);
+    expect((started[0]! - start) * MINUTE_MS).toBeLessThan(HOUR_MS);
   });
 
   it("throttles a network for new clients once its unjudged clients were shown more than a day's allowance, until it drains", () => {

@@ -1,13 +1,15 @@
 // A monitor object: isolates' tallies into per-minute series, totals and the norm; flagged clients,
-// baseline alerts, retention. (The merge over MONITOR_SHARDS objects: test/core/telemetry.test.ts.)
+// baseline alerts, retention; closed minutes judged on object 0's alarm. (The merge over
+// MONITOR_SHARDS objects: test/core/telemetry.test.ts.)
 
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { configOf } from "../../src/core/config";
 import { type SyncRecord, normOf } from "../../src/core/hit-ratio-norm";
 import { emptyTally, tallyRefusal, tallySync } from "../../src/core/telemetry";
-import { BASELINE_FACTOR, type Monitor, SERIES_DAYS } from "../../src/objects/monitor";
-import { MINUTE_MS } from "../../src/core/time";
+import { BASELINE_FACTOR, JUDGE_MARGIN_MS, type Monitor, SERIES_DAYS, monitorShard } from "../../src/objects/monitor";
+import { DAY_MS, MINUTE_MS } from "../../src/core/time";
 
 const T0 = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS + 400 * 24 * 60 * MINUTE_MS; // a fresh stretch of time
 // One monitor per test: a fresh object of the same class.
@@ -123,5 +125,84 @@ describe("the monitor", () => {
     for (let m = 0; m < 40; m++) await reveal(8_000, T0 + m * MINUTE_MS);
     expect(await monitor.egress()).toMatchObject({ since: T0 + 37 * MINUTE_MS });
     expect((await monitor.alerts(10))[0]).toMatchObject({ type: "egress", detail: { episode: "started", revealed: 8_000, hourRevealed: 304_000, hourLimit: 300_000 } });
+  });
+
+  describe("on its alarm, with no later tally", () => {
+    /** When a minute is closed for judging: its end, a hand-over and a margin. */
+    const dueAfter = (minuteStart: number) => minuteStart + MINUTE_MS + configOf(env).monitorFlushMs + JUDGE_MARGIN_MS;
+    const alarmOf = (m: DurableObjectStub<Monitor>) => runInDurableObject(m, (_, state) => state.storage.getAlarm());
+    /** The alarm, run at `now` on the fake clock. */
+    async function alarmAt(m: DurableObjectStub<Monitor>, now: number) {
+      vi.setSystemTime(now);
+      return runDurableObjectAlarm(m);
+    }
+    const revealing = (matches: number, at: number) => {
+      const tally = emptyTally(at);
+      tallySync(tally, sync("full", 20_000, matches), at, ["198.51.100.7"]);
+      return tally;
+    };
+
+    it("judges a closed minute, starts the episode and alerts; then judges each minute and ends it when calm", async () => {
+      vi.useFakeTimers({ toFake: ["Date"] });
+      try {
+        const monitor = fresh();
+        vi.setSystemTime(T0 + 5_000);
+        await monitor.absorb(revealing(30_000, T0 + 5_000), ONE, T0 + 5_000); // over the local floor of 20,000
+        const due = dueAfter(T0);
+        expect(await alarmOf(monitor)).toBe(due);
+        await alarmAt(monitor, due - 1); // a hand-over of the minute may still be on its way
+        expect(await monitor.alerts(10)).toEqual([]);
+        expect(await alarmOf(monitor)).toBe(due);
+        expect(await alarmAt(monitor, due)).toBe(true);
+        expect(await monitor.egress()).toEqual({ since: T0, calm: 0, limit: 20_000, hourLimit: 300_000 });
+        expect(await monitor.alerts(10)).toMatchObject([{ at: T0 + MINUTE_MS, type: "egress", detail: { episode: "started", minute: T0, revealed: 30_000 } }]);
+        // No traffic at all: a minute apart, ten calm minutes (EGRESS_CALM_MINUTES) end it.
+        for (let m = 1; m <= configOf(env).egress.calmMinutes; m++) {
+          expect(await alarmOf(monitor)).toBe(due + m * MINUTE_MS);
+          await alarmAt(monitor, due + m * MINUTE_MS);
+        }
+        expect(await monitor.egress()).toEqual({ since: null, calm: 0 });
+        expect((await monitor.alerts(10))[0]).toMatchObject({ type: "egress", detail: { episode: "ended", minute: T0 + 10 * MINUTE_MS } });
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it("raises a rate alert for the minute that shows it", async () => {
+      vi.useFakeTimers({ toFake: ["Date"] });
+      try {
+        const monitor = fresh();
+        const start = T0 + 2 * DAY_MS;
+        vi.setSystemTime(start);
+        await recordSync(monitor, sync("full", 500, 200), start);
+        const burst = start + 40 * MINUTE_MS; // past BASELINE_MIN_HISTORY
+        vi.setSystemTime(burst);
+        const tally = emptyTally(burst);
+        for (let i = 0; i < 300; i++) tallyRefusal(tally, burst); // over the floor of 200
+        await monitor.absorb(tally, ONE, burst);
+        expect(await monitor.alerts(10)).toEqual([]);
+        await alarmAt(monitor, dueAfter(burst));
+        expect(await monitor.alerts(10)).toMatchObject([{ type: "rate", detail: { series: "refusals", minute: burst, value: 300 } }]);
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it("judges a minute whose tallies all went to another object: that object tells object 0", async () => {
+      vi.useFakeTimers({ toFake: ["Date"] });
+      try {
+        const of = 4;
+        const start = T0 + 4 * DAY_MS;
+        vi.setSystemTime(start + 5_000);
+        await monitorShard(env, 2).absorb(revealing(30_000, start + 5_000), { index: 2, of }, start + 5_000);
+        const zero = monitorShard(env, 0);
+        expect(await alarmOf(zero)).toBe(dueAfter(start));
+        expect(await alarmAt(zero, dueAfter(start))).toBe(true);
+        expect(await zero.egress()).toMatchObject({ since: start });
+        expect((await zero.alerts(10))[0]).toMatchObject({ at: start + MINUTE_MS, type: "egress", detail: { episode: "started", minute: start, revealed: 30_000 } });
+      } finally {
+        vi.useRealTimers();
+      }
+    });
   });
 });
