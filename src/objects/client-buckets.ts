@@ -344,7 +344,7 @@ export class ClientBuckets extends DurableObject<Env> {
 
   /** Never later than the state must be kept; an alarm already set stays (one that comes early re-arms from sweep()). */
   private async scheduleSweep(record: ClientRecord, now: number, costs: StorageTally): Promise<void> {
-    await this.store.ensureAlarm(Math.max(this.keepUntil(record), now), costs);
+    await this.store.ensureAlarm(Math.max(this.keepUntil(record), now, Date.now()), costs);
   }
 }
 
