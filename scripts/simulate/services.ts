@@ -14,6 +14,7 @@ import { type Charged, runDiscoveryNow } from "../../src/core/discovery-steps";
 import { type NormSample, type NormState, type NormView, type SyncRecord, emptyNorm, learnFromSync, removeSamples } from "../../src/core/hit-ratio-norm";
 import { estimateDistinct, sketchOf } from "../../src/core/hyperloglog";
 import { type EgressState, WINDOW_MINUTES, judgeWindow, noEpisode, probationDuring, revealToNetwork } from "../../src/core/egress";
+import type { NoveltyState } from "../../src/core/novelty";
 import { MINUTE_MS } from "../../src/core/time";
 import { type Directory, identifiers } from "./world";
 
@@ -24,6 +25,7 @@ export interface Account {
   // What a ClientBuckets object keeps (src/objects/client-buckets.ts).
   signals?: Signals;
   sketch?: Uint8Array;
+  novelty?: NoveltyState;
   samples?: NormSample[];
   flag?: Flag;
   /** Reporting only: when each rule would first have fired on this client's signals. */
@@ -187,7 +189,7 @@ export class IcdService implements Service {
   }
 
   private state(account: Account): ClientState {
-    return { emptyAt: account.emptyAt, flagged: account.flag !== undefined, vouched: false, signals: account.signals };
+    return { emptyAt: account.emptyAt, flagged: account.flag !== undefined, vouched: false, signals: account.signals, sketch: account.sketch, novelty: account.novelty };
   }
 
   /**
@@ -197,12 +199,14 @@ export class IcdService implements Service {
    */
   discover(account: Account, kind: BucketKind, numbers: ArrayLike<number>, now: number): Answer {
     const n = numbers.length;
+    // As discovery.ts: with the novelty limit on, the charge gets the request's sketch.
+    const sketch = this.config.detection.novelty ? sketchOf(identifiers(numbers)) : undefined;
     const end = runDiscoveryNow<Found, Flag | null>(
       {
         lookUp: () => (kind === "full" ? this.directory.full(numbers) : this.directory.incremental(numbers, now - this.config.s2DeltaMs)),
-        charge: (fits) => ({ authenticated: true, charged: fits ? this.admitAndCharge(account, kind, n, now) : null }),
+        charge: (fits) => ({ authenticated: true, charged: fits ? this.admitAndCharge(account, kind, n, sketch, now) : null }),
         refund: () => void (account.emptyAt[kind] = refundCharge(this.config, kind, account.emptyAt[kind], n, now)), // ClientBuckets.refund()
-        observe: (charged, answer) => this.observeSync(account, kind, numbers, charged, answer, now),
+        observe: (charged, answer) => this.observeSync(account, kind, numbers, sketch ?? sketchOf(identifiers(numbers)), charged, answer, now),
       },
       { n, maxContacts: this.config.maxContacts, lookUpFirst: false },
     );
@@ -219,7 +223,7 @@ export class IcdService implements Service {
   }
 
   /** After the lookup, src/domain/observation.ts, observeSync(): the monitor first, then the client's object, then a new flag. */
-  private observeSync(account: Account, kind: BucketKind, numbers: ArrayLike<number>, charged: Charged, answer: Found, now: number): Flag | null {
+  private observeSync(account: Account, kind: BucketKind, numbers: ArrayLike<number>, sketch: Uint8Array, charged: Charged, answer: Found, now: number): Flag | null {
     const n = numbers.length;
     const matches = answer.added.length + answer.removed;
     // As discovery.ts: only a client's first full sync teaches the norm, and none during an episode.
@@ -227,29 +231,36 @@ export class IcdService implements Service {
     // Egress control counts what clients not yet established were shown (discovery.ts unjudgedFrom): over the service always, per network with the guard on.
     if (kind === "full" && !charged.established && matches > 0) this.reveal(account.network, Math.min(matches, this.config.detection.probationLimit), now);
     const wasFlagged = account.flag !== undefined;
-    const { newFlag, samples } = this.observe(account, { kind, identifiers: n, matches, edge: charged.edge }, sketchOf(identifiers(numbers)), sample, norm.hitRatio, now);
+    const { newFlag, samples } = this.observe(account, { kind, identifiers: n, matches, edge: charged.edge }, sketch, sample, norm.hitRatio, now);
     if (newFlag) this.norm = removeSamples(this.norm, samples, now); // Monitor.flag()
     this.noteRules(account, wasFlagged ? null : (newFlag?.reasons ?? []), norm.hitRatio, now);
     return newFlag;
   }
 
   /** ClientBuckets.sync(): a first sync that fits is admitted by its network before it is charged. */
-  private admitAndCharge(account: Account, kind: BucketKind, n: number, now: number): ChargeDecision {
+  private admitAndCharge(account: Account, kind: BucketKind, n: number, sketch: Uint8Array | undefined, now: number): ChargeDecision {
     this.sweep(account, now);
     const tried = decideCharge(this.configAt(now), this.state(account), kind, n, now);
     if (tried.ok && tried.fresh) {
       const admitted = this.admitNewClient(account.network, now);
       if (!admitted.ok) return { ok: false, retryAfterSeconds: admitted.retryAfterSeconds };
     }
-    return this.charge(account, kind, n, now);
+    return this.charge(account, kind, n, sketch, now);
   }
 
   /** ClientBuckets.charge(): chargeClient() on the account's state in memory, after the sweep its alarm would have run. */
-  private charge(account: Account, kind: BucketKind, n: number, now: number): ChargeDecision {
+  private charge(account: Account, kind: BucketKind, n: number, sketch: Uint8Array | undefined, now: number): ChargeDecision {
     this.sweep(account, now);
-    const { decision, emptyAt, signals } = chargeClient(this.configAt(now), this.state(account), kind, n, now);
+    const charged = chargeClient(this.configAt(now), this.state(account), kind, n, now, sketch);
+    const { decision, emptyAt, signals } = charged;
     if (emptyAt !== undefined) account.emptyAt[kind] = emptyAt;
     if (signals !== undefined) account.signals = signals;
+    if (charged.novelty !== undefined) account.novelty = charged.novelty;
+    if (charged.sketch !== undefined) account.sketch = charged.sketch;
+    if (charged.newFlag && !account.flag) {
+      account.flag = charged.newFlag;
+      this.norm = removeSamples(this.norm, account.samples ?? [], now); // Monitor.flag()
+    }
     return decision;
   }
 
@@ -267,7 +278,7 @@ export class IcdService implements Service {
     if ("wakeAt" in verdict) return;
     account.emptyAt = { full: 0, incremental: 0 };
     // Without a block the verdict is "buckets" (a flag keeps the signals behind it) or "everything".
-    if (verdict.drop === "everything") Object.assign(account, { signals: undefined, sketch: undefined, samples: undefined, flag: undefined });
+    if (verdict.drop === "everything") Object.assign(account, { signals: undefined, sketch: undefined, novelty: undefined, samples: undefined, flag: undefined });
   }
 
   /** The monitoring's norm step (tallySync() in src/core/telemetry.ts): learnFromSync() on the norm in memory. */

@@ -4,6 +4,7 @@
 import { type BucketKind, bucketLevel, bucketPolicy, chargeBucket, largestFit } from "./bucket";
 import type { Config } from "./config";
 import { SIGNALS_RETENTION_MS, type Signals, atEdge } from "./flag-rules";
+import type { NoveltyState } from "./novelty";
 
 /** Capacity once judged, QUARANTINE_BUDGET of it when flagged, the probation limit before; during an episode a young client is held by its walk. */
 export function fullSyncLimit(
@@ -42,13 +43,16 @@ export interface ClientState {
   /** An operator cleared a flag: judged, whatever its fresh signals say. */
   vouched: boolean;
   signals: Signals | undefined;
+  /** The client's sketch of every identifier it asked about, and its novelty limit's state (core/novelty.ts). */
+  sketch?: Uint8Array | undefined;
+  novelty?: NoveltyState | undefined;
 }
 
 export type ChargeDecision =
   | { ok: true; emptyAt: number; edge: boolean; flagged: boolean; fresh: boolean; judged: boolean; established: boolean }
-  | { ok: false; retryAfterSeconds: number }
-  /** Over the client's limit (quarantine or probation): waiting does not help, a smaller request or an operator may. */
-  | { ok: false; capped: true };
+  | { ok: false; retryAfterSeconds: number; novelty?: true }
+  /** Over the client's limit (quarantine, probation, or more new identifiers than the novelty limit ever takes at once): waiting does not help, a smaller request or an operator may. */
+  | { ok: false; capped: true; novelty?: true };
 
 export function largestAllowed(config: Config, state: ClientState, kind: BucketKind, now: number): number {
   const policy = bucketPolicy(config, kind);

@@ -31,6 +31,22 @@ export interface DetectionConfig {
    * one probationLimit.
    */
   episodeLimit?: number | undefined;
+  /** The novelty limit (src/core/novelty.ts); undefined: off. */
+  novelty?: NoveltyPolicy | undefined;
+}
+
+/** The novelty limit (src/core/novelty.ts). */
+export interface NoveltyPolicy {
+  /** New distinct identifiers a day after the first book's window (NOVELTY_PER_DAY). */
+  perDay: number;
+  /** The most that may come at once after the window (NOVELTY_BURST). */
+  burst: number;
+  /** How long after its first request a client's first book may still grow (NOVELTY_FIRST_HOURS). */
+  windowMs: number;
+  /** Distinct identifiers the first book may hold, as the sketch estimates them (NOVELTY_BOOK). */
+  book: number;
+  /** Refusals after which the client is flagged (NOVELTY_FLAG_REFUSALS). */
+  flagRefusals: number;
 }
 
 export interface Config {
@@ -179,6 +195,17 @@ export const VARS = {
     meaning: "both error rates of the sequential test on a client's hits and misses ([detection.md](detection.md#the-sequential-test)); its bounds are ±ln((1 − e) / e), ±4.6 at 0.01",
   },
   DETECT_YOUNG_HOURS: { set: "var", default: 24, min: 0, max: 24 * 365, meaning: "hours after its first sync during which a client is young: egress-accounted, and held during an episode even when judged" },
+  NOVELTY_PER_DAY: {
+    set: "var",
+    default: 0,
+    min: 0,
+    max: 1_000_000,
+    meaning: "new distinct identifiers a day a client may ask about once its first book's window is over ([detection.md](detection.md#novelty)); 0 turns the novelty limit off",
+  },
+  NOVELTY_BURST: { set: "var", default: 250, min: 1, max: 1_000_000, meaning: "the most new distinct identifiers a client may ask about at once after its first book's window" },
+  NOVELTY_FIRST_HOURS: { set: "var", default: 96, min: 0, max: 24 * 365, meaning: "hours after its first request during which a client's first book may grow to `NOVELTY_BOOK`" },
+  NOVELTY_BOOK: { set: "var", default: 27_000, min: 1, max: 1_000_000_000, meaning: "distinct identifiers a client's first book may hold, as its sketch estimates them (2.3% error: 25,000 contacts and three standard errors)" },
+  NOVELTY_FLAG_REFUSALS: { set: "var", default: 30, min: 1, max: 1_000_000, meaning: "refusals by the novelty limit after which the client is flagged (`novelty`)" },
   QUARANTINE_BUDGET: {
     set: "var",
     default: 0,
@@ -458,6 +485,18 @@ function accessVars(vars: Record<string, unknown>): AccessConfig | undefined {
   return { teamDomain: domain, issuer: `https://${domain}`, certsUrl: `https://${domain}/cdn-cgi/access/certs`, audience, grants };
 }
 
+/** Off unless NOVELTY_PER_DAY is above 0; every NOVELTY_ var is checked either way. */
+function noveltyVars(vars: Record<string, unknown>): NoveltyPolicy | undefined {
+  const policy = {
+    perDay: optionalInteger(vars, "NOVELTY_PER_DAY"),
+    burst: optionalInteger(vars, "NOVELTY_BURST"),
+    windowMs: optionalInteger(vars, "NOVELTY_FIRST_HOURS") * HOUR_MS,
+    book: optionalInteger(vars, "NOVELTY_BOOK"),
+    flagRefusals: optionalInteger(vars, "NOVELTY_FLAG_REFUSALS"),
+  };
+  return policy.perDay === 0 ? undefined : policy;
+}
+
 export function parseConfig(vars: Record<string, unknown>): Config {
   const maxContacts = integerVar(vars, "MAX_CONTACTS");
   return {
@@ -482,6 +521,7 @@ export function parseConfig(vars: Record<string, unknown>): Config {
       probationLimit: optionalInteger(vars, "DETECT_PROBATION_LIMIT", maxContacts, maxContacts),
       walkError: walkErrorVar(vars),
       youngMs: optionalInteger(vars, "DETECT_YOUNG_HOURS") * HOUR_MS,
+      novelty: noveltyVars(vars),
     },
     quarantineBudget: fractionVar(vars, "QUARANTINE_BUDGET"),
     networkAccountsPerDay: optionalInteger(vars, "DETECT_NETWORK_ACCOUNTS_PER_DAY"),

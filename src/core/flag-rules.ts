@@ -30,7 +30,8 @@ export interface Signals {
   judged?: boolean;
 }
 
-export type Rule = "distinct" | "hit-ratio" | "edge";
+/** "novelty" is raised by the novelty limit when it charges (core/client-state.ts), the others after an answer. */
+export type Rule = "distinct" | "hit-ratio" | "edge" | "novelty";
 
 /** The sequential test's verdict (docs/detection.md, "The sequential test"); the walk never flags. */
 export type WalkVerdict = "honest" | "open" | "suspect";

@@ -18,7 +18,7 @@ import { type ClientBuckets, type Observed, type SyncRequest, type SyncVerdict, 
 import { bucketEpoch } from "./accounts";
 import { type Origin, admissionKeys, alertOnAdmission, networkKeys } from "./admission";
 import type { Isolate } from "./isolate";
-import { type ObservationContext, inBackground, observeRefusal, observeSync, tallyObserved } from "./observation";
+import { type ObservationContext, announceObserved, inBackground, observeRefusal, observeSync, tallyObserved } from "./observation";
 import { s2Candidates } from "./s2-filter";
 import { type Stored, type StoredUser, storedRequest } from "./pseudonyms";
 
@@ -87,11 +87,13 @@ const phasesOf = (sync: Sync): DiscoveryPorts<Outcome, void> => ({
 async function authenticateAndCharge(sync: Sync, early: Outcome | undefined): Promise<Authentication> {
   const { env, config, monitoring, now, waitUntil, req, meter } = sync;
   const episode = monitoring.egressEpisode();
-  const observation = early && { matches: matchesOf(early), sketch: sketchOf(req.identifiers), normHitRatio: monitoring.currentNorm(env, config, now, waitUntil), teaches: !episode };
+  const observation = early && { matches: matchesOf(early), normHitRatio: monitoring.currentNorm(env, config, now, waitUntil), teaches: !episode };
+  // The novelty limit counts the request's new identifiers with it; the observation adds it to the client's.
+  const sketch = observation || config.detection.novelty ? sketchOf(req.identifiers) : undefined;
   // During an egress episode, clients not yet judged are held to a tighter probation limit.
   const probationLimit = probationDuring(config.egress, episode);
   const admission = admissionKeys(config, sync.origin);
-  const request: SyncRequest = { kind: sync.kind, n: req.identifiers.length, maxContacts: config.maxContacts, tokenHash: sync.tokenHash, probationLimit, admission, observation };
+  const request: SyncRequest = { kind: sync.kind, n: req.identifiers.length, maxContacts: config.maxContacts, tokenHash: sync.tokenHash, probationLimit, admission, sketch, observation };
   let verdict = await callClient(sync, request);
   if (verdict.auth === "unknown") {
     meter.add({ d1Calls: 1 });
@@ -104,6 +106,8 @@ async function authenticateAndCharge(sync: Sync, early: Outcome | undefined): Pr
   if (verdict.admission) inBackground(waitUntil, () => alertOnAdmission(env, config, admission, verdict.admission!, now));
   sync.observed = verdict.observed;
   if (verdict.charged) learnFromCharge(sync, verdict.charged);
+  // A refusal that flags (the novelty limit's) is announced now: no answer follows it.
+  if (verdict.observed?.newFlag && !verdict.charged?.ok) announceObserved(sync, sync.req.user, verdict.observed);
   return { authenticated: true, charged: verdict.charged };
 }
 

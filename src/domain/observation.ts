@@ -57,8 +57,13 @@ export async function observeSync(at: ObservationContext, sync: AnsweredSync): P
 export function tallyObserved(at: ObservationContext, sync: AnsweredSync, observed: Observed): void {
   const { env, config, monitoring, now, waitUntil } = at;
   monitoring.noteSync(env, config, { kind: sync.kind, identifiers: sync.identifiers.length, matches: sync.matches, flagged: sync.flagged, teaches: sync.teaches, revealed: sync.revealed }, now, waitUntil, sync.unjudgedFrom);
+  announceObserved(at, sync.user, observed);
+}
+
+/** A flag the client's object raised while refusing a charge (the novelty limit's). */
+export function announceObserved(at: ObservationContext, user: Uint8Array, observed: Observed): void {
   const flag = observed.newFlag;
-  if (flag) inBackground(waitUntil, () => announce(at, sync.user, flag, observed.samples));
+  if (flag) inBackground(at.waitUntil, () => announce(at, user, flag, observed.samples));
 }
 
 async function announce({ env, shards, config, monitoring }: ObservationContext, user: Uint8Array, flag: Flag, samples: NormSample[]) {

@@ -16,6 +16,7 @@ import { toHex } from "../core/hex";
 import { sameHash } from "../core/token";
 import { type NormSample, PRIOR_HIT_RATIO, sampleOf } from "../core/hit-ratio-norm";
 import { emptySketch, estimateDistinct } from "../core/hyperloglog";
+import { noveltyRoom } from "../core/novelty";
 import { DAY_MS } from "../core/time";
 import { type ClientRecord, ClientRecordStore, type Credential, type StorageTally, type Tombstone, emptyTally } from "./client-record";
 import { type Admission, guardOf } from "./network-guard";
@@ -42,6 +43,8 @@ export interface SyncRequest {
   probationLimit?: number | undefined;
   /** The network guards (key, new clients a day) that must admit the client's first sync before it is charged. */
   admission?: [string, number][];
+  /** The request's identifiers as a sketch: what the novelty limit counts new ones with, and what the observation adds. */
+  sketch?: Uint8Array | undefined;
   observation?: Observation | undefined;
 }
 
@@ -55,7 +58,6 @@ export type SyncVerdict =
  * only if the charge succeeds. */
 export interface Observation {
   matches: number;
-  sketch: Uint8Array;
   /** The norm this isolate knows, or null (then the one last given here). */
   normHitRatio: number | null;
   /** A first full sync teaches the norm (not during an egress episode): the client keeps its sample. */
@@ -69,6 +71,16 @@ export interface ClientView {
   reasons: Flag["reasons"];
   signals: SignalsView | null;
   buckets: Record<BucketKind, BucketView>;
+  /** With the novelty limit on (null: off). */
+  novelty: NoveltyView | null;
+}
+
+export interface NoveltyView {
+  /** New distinct identifiers the client may ask about now. */
+  room: number;
+  /** When its first book's window closes (0: closed). */
+  windowEndsAt: number;
+  refusals: number;
 }
 
 export interface SignalsView extends Signals {
@@ -103,7 +115,7 @@ export class ClientBuckets extends DurableObject<Env> {
       return { auth: "ok", charged: record.blocked ? { ok: false, blocked: true } : null, costs };
     }
     let admission: AdmissionVerdict[] | undefined;
-    const tried = this.chargeRecord({ ...this.store.read(costs) }, req.kind, req.n, now, req.probationLimit);
+    const tried = this.chargeRecord({ ...this.store.read(costs) }, req, now).charged;
     if (tried.ok && tried.fresh && req.admission?.length) {
       // A first sync that fits: its network's guards admit it before anything is charged or written.
       admission = await this.admit(req.admission, now);
@@ -114,14 +126,15 @@ export class ClientBuckets extends DurableObject<Env> {
     }
     const record = { ...this.store.read(costs) };
     if (req.learned && !record.credential) record.credential = req.learned;
-    const charged = this.chargeRecord(record, req.kind, req.n, now, req.probationLimit);
+    const { charged, newFlag } = this.chargeRecord(record, req, now);
     if ("blocked" in charged) return { auth: "ok", charged, costs };
-    let observed: Observed | undefined;
-    if (req.observation && charged.ok) {
-      const { matches, sketch, normHitRatio, teaches } = req.observation;
+    // A flag the novelty limit raised on a refusal is announced like any other.
+    let observed: Observed | undefined = newFlag ? { newFlag, samples: record.samples ?? [] } : undefined;
+    if (req.observation && req.sketch && charged.ok) {
+      const { matches, normHitRatio, teaches } = req.observation;
       // Only a client's first full sync teaches the norm, and only outside an egress episode.
       const sample = charged.fresh && teaches && req.kind === "full" && !charged.flagged ? sampleOf(req.n, matches, now) : null;
-      observed = this.recordObservation(record, { kind: req.kind, identifiers: req.n, matches, edge: charged.edge }, sketch, sample, normHitRatio, now);
+      observed = this.recordObservation(record, { kind: req.kind, identifiers: req.n, matches, edge: charged.edge }, req.sketch, sample, normHitRatio, now);
     }
     this.store.write(record, costs);
     await this.scheduleSweep(record, now, costs);
@@ -191,21 +204,27 @@ export class ClientBuckets extends DurableObject<Env> {
   async charge(kind: BucketKind, n: number, now: number = Date.now(), probationLimit?: number): Promise<ChargeResult> {
     const costs = emptyTally();
     const record = { ...this.store.read(costs) };
-    const charged = this.chargeRecord(record, kind, n, now, probationLimit);
+    const { charged } = this.chargeRecord(record, { kind, n, probationLimit }, now);
     if ("blocked" in charged) return charged;
     this.store.write(record, costs);
     await this.scheduleSweep(record, now, costs);
     return charged;
   }
 
-  /** Changes `record` in place; the caller writes it. */
-  private chargeRecord(record: ClientRecord, kind: BucketKind, n: number, now: number, probationLimit: number | undefined): ChargeResult {
-    if (record.blocked) return { ok: false, blocked: true };
-    const config = withProbation(configOf(this.env), probationLimit);
-    const { decision, emptyAt, signals } = chargeClient(config, this.state(record), kind, n, now);
-    if (emptyAt !== undefined) record[kind] = emptyAt;
+  /** Changes `record` in place; the caller writes it. With the request's sketch, the novelty limit applies. */
+  private chargeRecord(record: ClientRecord, req: Pick<SyncRequest, "kind" | "n" | "probationLimit" | "sketch">, now: number): { charged: ChargeResult; newFlag?: Flag } {
+    if (record.blocked) return { charged: { ok: false, blocked: true } };
+    const config = withProbation(configOf(this.env), req.probationLimit);
+    const { decision, emptyAt, signals, novelty, sketch, newFlag } = chargeClient(config, this.state(record), req.kind, req.n, now, req.sketch);
+    if (emptyAt !== undefined) record[req.kind] = emptyAt;
     if (signals !== undefined) record.signals = signals;
-    return decision;
+    if (novelty !== undefined) record.novelty = novelty;
+    if (sketch !== undefined) record.sketch = sketch;
+    if (newFlag && !record.flag) {
+      record.flag = newFlag;
+      return { charged: decision, newFlag };
+    }
+    return { charged: decision };
   }
 
   async observe(answered: Answered, sketch: Uint8Array, sample: NormSample | null, normHitRatio: number | null, now: number = Date.now()): Promise<Observed & { costs: StorageTally }> {
@@ -235,7 +254,7 @@ export class ClientBuckets extends DurableObject<Env> {
   /** Signals start afresh so that old evidence does not flag again; the client counts as judged meanwhile. */
   async clearFlag(now: number = Date.now()): Promise<boolean> {
     const costs = emptyTally();
-    const { flag, sketch: _sketch, samples: _samples, ...record } = this.store.read(costs);
+    const { flag, sketch: _sketch, samples: _samples, novelty: _novelty, ...record } = this.store.read(costs);
     this.store.write({ ...record, signals: emptySignals(now), vouched: true }, costs);
     await this.sweep(now);
     return flag !== undefined;
@@ -285,6 +304,19 @@ export class ClientBuckets extends DurableObject<Env> {
           }
         : null,
       buckets: this.inspect(now),
+      novelty: this.noveltyView(record, now),
+    };
+  }
+
+  private noveltyView(record: ClientRecord, now: number): NoveltyView | null {
+    const policy = configOf(this.env).detection.novelty;
+    if (!policy) return null;
+    const firstAt = record.signals?.firstAt;
+    const windowEndsAt = firstAt === undefined ? 0 : firstAt + policy.windowMs;
+    return {
+      room: noveltyRoom(policy, record.novelty, firstAt, record.sketch, now),
+      windowEndsAt: windowEndsAt > now ? windowEndsAt : 0,
+      refusals: record.novelty?.refusals ?? 0,
     };
   }
 
@@ -309,6 +341,8 @@ export class ClientBuckets extends DurableObject<Env> {
       flagged: record.flag !== undefined,
       vouched: record.vouched === true,
       signals: record.signals,
+      sketch: record.sketch,
+      novelty: record.novelty,
     };
   }
 
@@ -332,7 +366,7 @@ export class ClientBuckets extends DurableObject<Env> {
     } else {
       const { full: _f, incremental: _i, revoked: _r, ...kept } = record;
       const dropSignals = verdict.drop === "buckets-and-signals";
-      const { signals: _s, sketch: _k, samples: _m, vouched: _v, norm: _n, ...bare } = kept;
+      const { signals: _s, sketch: _k, samples: _m, vouched: _v, norm: _n, novelty: _y, ...bare } = kept;
       this.store.write(dropSignals ? bare : kept, costs);
     }
   }

@@ -4,6 +4,7 @@
 
 import type { Flag, Signals } from "../core/flag-rules";
 import type { NormSample } from "../core/hit-ratio-norm";
+import type { NoveltyState } from "../core/novelty";
 import { fromHex, toHex } from "../core/hex";
 
 /** A user's credential as D1 holds it: the token's SHA-256 and when this registration began. */
@@ -28,6 +29,8 @@ export interface ClientRecord {
   vouched?: true;
   signals?: Signals;
   sketch?: Uint8Array;
+  /** The novelty limit's bucket and refusals (core/novelty.ts). */
+  novelty?: NoveltyState;
   samples?: NormSample[];
   /** The norm this client was last given, to judge it by when none comes. */
   norm?: number;

@@ -64,8 +64,9 @@ describe("ClientBuckets", () => {
     const buckets = fresh();
     const tokenHash = new Uint8Array(32).fill(3);
     await buckets.setCredential({ tokenHash, addedAt: T0 }, T0);
-    const observation = { matches: 1, sketch: sketchOf([randomId()]), normHitRatio: 0.4, teaches: false };
-    const verdicts = await Promise.all(Array.from({ length: 50 }, () => buckets.sync({ kind: "incremental", n: 1000, maxContacts: 20_000, tokenHash, observation }, T0)));
+    const observation = { matches: 1, normHitRatio: 0.4, teaches: false };
+    const sketch = sketchOf([randomId()]);
+    const verdicts = await Promise.all(Array.from({ length: 50 }, () => buckets.sync({ kind: "incremental", n: 1000, maxContacts: 20_000, tokenHash, sketch, observation }, T0)));
     expect(verdicts.filter((v) => v.auth === "ok" && v.charged?.ok)).toHaveLength(20);
     expect((await buckets.inspect(T0)).incremental.level).toBe(20_000);
     expect((await buckets.inspectClient(T0)).signals).toMatchObject({ requests: { incremental: 20 }, refusals: 30 });
@@ -124,17 +125,18 @@ describe("ClientBuckets", () => {
     it("records the observation a sync brings in the same call and one row written, once the charge succeeded", async () => {
       const buckets = fresh();
       await buckets.setCredential({ tokenHash: hash(5), addedAt: T0 }, T0);
-      const observation = { matches: 4, sketch: sketchOf([randomId(), randomId()]), normHitRatio: 0.4, teaches: true };
+      const observation = { matches: 4, normHitRatio: 0.4, teaches: true };
+      const sketch = sketchOf([randomId(), randomId()]);
       // A first sync too: its admission (none here: no guards asked) comes before the charge, in the same call.
-      const first = await buckets.sync({ ...request(hash(5)), observation }, T0);
+      const first = await buckets.sync({ ...request(hash(5)), sketch, observation }, T0);
       expect(first).toMatchObject({ auth: "ok", charged: { ok: true, fresh: true }, observed: { newFlag: null }, costs: { rowsWritten: 1 } });
-      const second = await buckets.sync({ ...request(hash(5)), observation }, T0 + 1000);
+      const second = await buckets.sync({ ...request(hash(5)), sketch, observation }, T0 + 1000);
       expect(second.costs).toEqual({ rowsRead: 0, rowsWritten: 1 }); // the record is read once per object lifetime
       expect(second).toMatchObject({ auth: "ok", charged: { ok: true, fresh: false }, observed: { newFlag: null } });
       const { signals } = await buckets.inspectClient(T0 + 1000);
       expect(signals).toMatchObject({ requests: { full: 2 }, identifiers: { full: 20 }, matches: { full: 8 } });
       // A refused charge records nothing.
-      const refused = await buckets.sync({ ...request(hash(5), 20_000), observation: { ...observation, matches: 9999 } }, T0 + 2000);
+      const refused = await buckets.sync({ ...request(hash(5), 20_000), sketch, observation: { ...observation, matches: 9999 } }, T0 + 2000);
       expect(refused).toMatchObject({ charged: { ok: false } });
       expect((await buckets.inspectClient(T0 + 2000)).signals).toMatchObject({ matches: { full: 8 } });
     });
