@@ -252,6 +252,7 @@ export class IcdClient {
     const path = `/discovery/${kind}`;
     let size = maxContacts;
     let splitTried = false;
+    let roomTried = false;
     let transientRetries = 0;
     for (let start = 0; start < list.length; ) {
       const batch = list.slice(start, start + size);
@@ -264,6 +265,12 @@ export class IcdClient {
         await apply(batch, phonesOf(answer.added), phonesOf(answer.removed), checkedAt);
         start += batch.length;
         transientRetries = 0;
+        continue;
+      }
+      if (answer.status === 429 && answer.noveltyRoom !== null && answer.noveltyRoom >= 1 && answer.noveltyRoom < batch.length && !roomTried) {
+        // The novelty limit: contacts never checked are new to the service; a batch of `room` holds no more of them than fit.
+        roomTried = true;
+        size = answer.noveltyRoom;
         continue;
       }
       if ((answer.status === 429 && answer.retryAfter === null) || answer.status === 413) {

@@ -16,6 +16,8 @@ export interface Answer {
   removed: Uint8Array[];
   /** Seconds from Retry-After, null without one. */
   retryAfter: number | null;
+  /** From ICD-Novelty-Room on a refusal by the novelty limit: how many identifiers never asked before fit now; null without one. */
+  noveltyRoom: number | null;
 }
 
 /** An answer the client cannot use: a refusal, an unexpected status, or a body that is no Response. */
@@ -76,6 +78,13 @@ export class Transport {
       added: decoded.addedUsers ?? [],
       removed: decoded.removedUsers ?? [],
       retryAfter: parseRetryAfter(response.headers.get("Retry-After"), this.now()),
+      noveltyRoom: parseCount(response.headers.get("ICD-Novelty-Room")),
     };
   }
+}
+
+/** A non-negative integer header, or null. */
+function parseCount(value: string | null): number | null {
+  if (value === null || !/^\d{1,9}$/.test(value.trim())) return null;
+  return Number(value.trim());
 }

@@ -50,9 +50,9 @@ export interface ClientState {
 
 export type ChargeDecision =
   | { ok: true; emptyAt: number; edge: boolean; flagged: boolean; fresh: boolean; judged: boolean; established: boolean }
-  | { ok: false; retryAfterSeconds: number; novelty?: true }
+  | { ok: false; retryAfterSeconds: number; noveltyRoom?: number }
   /** Over the client's limit (quarantine, probation, or more new identifiers than the novelty limit ever takes at once): waiting does not help, a smaller request or an operator may. */
-  | { ok: false; capped: true; novelty?: true };
+  | { ok: false; capped: true; noveltyRoom?: number };
 
 export function largestAllowed(config: Config, state: ClientState, kind: BucketKind, now: number): number {
   const policy = bucketPolicy(config, kind);

@@ -6,7 +6,7 @@ import type { Config } from "./config";
 import { type ChargeDecision, type ClientState, decideCharge, keepUntil } from "./charge-policy";
 import { type Flag, type Signals, emptySignals, recordRefusal } from "./flag-rules";
 import { mergeSketch } from "./hyperloglog";
-import { type NoveltyState, decideNovelty } from "./novelty";
+import { type NoveltyPolicy, type NoveltyState, decideNovelty, noteRefusal, noveltyRoom } from "./novelty";
 
 /** What the caller stores: each field that is present. */
 export interface ClientCharge {
@@ -29,21 +29,29 @@ export function chargeClient(config: Config, state: ClientState, kind: BucketKin
   if (!decision.ok) return { decision, signals: refused() };
   const policy = config.detection.novelty;
   if (!policy || !requestSketch) return { decision, emptyAt: decision.emptyAt };
-  const refusals = state.novelty?.refusals ?? 0;
   const novelty = decideNovelty(policy, state.novelty, state.signals?.firstAt, state.sketch, requestSketch, now);
   if (novelty.ok) {
     const sketch = mergeSketch(state.sketch ? state.sketch.slice() : new Uint8Array(requestSketch.length), requestSketch);
-    return { decision, emptyAt: decision.emptyAt, sketch, novelty: { refusals, ...(novelty.emptyAt !== undefined && { emptyAt: novelty.emptyAt }) } };
+    const { emptyAt: _, ...kept } = state.novelty ?? { refusals: 0 };
+    return { decision, emptyAt: decision.emptyAt, sketch, novelty: { ...kept, ...(novelty.emptyAt !== undefined && { emptyAt: novelty.emptyAt }) } };
   }
-  const count = refusals + 1;
-  const noveltyState = { ...state.novelty, refusals: count };
-  const refusal: ChargeDecision = novelty.retryAfterSeconds === null ? { ok: false, capped: true, novelty: true } : { ok: false, retryAfterSeconds: novelty.retryAfterSeconds, novelty: true };
+  const noveltyState = noteRefusal(state.novelty, now);
+  // The room tells the client how many new identifiers fit now (ICD-Novelty-Room).
+  const noveltyRoom = roomFor(policy, state, now);
+  const refusal: ChargeDecision = novelty.retryAfterSeconds === null ? { ok: false, capped: true, noveltyRoom } : { ok: false, retryAfterSeconds: novelty.retryAfterSeconds, noveltyRoom };
+  const inADay = noveltyState.day!.count;
   const newFlag: Flag | undefined =
-    state.flagged || count < policy.flagRefusals
+    state.flagged || inADay < policy.flagRefusals
       ? undefined
-      : { at: now, reasons: [{ rule: "novelty", message: `${count} requests refused for asking about more new identifiers than an address book gains (${policy.perDay} a day after its first ${Math.round(policy.windowMs / 3_600_000)} hours)`, value: count, threshold: policy.flagRefusals }] };
+      : {
+          at: now,
+          reasons: [{ rule: "novelty", message: `${inADay} requests in a day refused for asking about more new identifiers than an address book gains (${policy.perDay} a day after its first book)`, value: inADay, threshold: policy.flagRefusals }],
+        };
   return { decision: refusal, signals: refused(), novelty: noveltyState, ...(newFlag && { newFlag }) };
 }
+
+/** What surely fits: the sketch counts a request's new identifiers within a few percent, so a tenth is kept back. */
+const roomFor = (policy: NoveltyPolicy, state: ClientState, now: number) => Math.floor(0.9 * noveltyRoom(policy, state.novelty, state.signals?.firstAt, state.sketch, now));
 
 export const refundCharge = (config: Config, kind: BucketKind, emptyAt: number, n: number, now: number): number =>
   refundBucket(bucketPolicy(config, kind), emptyAt, n, now);

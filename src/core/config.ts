@@ -45,7 +45,7 @@ export interface NoveltyPolicy {
   windowMs: number;
   /** Distinct identifiers the first book may hold, as the sketch estimates them (NOVELTY_BOOK). */
   book: number;
-  /** Refusals after which the client is flagged (NOVELTY_FLAG_REFUSALS). */
+  /** Refusals within a day after which the client is flagged (NOVELTY_FLAG_REFUSALS). */
   flagRefusals: number;
 }
 
@@ -205,7 +205,7 @@ export const VARS = {
   NOVELTY_BURST: { set: "var", default: 250, min: 1, max: 1_000_000, meaning: "the most new distinct identifiers a client may ask about at once after its first book's window" },
   NOVELTY_FIRST_HOURS: { set: "var", default: 96, min: 0, max: 24 * 365, meaning: "hours after its first request during which a client's first book may grow to `NOVELTY_BOOK`" },
   NOVELTY_BOOK: { set: "var", default: 27_000, min: 1, max: 1_000_000_000, meaning: "distinct identifiers a client's first book may hold, as its sketch estimates them (2.3% error: 25,000 contacts and three standard errors)" },
-  NOVELTY_FLAG_REFUSALS: { set: "var", default: 30, min: 1, max: 1_000_000, meaning: "refusals by the novelty limit after which the client is flagged (`novelty`)" },
+  NOVELTY_FLAG_REFUSALS: { set: "var", default: 30, min: 1, max: 1_000_000, meaning: "refusals by the novelty limit within a day after which the client is flagged (`novelty`)" },
   QUARANTINE_BUDGET: {
     set: "var",
     default: 0,

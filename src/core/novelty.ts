@@ -16,6 +16,14 @@ export interface NoveltyState {
   emptyAt?: number;
   /** Refusals by this rule since the signals began. */
   refusals: number;
+  /** Refusals in the day that began at `since`: what the flag counts (an honest client retrying a few times a day stays far below it). */
+  day?: { since: number; count: number };
+}
+
+/** The state after one more refusal at `now`. */
+export function noteRefusal(state: NoveltyState | undefined, now: number): NoveltyState {
+  const day = state?.day && now - state.day.since < DAY_MS ? { since: state.day.since, count: state.day.count + 1 } : { since: now, count: 1 };
+  return { ...state, refusals: (state?.refusals ?? 0) + 1, day };
 }
 
 export type NoveltyDecision =

@@ -42,6 +42,8 @@ export interface Outcome {
   added?: Uint8Array[];
   removed?: Uint8Array[];
   retryAfterSeconds?: number;
+  /** Refused by the novelty limit: how many new identifiers fit now (`ICD-Novelty-Room`). */
+  noveltyRoom?: number;
   /** Sent in `Server-Timing` and `ICD-Costs` (docs/protocol.md, docs/scaling.md). */
   sqlMs?: number;
   timings?: Record<string, number>;

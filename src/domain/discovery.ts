@@ -53,6 +53,8 @@ interface Sync extends ObservationContext {
   meter: Meter;
   /** When the answer was looked up before the charge. */
   observed?: Observed | undefined;
+  /** Refused by the novelty limit: the new identifiers that fit now. */
+  noveltyRoom?: number | undefined;
 }
 
 /** Null if the bucket epoch cannot be read (nothing was charged: the client retries). */
@@ -128,6 +130,7 @@ function unauthenticated(sync: Sync): Authentication {
 /** One refused (either bucket) is served in strict order for a while. */
 function learnFromCharge(sync: Sync, charged: ChargeDecision): void {
   if (charged.ok) return;
+  sync.noveltyRoom = charged.noveltyRoom;
   sync.isolate.strict.note(sync.client, sync.now);
   observeRefusal(sync);
 }
@@ -172,7 +175,12 @@ function answerOf(sync: Sync, end: DiscoveryEnd<Outcome, void>): Outcome {
       return sync.meter.report(outcome(Result.AUTHENTICATION_INVALID));
     case "refused":
       // Over a quarantined or probation limit, no wait helps: a smaller request or an operator's clear may.
-      return sync.meter.report(outcome(Result.RATE_LIMIT_EXCEEDED, end.retryAfterSeconds === null ? {} : { retryAfterSeconds: end.retryAfterSeconds }));
+      return sync.meter.report(
+        outcome(Result.RATE_LIMIT_EXCEEDED, {
+          ...(end.retryAfterSeconds !== null && { retryAfterSeconds: end.retryAfterSeconds }),
+          ...(sync.noveltyRoom !== undefined && { noveltyRoom: sync.noveltyRoom }),
+        }),
+      );
     case "unavailable":
       console.error(`${end.failed === "charge" ? "bucket charge" : "discovery lookup"} failed: ${(end.error as Error).message}`);
       return retryInASecond();

@@ -20,6 +20,7 @@ export function httpStatus(o: Outcome): number {
 export function toHttpResponse(o: Outcome): Response {
   const headers: Record<string, string> = { "Content-Type": "application/x-protobuf" };
   if (o.retryAfterSeconds !== undefined) headers["Retry-After"] = String(o.retryAfterSeconds);
+  if (o.noveltyRoom !== undefined) headers["ICD-Novelty-Room"] = String(o.noveltyRoom);
   const timings = { ...o.timings, ...(o.sqlMs !== undefined ? { sql: o.sqlMs } : {}) };
   if (Object.keys(timings).length > 0) headers["Server-Timing"] = Object.entries(timings).map(([step, ms]) => `${step};dur=${ms.toFixed(2)}`).join(", ");
   if (o.costs) {

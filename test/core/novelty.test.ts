@@ -80,15 +80,27 @@ describe("chargeClient with the novelty limit", () => {
     let s = state();
     for (let i = 1; i <= 3; i++) {
       const charged = chargeClient(config, { ...s, flagged: s.flagged }, "full", 1_000, AFTER, sketchOf(randomIds(1_000)));
-      expect(charged.decision).toEqual({ ok: false, capped: true, novelty: true });
+      expect(charged.decision).toEqual({ ok: false, capped: true, noveltyRoom: 225 }); // 90% of a burst: what surely fits
       expect(charged.emptyAt).toBeUndefined();
       expect(charged.sketch).toBeUndefined();
-      expect(charged.novelty).toEqual({ refusals: i });
+      expect(charged.novelty).toEqual({ refusals: i, day: { since: AFTER, count: i } });
       expect(charged.signals?.refusals).toBe(i);
       s = { ...s, novelty: charged.novelty, signals: charged.signals };
       if (i < 3) expect(charged.newFlag).toBeUndefined();
       else expect(charged.newFlag?.reasons).toEqual([expect.objectContaining({ rule: "novelty", value: 3, threshold: 3 })]);
     }
+  });
+
+  it("counts refusals toward the flag within a day: a client refused a few times a day is never flagged", () => {
+    let s = state();
+    for (let day = 0; day < 20; day++) {
+      for (let i = 0; i < 2; i++) {
+        const charged = chargeClient(config, s, "full", 1_000, AFTER + day * DAY_MS + i * HOUR_MS, sketchOf(randomIds(1_000)));
+        expect(charged.newFlag).toBeUndefined();
+        s = { ...s, novelty: charged.novelty, signals: charged.signals };
+      }
+    }
+    expect(s.novelty).toMatchObject({ refusals: 40, day: { count: 2 } });
   });
 
   it("applies nothing without the request's sketch, or with the limit off", () => {

@@ -55,7 +55,7 @@ async function established(ip: string) {
 }
 
 describe("a sleeper: honest-looking for its first days, then enumerating with padding", () => {
-  it("gets at most NOVELTY_BURST new identifiers at once, then NOVELTY_PER_DAY, each refusal charging nothing; 30 refusals flag it", async () => {
+  it("gets at most NOVELTY_BURST new identifiers at once, then NOVELTY_PER_DAY, each refusal charging nothing; 30 refusals in a day flag it", async () => {
     const ip = newNetwork();
     const { client, book } = await established(ip);
     clock.at(5 * DAY_MS);
@@ -81,10 +81,12 @@ describe("a sleeper: honest-looking for its first days, then enumerating with pa
     clock.at(6 * DAY_MS);
     expect((await sync("full", client, [...book, ...randomIds(5)], ip)).status).toBe(200);
     expect((await sync("incremental", client, book, ip)).status).toBe(200);
-    // Going on being refused is what an enumerator does: the 30th refusal flags it, and the operator hears of it.
-    for (let i = 3; i <= 30; i++) expect((await sync("full", client, [...book, ...randomIds(300)], ip)).status).toBe(429);
+    // Going on being refused is what an enumerator does: the 30th refusal within a day flags it, and the operator hears of it.
+    for (let i = 1; i <= 29; i++) expect((await sync("full", client, [...book, ...randomIds(300)], ip)).status).toBe(429);
+    expect((await view(client)).flagged).toBe(false);
+    expect((await sync("full", client, [...book, ...randomIds(300)], ip)).status).toBe(429);
     const flagged = await view(client);
-    expect(flagged).toMatchObject({ flagged: true, reasons: [{ rule: "novelty" }], novelty: { refusals: 30 } });
+    expect(flagged).toMatchObject({ flagged: true, reasons: [{ rule: "novelty" }], novelty: { refusals: 32 } });
     const subject = await keyedHash(env.AUDIT_KEY, client.user);
     await vi.waitFor(() => expect(globalThis.sentAlerts.some((s) => s.body.detail?.subject === subject && s.body.detail?.reasons?.[0]?.rule === "novelty")).toBe(true), { timeout: 20_000, interval: 50 });
     // Quarantined: even its own book is refused in full until an operator clears it.
