@@ -203,7 +203,7 @@ export const VARS = {
     meaning: "new distinct identifiers a day a client may ask about once its first book's window is over ([detection.md](detection.md#novelty)); 0 turns the novelty limit off",
   },
   NOVELTY_BURST: { set: "var", default: 250, min: 1, max: 1_000_000, meaning: "the most new distinct identifiers a client may ask about at once after its first book's window" },
-  NOVELTY_FIRST_HOURS: { set: "var", default: 96, min: 0, max: 24 * 365, meaning: "hours after its first request during which a client's first book may grow to `NOVELTY_BOOK`" },
+  NOVELTY_FIRST_HOURS: { set: "var", default: 336, min: 0, max: 24 * 365, meaning: "hours after its first request during which a client's first book may grow to `NOVELTY_BOOK`" },
   NOVELTY_BOOK: { set: "var", default: 27_000, min: 1, max: 1_000_000_000, meaning: "distinct identifiers a client's first book may hold, as its sketch estimates them (2.3% error: 25,000 contacts and three standard errors)" },
   NOVELTY_FLAG_REFUSALS: { set: "var", default: 30, min: 1, max: 1_000_000, meaning: "refusals by the novelty limit within a day after which the client is flagged (`novelty`)" },
   QUARANTINE_BUDGET: {

@@ -11,8 +11,8 @@ import { DAY_MS, HOUR_MS } from "../../src/core/time";
 import { randomIds } from "../helpers";
 
 const T0 = Date.UTC(2026, 0, 1);
-const policy: NoveltyPolicy = { perDay: 10, burst: 250, windowMs: 96 * HOUR_MS, book: 27_000, flagRefusals: 30 };
-const AFTER = T0 + 5 * DAY_MS;
+const policy: NoveltyPolicy = { perDay: 10, burst: 250, windowMs: 336 * HOUR_MS, book: 27_000, flagRefusals: 30 };
+const AFTER = T0 + 15 * DAY_MS;
 
 describe("decideNovelty", () => {
   const book = randomIds(1_000);
@@ -22,12 +22,12 @@ describe("decideNovelty", () => {
     // Sizes four standard errors of the sketch (2.3%) away from NOVELTY_BOOK, so that the estimate decides as the count would.
     expect(decideNovelty(policy, undefined, undefined, undefined, sketchOf(randomIds(20_000)), T0)).toMatchObject({ ok: true });
     const grown = sketchOf(randomIds(23_000));
-    expect(decideNovelty(policy, undefined, T0, grown, sketchOf(randomIds(500)), T0 + 3 * DAY_MS)).toMatchObject({ ok: true });
-    expect(decideNovelty(policy, undefined, T0, grown, sketchOf(randomIds(8_000)), T0 + 3 * DAY_MS)).toMatchObject({ ok: false, retryAfterSeconds: null }); // more than a burst: send fewer
+    expect(decideNovelty(policy, undefined, T0, grown, sketchOf(randomIds(500)), T0 + 13 * DAY_MS)).toMatchObject({ ok: true });
+    expect(decideNovelty(policy, undefined, T0, grown, sketchOf(randomIds(8_000)), T0 + 13 * DAY_MS)).toMatchObject({ ok: false, retryAfterSeconds: null }); // more than a burst: send fewer
     const full = sketchOf(randomIds(31_000));
     // A few more wait for the bucket that opens when the window closes; the book itself is still free.
-    expect(decideNovelty(policy, undefined, T0, full, sketchOf(randomIds(100)), T0 + 3 * DAY_MS)).toMatchObject({ ok: false, retryAfterSeconds: DAY_MS / 1000 });
-    expect(decideNovelty(policy, undefined, T0, full, full, T0 + 3 * DAY_MS)).toMatchObject({ ok: true, novel: 0 });
+    expect(decideNovelty(policy, undefined, T0, full, sketchOf(randomIds(100)), T0 + 13 * DAY_MS)).toMatchObject({ ok: false, retryAfterSeconds: DAY_MS / 1000 });
+    expect(decideNovelty(policy, undefined, T0, full, full, T0 + 13 * DAY_MS)).toMatchObject({ ok: true, novel: 0 });
   });
 
   it("charges nothing for identifiers asked before, however many and however late", () => {
@@ -65,7 +65,7 @@ describe("chargeClient with the novelty limit", () => {
 
   it("is off unless NOVELTY_PER_DAY is set", () => {
     expect(parseConfig({ MAX_CONTACTS: 20_000, S2_PERIOD: 86_400, S2_DELTA: 864_000 }).detection.novelty).toBeUndefined();
-    expect(config.detection.novelty).toEqual({ perDay: 10, burst: 250, windowMs: 96 * HOUR_MS, book: 27_000, flagRefusals: 3 });
+    expect(config.detection.novelty).toEqual({ perDay: 10, burst: 250, windowMs: 336 * HOUR_MS, book: 27_000, flagRefusals: 3 });
   });
 
   it("charges the budget and keeps the request's identifiers in the sketch when both allow it", () => {

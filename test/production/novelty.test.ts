@@ -1,5 +1,5 @@
 // The novelty limit against `[env.production]` (NOVELTY_PER_DAY = 10, NOVELTY_BURST = 250,
-// NOVELTY_FIRST_HOURS = 96, NOVELTY_BOOK = 27,000, NOVELTY_FLAG_REFUSALS = 30), on a fake clock that
+// NOVELTY_FIRST_HOURS = 336, NOVELTY_BOOK = 27,000, NOVELTY_FLAG_REFUSALS = 30), on a fake clock that
 // steps through days: a sleeper that looked honest and then enumerates with padding is refused and
 // flagged; honest clients (a typical book, a few new contacts a week, a reinstall, a CRM book of
 // 25,000 in its first days, a client back after weeks) are never refused.
@@ -58,7 +58,7 @@ describe("a sleeper: honest-looking for its first days, then enumerating with pa
   it("gets at most NOVELTY_BURST new identifiers at once, then NOVELTY_PER_DAY, each refusal charging nothing; 30 refusals in a day flag it", async () => {
     const ip = newNetwork();
     const { client, book } = await established(ip);
-    clock.at(5 * DAY_MS);
+    clock.at(15 * DAY_MS);
     // Padded with its own book, so that the hit ratio looks honest: 600 new ones are more than a burst.
     const before = await view(client);
     const padded = await sync("full", client, [...book, ...randomIds(600)], ip);
@@ -78,7 +78,7 @@ describe("a sleeper: honest-looking for its first days, then enumerating with pa
     expect(retryAfter / 8_640).toBeLessThan(200 - room + 30);
     expect((await view(client)).novelty).toMatchObject({ refusals: 2, windowEndsAt: 0 });
     // A day later, 10 more: and the book itself, however often, is free.
-    clock.at(6 * DAY_MS);
+    clock.at(16 * DAY_MS);
     expect((await sync("full", client, [...book, ...randomIds(5)], ip)).status).toBe(200);
     expect((await sync("incremental", client, book, ip)).status).toBe(200);
     // Going on being refused is what an enumerator does: the 30th refusal within a day flags it, and the operator hears of it.
