@@ -137,3 +137,11 @@ describe("honest clients under the novelty limit", () => {
     expect((await view(client)).novelty).toMatchObject({ refusals: 0 });
   });
 });
+
+describe("the operator's view", () => {
+  it("lists the novelty limit among the rules in force, as numbers the dashboard shows", async () => {
+    const detection = (await (await admin("/detection", { as: "viewer" })).json()) as { rules: Record<string, unknown> };
+    expect(detection.rules).toMatchObject({ noveltyPerDay: 10, noveltyBurst: 250, noveltyFirstHours: 336, noveltyBook: 27_000, noveltyFlagRefusals: 30 });
+    for (const value of Object.values(detection.rules)) expect(typeof value).toBe("number");
+  });
+});

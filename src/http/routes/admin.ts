@@ -16,7 +16,8 @@ import { dashboardRoutes } from "./dashboard";
 import { reshardStatusRoute, reshardStepRoute } from "./reshard";
 import { rekeyStatusRoute, rekeyStepRoute } from "./rekey";
 import { prometheusText } from "../prometheus";
-import { MINUTE_MS } from "../../core/time";
+import { HOUR_MS, MINUTE_MS } from "../../core/time";
+import type { Config } from "../../core/config";
 import { hashToken } from "../../core/token";
 import { keyingOf, pseudonymsOf, storedUser } from "../../domain/pseudonyms";
 import { MAX_IMPORT_BATCH, clientOf, dismissUser, enrollUser, importUsers } from "../../domain/accounts";
@@ -118,13 +119,20 @@ on("GET /series", async (c) => {
   return c.json({ from, to, minutes: await readSeries(c.env, c.get("config"), c.get("isolate").monitoring, from, to) });
 });
 
+/** One flat list of numbers, as the dashboard shows them: the novelty limit's as novelty* (absent when it is off). */
+function rulesInForce(config: Config): Record<string, number> {
+  const { novelty, episodeLimit: _, ...rules } = config.detection;
+  const limit: Record<string, number> = novelty ? { noveltyPerDay: novelty.perDay, noveltyBurst: novelty.burst, noveltyFirstHours: novelty.windowMs / HOUR_MS, noveltyBook: novelty.book, noveltyFlagRefusals: novelty.flagRefusals } : {};
+  return { ...rules, edgeMargin: EDGE_MARGIN, edgeShare: EDGE_SHARE, ...limit };
+}
+
 /** GET /admin/detection: the budgets and rules in force, and the hit-ratio norm learned so far. */
 on("GET /detection", async (c) => {
   const config = c.get("config");
   return c.json({
     budgets: { maxContacts: config.maxContacts, s2PeriodSeconds: config.s2PeriodMs / 1000, s2DeltaSeconds: config.s2DeltaMs / 1000 },
     quarantineBudget: config.quarantineBudget,
-    rules: { ...config.detection, edgeMargin: EDGE_MARGIN, edgeShare: EDGE_SHARE },
+    rules: rulesInForce(config),
     network: { guard: config.guard, accountsPerDay: config.networkAccountsPerDay, asnAccountsPerDay: config.asnAccountsPerDay },
     norm: await readNorm(c.env, c.get("config"), c.get("isolate").monitoring, Date.now()),
     webhook: config.alertWebhookUrl !== undefined,
