@@ -14,6 +14,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { unstable_readConfig } from "wrangler";
 import { chart, figures, report } from "./report";
+import { HEADLINE_REGIMES, headlineReport, headlineRow, othersOf } from "./headline";
 import { DEFAULT_OPTIONS, Scenario } from "./scenario";
 
 const started = performance.now();
@@ -33,6 +34,8 @@ const { values: opt } = parseArgs({
     /** Crowd sizes, each run on its own against the production regime with and without egress control. */
     crowds: { type: "string", default: d.crowds.join(",") },
     "no-crowds": { type: "boolean", default: false },
+    /** Leaves the headline runs (careful strategies against this service, a Signal-like limiter and none) out. */
+    "no-headline": { type: "boolean", default: false },
     out: { type: "string", default: "docs" },
     /** What-if: override a wrangler.toml var, e.g. --set DETECT_EDGE_SYNCS=7 (repeatable). */
     set: { type: "string", multiple: true, default: [] },
@@ -62,11 +65,18 @@ const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 
 process.stderr.write(`simulating ${scenario.days} days, seed ${scenario.seed}: directory of ${fmt(scenario.users)} in ${fmt(scenario.space)} numbers, ${fmt(scenario.honest)} + ${fmt(scenario.largeBooks)} honest clients\n`);
 const results = scenario.run((r) => process.stderr.write(`  ${r.label}: ${r.seconds.toFixed(1)} s\n`));
 const crowdResults = scenario.runCrowds((r) => process.stderr.write(`  crowd of ${r.label}: ${r.seconds.toFixed(1)} s\n`));
-console.log(report(scenario, results, crowdResults));
+const headline = opt["no-headline"]
+  ? []
+  : HEADLINE_REGIMES.map(({ key }) => {
+      const row = headlineRow(scenario, key, othersOf(results, crowdResults, key));
+      process.stderr.write(`  headline, ${key}: ${row.seconds.toFixed(1)} s\n`);
+      return row;
+    });
+console.log([...(headline.length > 0 ? [headlineReport(scenario, headline)] : []), report(scenario, results, crowdResults)].join("\n\n"));
 
 const outDir = opt.out!;
 mkdirSync(outDir, { recursive: true });
 const runtimeSeconds = Math.round((performance.now() - started) / 100) / 10;
-writeFileSync(path.join(outDir, "simulation.json"), `${JSON.stringify(figures(scenario, results, { command, runtimeSeconds, overrides }, crowdResults), null, 1)}\n`);
+writeFileSync(path.join(outDir, "simulation.json"), `${JSON.stringify({ headline, ...figures(scenario, results, { command, runtimeSeconds, overrides }, crowdResults) }, null, 1)}\n`);
 writeFileSync(path.join(outDir, "simulation.svg"), `${chart(scenario, results, command)}\n`);
 process.stderr.write(`wrote ${path.join(outDir, "simulation.json")} and ${path.join(outDir, "simulation.svg")} in ${runtimeSeconds} s\n`);

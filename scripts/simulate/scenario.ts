@@ -132,7 +132,7 @@ export class Scenario implements ScenarioView {
     return permutation(this.stream(name), this.space);
   }
 
-  private get world(): Shared {
+  get world(): Shared {
     if (!this.shared) {
       const base = baseDirectory(this.stream("directory"), this.space, this.users);
       const churn = churnEvents(this.stream("churn"), base.registered, { from: CHURN_START, to: this.end, registrationsPerDay: REGISTRATIONS_PER_DAY, removalsPerDay: REMOVALS_PER_DAY });
@@ -214,7 +214,7 @@ export class Scenario implements ScenarioView {
   }
 
   /** Runs the service `make` builds, with the honest clients or not, and the enumerators `start` starts, over the whole scenario. */
-  private simulate(make: (d: Directory) => Service, withHonest: boolean, start: (service: Service, clock: Clock, registeredList: Int32Array) => Enumerator[]) {
+  simulate(make: (d: Directory) => Service, withHonest: boolean, start: (service: Service, clock: Clock, registeredList: Int32Array) => Enumerator[]) {
     const { base, churn, plans } = this.world; // built once, before the first regime's clock starts
     const t = performance.now();
     const directory = new Directory(base.registered, churn);
