@@ -18,8 +18,8 @@ export const CAREFUL_TARGET_RATIO = 0.4;
 /** A sleeper's book: 1,000 numbers, 40% registered. A CRM mimic's: 25,000, 20% registered. */
 export const SLEEPER_BOOK = { size: 1_000, registered: 0.4 };
 export const CRM_BOOK = { size: 25_000, registered: 0.2 };
-/** Registered numbers the crowd already found before these accounts start (a past crowd's yield). */
-export const CROWD_KNOWN = 100_000;
+/** Share of the directory the crowd already found before these accounts start (a past crowd's yield): 100,000 of the default 1,000,000. */
+export const CROWD_KNOWN_SHARE = 0.1;
 /** A sleeper waits this long after its book before it enumerates: past DETECT_YOUNG_HOURS (24 h), judged. */
 export const SLEEP_HOURS = 25;
 
@@ -114,7 +114,7 @@ export function startCareful(scenario: ScenarioView, service: Service & { reaskF
   const e = new Enumerator(`${kind}-${accounts}`, carefulLabel(kind, accounts), space);
   const rand = scenario.stream(`careful-${kind}-${accounts}`);
   const walk = new SharedWalk(scenario.permutation(`careful-walk-${kind}-${accounts}`), space);
-  const known = Array.from({ length: CROWD_KNOWN }, () => registeredList[below(rand, registeredList.length)]!);
+  const known = Array.from({ length: Math.round(registeredList.length * CROWD_KNOWN_SHARE) }, () => registeredList[below(rand, registeredList.length)]!);
   // What the crowd already knew is not what these accounts reveal.
   for (const x of known) e.found[x] = 1;
   const density0 = 0.1;
