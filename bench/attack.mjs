@@ -180,7 +180,7 @@ async function crowdAccount(w, a) {
 async function mimic(w, a) {
   await register(a);
   // x found + (20,000 - x) candidates at 10%: 15% registered at x = 1,111
-  let book = [...w.foundSample(1111), ...Array.from({ length: 20_000 - 1111 }, w.candidate)];
+  let book = shuffle([...w.foundSample(1111), ...Array.from({ length: 20_000 - 1111 }, w.candidate)]);
   a.firstBook = [];
   while (book.length > 0) {
     const r = await sync(a, book);
@@ -206,6 +206,14 @@ async function mimic(w, a) {
     else book = book.slice(0, Math.floor(book.length / 2)); // what fits now, as the client library does
   }
   await enumerate(w, a, N.rounds);
+}
+
+function shuffle(xs) {
+  for (let k = xs.length - 1; k > 0; k--) {
+    const j = Math.floor(Math.random() * (k + 1));
+    [xs[k], xs[j]] = [xs[j], xs[k]];
+  }
+  return xs;
 }
 
 async function pool(tasks, limit) {
@@ -254,6 +262,7 @@ function summarise(accounts, flagged) {
     medianWaitAskedSeconds: median(accounts.filter((a) => a.waitAskedSeconds > 0).map((a) => a.waitAskedSeconds)),
     flagged: flaggedCount,
     flaggedByRule: byRule,
+    firstBookStatuses: accounts.some((a) => a.firstBook !== undefined) ? accounts.map((a) => a.firstBook) : undefined,
   };
 }
 const median = (xs) => (xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
