@@ -116,7 +116,6 @@ describe("the headline regimes, seed 1", () => {
 
   it("reports the headline table with a row per regime", () => {
     const text = headlineReport(scenario, Object.values(rows));
-    if (process.env.SHOW_HEADLINE) console.log(text);
     for (const label of ["this service", "Signal-CDSI-like", "no limit"]) expect(text).toContain(label);
   });
 });
