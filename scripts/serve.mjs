@@ -4,7 +4,9 @@
 // for the one thing the command line cannot turn off: the devtools inspector. With devtools attached,
 // wrangler reports every D1 and Durable Object call of the Worker to them, through its inspector
 // proxy and Node: about 7 ms of CPU per D1 call on a 2-core machine, more than the call itself
-// (docs/scaling.md, "Measured locally"). `npm start -- --inspect` serves with devtools on port 9229.
+// (docs/scaling.md, "Measured locally"). `npm start -- --inspect` serves with devtools on port 9229;
+// `--inspector-port N` on port N instead (npm run profile: scripts/profile.mjs takes a CPU profile
+// through it, talking to workerd's own inspector, which this one fronts).
 //
 // Options: --env NAME, --persist-to DIR, --inspect, --log-level LEVEL (default "warn": one line per
 // request costs the dev server another half millisecond; "info" shows them), --env-file FILE (the
@@ -16,7 +18,7 @@ import { parseArgs } from "node:util";
 import { unstable_startWorker } from "wrangler";
 
 const { values } = parseArgs({
-  options: { env: { type: "string" }, "persist-to": { type: "string" }, inspect: { type: "boolean", default: false }, "log-level": { type: "string", default: "warn" }, "env-file": { type: "string" }, var: { type: "string", multiple: true, default: [] } },
+  options: { env: { type: "string" }, "persist-to": { type: "string" }, inspect: { type: "boolean", default: false }, "inspector-port": { type: "string" }, "log-level": { type: "string", default: "warn" }, "env-file": { type: "string" }, var: { type: "string", multiple: true, default: [] } },
 });
 const vars = Object.fromEntries(
   values.var.map((pair) => {
@@ -26,6 +28,7 @@ const vars = Object.fromEntries(
   }),
 );
 const port = Number(process.env.PORT ?? 8787);
+const inspectorPort = values["inspector-port"] ? Number(values["inspector-port"]) : values.inspect ? 9229 : null;
 
 const worker = await unstable_startWorker({
   config: "wrangler.toml",
@@ -34,14 +37,14 @@ const worker = await unstable_startWorker({
   ...(Object.keys(vars).length > 0 ? { bindings: vars } : {}),
   dev: {
     server: { hostname: "localhost", port },
-    inspector: values.inspect ? { port: 9229 } : false,
+    inspector: inspectorPort === null ? false : { port: inspectorPort },
     persist: values["persist-to"] ?? ".wrangler/state",
     logLevel: values["log-level"],
     watch: true,
   },
 });
 await worker.ready;
-console.log(`Ready on ${await worker.url}${values.inspect ? " (devtools: chrome://inspect, port 9229)" : ""}`);
+console.log(`Ready on ${await worker.url}${inspectorPort === null ? "" : ` (devtools: chrome://inspect, port ${inspectorPort})`}`);
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm start [-- --env NAME] [--persist-to DIR] [--inspect] [--log-level LEVEL] [--env-file FILE] [--var NAME=VALUE]`: creates the
+// `npm start [-- --env NAME] [--persist-to DIR] [--inspect] [--inspector-port N] [--log-level LEVEL] [--env-file FILE] [--var NAME=VALUE]`: creates the
 // local secrets where they are missing (.dev.vars from .dev.vars.example, a pseudonym key), applies the
 // migrations to every local user shard of the chosen wrangler.toml environment, then serves it with
 // wrangler's dev server (scripts/serve.mjs) on $PORT (default 8787).
@@ -14,11 +14,11 @@ import { fillDevVar } from "./dev-vars.mjs";
 
 // The options of scripts/serve.mjs, which gets them all; --env and --persist-to also go to the migrations.
 const { values } = parseArgs({
-  options: { env: { type: "string" }, "persist-to": { type: "string" }, inspect: { type: "boolean" }, "log-level": { type: "string" }, "env-file": { type: "string" }, var: { type: "string", multiple: true, default: [] } },
+  options: { env: { type: "string" }, "persist-to": { type: "string" }, inspect: { type: "boolean" }, "inspector-port": { type: "string" }, "log-level": { type: "string" }, "env-file": { type: "string" }, var: { type: "string", multiple: true, default: [] } },
 });
 const envName = values.env;
 const sharedArgs = [...(envName ? ["--env", envName] : []), ...(values["persist-to"] ? ["--persist-to", values["persist-to"]] : [])];
-const devArgs = [...(values.inspect ? ["--inspect"] : []), ...(values["log-level"] ? ["--log-level", values["log-level"]] : []), ...(values["env-file"] ? ["--env-file", values["env-file"]] : []), ...values.var.flatMap((pair) => ["--var", pair])];
+const devArgs = [...(values.inspect ? ["--inspect"] : []), ...(values["inspector-port"] ? ["--inspector-port", values["inspector-port"]] : []), ...(values["log-level"] ? ["--log-level", values["log-level"]] : []), ...(values["env-file"] ? ["--env-file", values["env-file"]] : []), ...values.var.flatMap((pair) => ["--var", pair])];
 const port = process.env.PORT ?? "8787";
 process.env.WRANGLER_SEND_METRICS ??= "false";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false"; // offline: no Request.cf download
