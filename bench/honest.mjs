@@ -14,36 +14,19 @@
 //  calls, D1 rows read and Durable Object calls per sync. The ratios are at 8 senders.
 // (the reference is started by hand, from its own checkout: docs/scaling.md). Writes bench/honest.json.
 
-import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import { ICD } from "../src/proto/icd.js";
 import { request } from "./http.mjs";
+import { body, client, fillDirectory as fill, honestSender, ids, post, serverCpu } from "./traffic.mjs";
 
 const { values } = parseArgs({ options: { service: { type: "string" }, reference: { type: "string" }, seconds: { type: "string", default: "10" }, rounds: { type: "string", default: "3" }, senders: { type: "string", default: "1,8,32" }, token: { type: "string", default: process.env.ADMIN_TOKEN ?? "local-admin-token-change-me" } } });
 const SECONDS = Number(values.seconds);
 const SENDER_COUNTS = values.senders.split(",").map(Number);
 const ROUNDS = Number(values.rounds);
-const BOOK = 300;
-const KNOWN = 120; // 40% of the book registered
-const INCREMENTALS = 4;
-const DIRECTORY = 20_000;
 
-const id = () => new Uint8Array(randomBytes(32));
-const ids = (n) => Array.from({ length: n }, id);
-const body = (client, identifiers = []) => ICD.Request.encode({ user: client?.user, authToken: client?.authToken, identifiers }).finish();
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]; };
-
-const post = (base, path, payload) => request(base + path, { method: "POST", body: payload });
-
-async function client(base) {
-  const c = { user: id(), authToken: id() };
-  const { status } = await post(base, "/user/register", body(c));
-  if (status !== 200) throw new Error(`register: ${status}`);
-  return c;
-}
+const fillDirectory = (base, options = {}) => fill(base, { ...options, token: values.token });
 
 async function metrics(base, token) {
   const response = await request(`${base}/admin/metrics`, { headers: { Authorization: `Bearer ${token}` } });
@@ -53,80 +36,16 @@ async function metrics(base, token) {
   return { handovers: value("icd_monitor_handovers_total"), syncs: value("icd_monitor_handed_syncs_total") };
 }
 
-/** A fresh directory: DIRECTORY users, in S2 (/test/add/many, as the reference has it) or imported outside it (this service's admin API). */
-async function fillDirectory(base, { outsideS2 = false } = {}) {
-  await request(`${base}/reset`);
-  const directory = ids(DIRECTORY);
-  if (!outsideS2) {
-    for (let at = 0; at < DIRECTORY; at += 10_000) await post(base, "/test/add/many", body({}, directory.slice(at, at + 10_000)));
-    return directory;
-  }
-  const hex = (b) => Buffer.from(b).toString("hex");
-  for (let at = 0; at < DIRECTORY; at += 10_000) {
-    const users = directory.slice(at, at + 10_000).map((u) => [hex(u), hex(randomBytes(32))]);
-    const r = await request(`${base}/admin/users/import`, { method: "POST", body: Buffer.from(JSON.stringify({ users, announce: false })), headers: { Authorization: `Bearer ${values.token}`, "content-type": "application/json" } });
-    if (r.status !== 200) throw new Error(`import: ${r.status} ${r.body}`);
-  }
-  return directory;
-}
-
-/**
- * The CPU (user + system, ms) of the processes serving `base` when it is a local dev server: the
- * Worker's workerd (which also runs the local D1 and Durable Objects) and wrangler's proxy.
- */
-function serverCpu(base) {
-  const { hostname, port } = new URL(base);
-  if (!["localhost", "127.0.0.1"].includes(hostname)) return null;
-  const listening = spawnSync("ss", ["-ltnpH", `sport = :${port}`], { encoding: "utf8" }).stdout ?? "";
-  const proxy = Number(/pid=(\d+)/.exec(listening)?.[1]);
-  if (!proxy) return null;
-  const stat = (pid) => {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return text.slice(text.lastIndexOf(")") + 2).split(" "); // the fields after the command name: state, ppid, ...
-  };
-  const parent = Number(stat(proxy)[1]);
-  const siblings = fs.readdirSync("/proc").filter((n) => /^\d+$/.test(n) && Number(n) !== proxy).filter((n) => {
-    try {
-      return Number(stat(n)[1]) === parent && fs.readFileSync(`/proc/${n}/cmdline`, "utf8").includes("workerd");
-    } catch {
-      return false;
-    }
-  });
-  if (siblings.length !== 1) return null;
-  const cpu = (pid) => { const f = stat(pid); return (Number(f[11]) + Number(f[12])) * (1000 / 100); }; // clock ticks of 10 ms
-  return { worker: cpu(Number(siblings[0])), proxy: cpu(proxy) };
-}
-
 /** SENDERS in parallel for SECONDS: each registers a client, makes one full sync of its book and then incremental ones. */
 async function honestTraffic(base, directory, SENDERS) {
-  const latencies = [];
-  let syncs = 0;
-  let failures = 0;
-  const costs = { d1Calls: 0, d1Rows: 0, objectCalls: 0, reported: 0 };
+  const tally = { syncs: 0, failures: 0, latencies: [], costs: { d1Calls: 0, d1Rows: 0, objectCalls: 0, reported: 0 } };
   const cpuBefore = serverCpu(base);
   const until = performance.now() + SECONDS * 1000;
-  const sender = async () => {
-    while (performance.now() < until) {
-      const c = await client(base).catch(() => null); // a registration that failed counts as a failure
-      if (!c) { failures++; continue; }
-      const start = Math.floor(Math.random() * (DIRECTORY - KNOWN));
-      const book = [...directory.slice(start, start + KNOWN), ...ids(BOOK - KNOWN)];
-      for (const [k, path] of ["/discovery/full", ...Array(INCREMENTALS).fill("/discovery/incremental")].entries()) {
-        if (k > 0 && performance.now() >= until) break;
-        const r = await post(base, path, body(c, book));
-        if (r.status === 200) { syncs++; latencies.push(r.ms); } else failures++;
-        const reported = r.headers["icd-costs"]; // this service's: "d1-calls=1, d1-rows=600, object-calls=2"
-        if (reported) {
-          const get = (name) => Number(new RegExp(`${name}=(\\d+)`).exec(reported)?.[1] ?? 0);
-          costs.d1Calls += get("d1-calls"); costs.d1Rows += get("d1-rows"); costs.objectCalls += get("object-calls"); costs.reported++;
-        }
-      }
-    }
-  };
   const began = performance.now();
-  await Promise.all(Array.from({ length: SENDERS }, sender));
+  await Promise.all(Array.from({ length: SENDERS }, () => honestSender(base, directory, until, tally)));
   const elapsed = (performance.now() - began) / 1000;
   const cpuAfter = cpuBefore && serverCpu(base);
+  const { syncs, failures, latencies, costs } = tally;
   const perSync = (x) => (syncs > 0 ? x / syncs : null);
   return {
     syncsPerSecond: syncs / elapsed, p50Ms: median(latencies), p99Ms: pct(latencies, 0.99), syncs, failures,

@@ -1,0 +1,200 @@
+#!/usr/bin/env node
+// Where the Worker's time goes: `npm run profile [-- --seconds 10 --senders 8 --syncs 20]` serves this
+// checkout (`npm start` with the devtools inspector on a port of its own, a fresh state directory,
+// keyed pseudonyms on), takes CPU profiles of the Worker's isolate through workerd's inspector (the
+// DevTools protocol) under two workloads, and prints for each where the sampled time went:
+//   1. full syncs of 20,000 identifiers on an empty directory, from fresh clients;
+//   2. honest traffic: SENDERS in parallel, each registering, syncing a 300-contact book in full and
+//      then incrementally (bench/traffic.mjs, as bench/honest.mjs sends it).
+// Each sample is put to the innermost frame of this service's code (or of a library: protobufjs,
+// hono), found in the bundle by esbuild's "// path" lines, and that file to a part of the sync.
+// Time the isolate did not run JavaScript is "(idle)" (waiting on I/O, or the thread running local
+// D1 and the other isolates) or "(program)" (native work of the isolate outside JavaScript); the CPU
+// of the whole workerd process over the same seconds, from /proc, is printed beside it. With the
+// inspector attached, wrangler reports every D1 and object call to it: the end-to-end figures here are
+// slower than `npm start`'s (bench/honest.mjs measures those); the shares of the Worker's own work
+// are what this is for. Writes bench/profile.json.
+
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import WebSocket from "ws";
+import { request } from "./http.mjs";
+import { body, client, fillDirectory, honestSender, ids, post, serverCpu } from "./traffic.mjs";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "10" }, senders: { type: "string", default: "8" }, syncs: { type: "string", default: "20" }, port: { type: "string", default: "8796" }, "inspector-port": { type: "string", default: "9240" }, interval: { type: "string", default: "200" } } });
+const PORT = Number(values.port);
+const INSPECTOR = Number(values["inspector-port"]);
+const base = `http://localhost:${PORT}`;
+const log = (m) => process.stderr.write(`${m}\n`);
+
+/** The part of a sync each file of the bundle belongs to; the first match wins. */
+const PARTS = [
+  [/protobufjs|long\/|src\/proto\//, "protobuf decoding and encoding"],
+  [/src\/core\/hyperloglog/, "sketch of identifiers (HyperLogLog)"],
+  [/src\/core\/(sharding|lookup-key|key-filter)|src\/db\/(keying|layout|user-routing)/, "shard and lookup key computation"],
+  [/pseudonym/, "keyed pseudonyms"],
+  [/src\/db\//, "D1 statements: building, binding, reading rows"],
+  [/src\/objects\/client-|src\/core\/(client-state|bucket|charge-policy|novelty|credentials|flag-rules)/, "client object: charge, record, its storage"],
+  [/src\/objects\//, "shared objects (monitor, guards, S2 index)"],
+  [/src\/domain\/(observation|monitoring|s2-filter)|src\/core\/(hit-ratio-norm|telemetry|egress)/, "observation and monitoring"],
+  [/src\/core\/(wire|hex)|src\/http\/respond/, "answer: encoding, headers"],
+  [/src\/http\/|hono/, "routing and request parsing"],
+  [/src\/domain\/|src\/core\//, "sync logic (domain, core)"],
+  [/wrangler\/templates|middleware|\.wrangler\//, "dev server middleware"],
+];
+
+// --- The server and its inspector -------------------------------------------------------------------
+
+const persist = fs.mkdtempSync(path.join(os.tmpdir(), "icd-profile-"));
+const server = spawn("node", ["scripts/start.mjs", "--persist-to", persist, "--inspector-port", String(INSPECTOR)], { cwd: ROOT, env: { ...process.env, PORT: String(PORT) }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+const stop = () => { try { process.kill(-server.pid, "SIGTERM"); } catch {} fs.rmSync(persist, { recursive: true, force: true }); };
+process.on("exit", stop);
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(1));
+await new Promise((resolve, reject) => {
+  let out = "";
+  const timer = setTimeout(() => reject(new Error(`no "Ready on" from npm start in 120 s:\n${out}`)), 120_000);
+  const seen = (chunk) => { out += chunk; if (out.includes("Ready on")) { clearTimeout(timer); resolve(); } };
+  server.stdout.on("data", seen);
+  server.stderr.on("data", seen);
+  server.on("exit", (code) => reject(new Error(`npm start exited (${code}):\n${out}`)));
+});
+
+const targets = JSON.parse((await request(`http://127.0.0.1:${INSPECTOR}/json`)).body.toString());
+const socket = new WebSocket(targets[0].webSocketDebuggerUrl);
+await new Promise((resolve, reject) => { socket.on("open", resolve); socket.on("error", reject); });
+let nextId = 1;
+const pending = new Map();
+const scripts = [];
+socket.on("message", (data) => {
+  const message = JSON.parse(String(data));
+  if (message.id) { pending.get(message.id)?.(message); pending.delete(message.id); }
+  else if (message.method === "Debugger.scriptParsed") scripts.push(message.params);
+});
+const call = (method, params = {}) => new Promise((resolve, reject) => {
+  const id = nextId++;
+  pending.set(id, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result)));
+  socket.send(JSON.stringify({ id, method, params }));
+});
+
+// The bundle's files, by line: esbuild starts each with a "// path" line.
+await call("Debugger.enable");
+await new Promise((r) => setTimeout(r, 500));
+const files = new Map(); // scriptId -> [{ line, file }] in line order
+for (const script of scripts) {
+  const { scriptSource } = await call("Debugger.getScriptSource", { scriptId: script.scriptId });
+  const starts = [];
+  scriptSource.split("\n").forEach((text, line) => {
+    const m = /^\/\/ (\S+\.(?:[cm]?js|ts))$/.exec(text);
+    if (m) starts.push({ line, file: m[1].replace(/^(\.\.\/)+(main\/)?/, "") });
+  });
+  files.set(script.scriptId, starts);
+}
+await call("Debugger.disable");
+await call("Profiler.enable");
+await call("Profiler.setSamplingInterval", { interval: Number(values.interval) });
+
+function fileOf(frame) {
+  const starts = files.get(frame.scriptId);
+  if (!starts || starts.length === 0) return null;
+  let lo = 0, hi = starts.length - 1, found = null;
+  while (lo <= hi) { const mid = (lo + hi) >> 1; if (starts[mid].line <= frame.lineNumber) { found = starts[mid].file; lo = mid + 1; } else hi = mid - 1; }
+  return found;
+}
+const partOf = (file) => PARTS.find(([pattern]) => pattern.test(file))?.[1] ?? "other JavaScript";
+
+/** Sampled milliseconds by part and by function, each sample put to its innermost frame in a file of the bundle. */
+function attribute(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  const owner = new Map(); // node id -> { part, fn }
+  const ownerOf = (id) => {
+    if (owner.has(id)) return owner.get(id);
+    const node = byId.get(id);
+    const name = node.callFrame.functionName;
+    let result;
+    if (["(idle)", "(program)", "(garbage collector)", "(root)"].includes(name)) result = { part: name, fn: name };
+    else {
+      const file = fileOf(node.callFrame);
+      if (file) result = { part: partOf(file), fn: `${name || "(anonymous)"} ${file}` };
+      else {
+        const up = parent.has(id) ? ownerOf(parent.get(id)) : { part: "other JavaScript", fn: "" };
+        result = { part: up.part, fn: `${name || "(native)"} ← ${up.fn}` };
+      }
+    }
+    owner.set(id, result);
+    return result;
+  };
+  const parts = new Map(), functions = new Map();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
+    total += ms;
+    const { part, fn } = ownerOf(id);
+    parts.set(part, (parts.get(part) ?? 0) + ms);
+    functions.set(fn, (functions.get(fn) ?? 0) + ms);
+  });
+  return { total, parts, functions };
+}
+
+async function profiled(label, work) {
+  const cpuBefore = serverCpu(base);
+  await call("Profiler.start");
+  const began = performance.now();
+  const syncs = await work();
+  const wallMs = performance.now() - began;
+  const { profile } = await call("Profiler.stop");
+  const cpuAfter = serverCpu(base);
+  const { total, parts, functions } = attribute(profile);
+  const idle = (parts.get("(idle)") ?? 0) + (parts.get("(root)") ?? 0);
+  const busy = total - idle;
+  const perSync = (ms) => ms / syncs;
+  const rows = [...parts].filter(([p]) => p !== "(idle)" && p !== "(root)").sort((a, b) => b[1] - a[1]);
+  const top = [...functions].filter(([f]) => f !== "(idle)" && f !== "(root)").sort((a, b) => b[1] - a[1]).slice(0, 15);
+  console.log(`\n## ${label}: ${syncs} syncs in ${(wallMs / 1000).toFixed(1)} s`);
+  console.log(`Worker isolate busy ${perSync(busy).toFixed(2)} ms per sync; workerd process CPU ${cpuAfter ? perSync(cpuAfter.worker - cpuBefore.worker).toFixed(2) : "?"} ms per sync (local D1, objects' storage, the other isolates included)\n`);
+  console.log("| part | ms per sync | share of the isolate's busy time |\n|---|---|---|");
+  for (const [part, ms] of rows) console.log(`| ${part} | ${perSync(ms).toFixed(3)} | ${((100 * ms) / busy).toFixed(1)}% |`);
+  console.log("\nTop functions (self time, ms per sync):");
+  for (const [fn, ms] of top) console.log(`  ${perSync(ms).toFixed(3).padStart(7)}  ${fn}`);
+  return { label, syncs, wallMs, busyMsPerSync: perSync(busy), workerdCpuMsPerSync: cpuAfter ? perSync(cpuAfter.worker - cpuBefore.worker) : null, parts: Object.fromEntries(rows.map(([p, ms]) => [p, perSync(ms)])), top: top.map(([fn, ms]) => ({ fn, msPerSync: perSync(ms) })) };
+}
+
+// --- The workloads ------------------------------------------------------------------------------------
+
+const results = { at: new Date().toISOString(), command: `npm run profile -- ${process.argv.slice(2).join(" ")}`.trim(), samplingIntervalUs: Number(values.interval), workloads: [] };
+{
+  await request(`${base}/reset`);
+  const count = Number(values.syncs);
+  const clients = [];
+  for (let i = 0; i < count + 3; i++) clients.push(await client(base));
+  for (const c of clients.splice(0, 3)) await post(base, "/discovery/full", body(c, ids(20_000))); // warm-up
+  log(`profiling ${count} full syncs of 20,000`);
+  results.workloads.push(await profiled("Full sync of 20,000 identifiers, empty directory", async () => {
+    for (const c of clients) {
+      const r = await post(base, "/discovery/full", body(c, ids(20_000)));
+      if (r.status !== 200) throw new Error(`full sync: ${r.status} ${r.body}`);
+    }
+    return clients.length;
+  }));
+}
+{
+  const directory = await fillDirectory(base);
+  const senders = Number(values.senders);
+  log(`profiling honest traffic: ${senders} senders for ${values.seconds} s`);
+  results.workloads.push(await profiled(`Honest traffic, ${senders} senders, 300-contact books, directory of 20,000 in S2`, async () => {
+    const until = performance.now() + Number(values.seconds) * 1000;
+    const tally = { syncs: 0, failures: 0, latencies: [] };
+    await Promise.all(Array.from({ length: senders }, () => honestSender(base, directory, until, tally)));
+    if (tally.syncs === 0) throw new Error(`honest traffic: no sync answered (${tally.failures} failures)`);
+    return tally.syncs;
+  }));
+}
+fs.writeFileSync(new URL("profile.json", import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+socket.close();
+process.exit(0);

@@ -1,0 +1,93 @@
+// The honest traffic the benchmarks send (bench/honest.mjs, bench/profile.mjs): clients with 32-byte
+// identifiers and tokens, a 300-contact book of which 120 are registered, one full sync and then
+// incremental ones; and the CPU of the local server's processes from /proc.
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import { ICD } from "../src/proto/icd.js";
+import { request } from "./http.mjs";
+
+export const BOOK = 300;
+export const KNOWN = 120; // 40% of the book registered
+export const INCREMENTALS = 4;
+export const DIRECTORY = 20_000;
+
+export const id = () => new Uint8Array(randomBytes(32));
+export const ids = (n) => Array.from({ length: n }, id);
+export const body = (client, identifiers = []) => ICD.Request.encode({ user: client?.user, authToken: client?.authToken, identifiers }).finish();
+export const post = (base, path, payload) => request(base + path, { method: "POST", body: payload });
+
+export async function client(base) {
+  const c = { user: id(), authToken: id() };
+  const { status } = await post(base, "/user/register", body(c));
+  if (status !== 200) throw new Error(`register: ${status}`);
+  return c;
+}
+
+/** A fresh directory: DIRECTORY users, in S2 (/test/add/many, as the reference has it) or imported outside it (this service's admin API, with `token`). */
+export async function fillDirectory(base, { outsideS2 = false, token } = {}) {
+  await request(`${base}/reset`);
+  const directory = ids(DIRECTORY);
+  if (!outsideS2) {
+    for (let at = 0; at < DIRECTORY; at += 10_000) await post(base, "/test/add/many", body({}, directory.slice(at, at + 10_000)));
+    return directory;
+  }
+  const hex = (b) => Buffer.from(b).toString("hex");
+  for (let at = 0; at < DIRECTORY; at += 10_000) {
+    const users = directory.slice(at, at + 10_000).map((u) => [hex(u), hex(randomBytes(32))]);
+    const r = await request(`${base}/admin/users/import`, { method: "POST", body: Buffer.from(JSON.stringify({ users, announce: false })), headers: { Authorization: `Bearer ${token}`, "content-type": "application/json" } });
+    if (r.status !== 200) throw new Error(`import: ${r.status} ${r.body}`);
+  }
+  return directory;
+}
+
+/**
+ * One sender until `until` (performance.now()): registers a client, makes one full sync of its book
+ * and then incremental ones, again and again. Counts into `tally` ({ syncs, failures, latencies,
+ * costs? }); with `tally.costs`, adds up each answer's ICD-Costs.
+ */
+export async function honestSender(base, directory, until, tally) {
+  while (performance.now() < until) {
+    const c = await client(base).catch(() => null); // a registration that failed counts as a failure
+    if (!c) { tally.failures++; continue; }
+    const start = Math.floor(Math.random() * (directory.length - KNOWN));
+    const book = [...directory.slice(start, start + KNOWN), ...ids(BOOK - KNOWN)];
+    for (const [k, path] of ["/discovery/full", ...Array(INCREMENTALS).fill("/discovery/incremental")].entries()) {
+      if (k > 0 && performance.now() >= until) break;
+      const r = await post(base, path, body(c, book));
+      if (r.status === 200) { tally.syncs++; tally.latencies.push(r.ms); } else tally.failures++;
+      const reported = r.headers["icd-costs"]; // this service's: "d1-calls=1, d1-rows=600, object-calls=2"
+      if (reported && tally.costs) {
+        const get = (name) => Number(new RegExp(`${name}=(\\d+)`).exec(reported)?.[1] ?? 0);
+        tally.costs.d1Calls += get("d1-calls"); tally.costs.d1Rows += get("d1-rows"); tally.costs.objectCalls += get("object-calls"); tally.costs.reported++;
+      }
+    }
+  }
+}
+
+/**
+ * The CPU (user + system, ms) of the processes serving `base` when it is a local dev server: the
+ * Worker's workerd (which also runs the local D1 and Durable Objects) and wrangler's proxy.
+ */
+export function serverCpu(base) {
+  const { hostname, port } = new URL(base);
+  if (!["localhost", "127.0.0.1"].includes(hostname)) return null;
+  const listening = spawnSync("ss", ["-ltnpH", `sport = :${port}`], { encoding: "utf8" }).stdout ?? "";
+  const proxy = Number(/pid=(\d+)/.exec(listening)?.[1]);
+  if (!proxy) return null;
+  const stat = (pid) => {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return text.slice(text.lastIndexOf(")") + 2).split(" "); // the fields after the command name: state, ppid, ...
+  };
+  const parent = Number(stat(proxy)[1]);
+  const siblings = fs.readdirSync("/proc").filter((n) => /^\d+$/.test(n) && Number(n) !== proxy).filter((n) => {
+    try {
+      return Number(stat(n)[1]) === parent && fs.readFileSync(`/proc/${n}/cmdline`, "utf8").includes("workerd");
+    } catch {
+      return false;
+    }
+  });
+  if (siblings.length !== 1) return null;
+  const cpu = (pid) => { const f = stat(pid); return (Number(f[11]) + Number(f[12])) * (1000 / 100); }; // clock ticks of 10 ms
+  return { worker: cpu(Number(siblings[0])), proxy: cpu(proxy) };
+}
