@@ -35,16 +35,36 @@ export function groupByShard(ids: Uint8Array[], n: number, order?: readonly numb
   return groups;
 }
 
-/** Key order lets consecutive probes share B-tree pages; sorting here costs less than SQLite sorting in D1. */
+/**
+ * Key order lets consecutive probes share B-tree pages; sorting here costs less than SQLite sorting in
+ * D1. By the first 3 bytes, ties in request order: two stable counting passes of 12 bits (a sort of
+ * 20,000 doubles took 3.5 to 5 ms, this 1.2 ms).
+ */
 export function probeOrder(ids: Uint8Array[]): number[] {
-  const INDEX_RANGE = 2 ** 29; // prefix * 2^29 + index stays below 2^53: exact in a double
-  const keys = new Float64Array(ids.length);
-  for (let i = 0; i < ids.length; i++) {
+  const n = ids.length;
+  const prefix = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
     const id = ids[i]!;
-    keys[i] = (((id[0] ?? 0) << 16) | ((id[1] ?? 0) << 8) | (id[2] ?? 0)) * INDEX_RANGE + i;
+    prefix[i] = ((id[0] ?? 0) << 16) | ((id[1] ?? 0) << 8) | (id[2] ?? 0);
   }
-  keys.sort();
-  return Array.from(keys, (key) => (key % INDEX_RANGE) | 0); // small integers, not doubles: cheap to index with
+  const low = new Int32Array(n);
+  const starts = countingStarts(prefix, (p) => p & 0xfff);
+  for (let i = 0; i < n; i++) low[starts[prefix[i]! & 0xfff]!++] = i;
+  const order = new Array<number>(n).fill(0); // small integers, packed: cheap to index with
+  const high = countingStarts(prefix, (p) => p >>> 12);
+  for (let k = 0; k < n; k++) {
+    const i = low[k]!;
+    order[high[prefix[i]! >>> 12]!++] = i;
+  }
+  return order;
+}
+
+/** Where each 12-bit digit's run starts in the output. */
+function countingStarts(prefix: Int32Array, digit: (p: number) => number): Int32Array {
+  const starts = new Int32Array(4097);
+  for (let i = 0; i < prefix.length; i++) starts[digit(prefix[i]!) + 1]!++;
+  for (let d = 1; d <= 4096; d++) starts[d]! += starts[d - 1]!;
+  return starts;
 }
 
 // --- Moving users to a new shard (npm run reshard; docs/scaling.md) -----------------------------

@@ -3,7 +3,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/core/config";
 import { parseShards } from "../../src/db/shards";
-import { groupByShard, homeOf, layoutOfVersion, layoutVersion, previousOf, shardOf } from "../../src/core/sharding";
+import fc from "fast-check";
+import { jsonKeyList, keysOf } from "../../src/core/lookup-key";
+import { groupByShard, homeOf, layoutOfVersion, layoutVersion, previousOf, probeOrder, shardOf } from "../../src/core/sharding";
 import { randomIds } from "../helpers";
 
 describe("shardOf", () => {
@@ -93,5 +95,29 @@ describe("layouts", () => {
       expect(homeOf(id, { count: 4, moving: false })).toBe(shardOf(id, 4));
       expect(previousOf(id, { count: 5, moving: false })).toBe(-1);
     }
+  });
+});
+
+describe("probeOrder and the key list", () => {
+  // Against their plain definitions: a sort by the first three bytes, ties in request order; the
+  // keys formatted by JSON itself. Identifiers of any length from 0 to 40 bytes, prefixes crowded so that ties happen.
+  const identifiers = fc.array(fc.uint8Array({ minLength: 0, maxLength: 40 }).map((b) => (b.length > 2 ? b.map((x, i) => (i < 2 ? x & 3 : x)) : b)), { maxLength: 300 });
+  const prefix = (id: Uint8Array) => ((id[0] ?? 0) << 16) | ((id[1] ?? 0) << 8) | (id[2] ?? 0);
+
+  it("orders by the first three bytes, stable", () => {
+    fc.assert(fc.property(identifiers, (ids) => {
+      const expected = ids.map((_, i) => i).sort((a, b) => prefix(ids[a]!) - prefix(ids[b]!) || a - b);
+      expect(probeOrder(ids)).toEqual(expected);
+    }));
+  });
+
+  it("lists the keys as JSON would, in the order given", () => {
+    fc.assert(fc.property(identifiers, (ids) => {
+      const keys = keysOf(ids);
+      const order = probeOrder(ids);
+      expect(jsonKeyList(keys, order)).toBe(JSON.stringify(order.map((i) => keys[i])));
+    }));
+    const edges = [0, 1, 99_999_999, 100_000_000, 100_000_001, 2 ** 48 - 1, 2 ** 40].map((k) => Uint8Array.from({ length: 6 }, (_, i) => Math.floor(k / 256 ** (5 - i)) % 256));
+    expect(jsonKeyList(keysOf(edges), [0, 1, 2, 3, 4, 5, 6])).toBe("[0,1,99999999,100000000,100000001,281474976710655,1099511627776]");
   });
 });
