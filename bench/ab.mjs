@@ -4,7 +4,7 @@
 // ports 8841 and 8842), fills each with AB_SIZE random users (default 1,000,000) of AB_BYTES bytes
 // (default 32) plus 2,000 known ones, then sends AB_ROUNDS (default 40) full syncs of 20,000
 // identifiers (10% registered) from fresh clients to each, alternating which goes first, and prints
-// the medians of end to end, SQL and D1 time (Server-Timing) with B / A. Trees are worktrees, e.g.
+// the medians of end to end, the lookup and charge steps, SQL and D1 time (Server-Timing) with B / A. Trees are worktrees, e.g.
 // `git worktree add /tmp/a <commit>`, with node_modules beside them.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -56,7 +56,8 @@ try {
     log(`${s.tree}: create ${r.status}, add ${added.status}, probe finds ${seen.addedUsers.length} of 10`);
     log(`${s.tree} filled`);
   }
-  const res = { A: { e2e: [], sql: [], d1: [] }, B: { e2e: [], sql: [], d1: [] } };
+  const STEPS = ["e2e", "lookup", "charge", "sql", "d1"];
+  const res = { A: Object.fromEntries(STEPS.map((k) => [k, []])), B: Object.fromEntries(STEPS.map((k) => [k, []])) };
   for (let round = 0; round < ROUNDS + 3; round++) {
     for (const [name, s] of (round % 2 ? [["B", B], ["A", A]] : [["A", A], ["B", B]])) {
       const client = { user: randomBytes(BYTES), token: randomBytes(16) };
@@ -68,11 +69,11 @@ try {
       const answer = ICD.Response.decode(r.buf);
       if (r.status !== 200 || answer.addedUsers.length !== 2000) throw new Error(`${name}: ${r.status} ${answer.addedUsers.length}`);
       if (round < 3) continue;
-      res[name].e2e.push(r.ms); res[name].sql.push(r.steps.sql); res[name].d1.push(r.steps.d1);
+      res[name].e2e.push(r.ms); for (const k of STEPS.slice(1)) res[name][k].push(r.steps[k]);
     }
   }
   const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
   const out = {};
-  for (const k of ["e2e", "sql", "d1"]) out[k] = { A: med(res.A[k]), B: med(res.B[k]), ratio: med(res.B[k]) / med(res.A[k]) };
+  for (const k of STEPS) out[k] = { A: med(res.A[k]), B: med(res.B[k]), ratio: med(res.B[k]) / med(res.A[k]) };
   console.log(JSON.stringify({ A: treeA, B: treeB, bytes: BYTES, size: SIZE, rounds: ROUNDS, load: os.loadavg(), medians: out }));
 } finally { await stopAll(); }
