@@ -8,8 +8,11 @@
 //   /object       one Durable Object RPC call that writes one row, as the client object does per sync
 //                 (src/objects/client-record.ts); ?name= picks the object (default "floor")
 //   /object-read  one RPC call that reads that row
-// Only /body and /decode read the body. Each answer's floor-call-ms header is the wall time of the call
-// as the Worker sees it (workerd's clock moves only across I/O, so compute shows as 0).
+// Every route but /noop reads the body first (arrayBuffer, as the service does): a body left unread is
+// drained by the dev server's middleware in small reads before the answer leaves, at a cost of its own
+// that depends on the route's timing (wrangler/templates/middleware). So a call's cost is its route's
+// time less /body's. Each answer's floor-call-ms header is the wall time of the call (or of reading the
+// body) as the Worker sees it (workerd's clock moves only across I/O, so compute shows as 0).
 
 import { DurableObject } from "cloudflare:workers";
 import { ICD } from "../../src/proto/icd.js";
@@ -45,8 +48,7 @@ export class FloorClient extends DurableObject {
 /** N random 48-bit integers, sorted, as a JSON list (the service sends its keys in probe order). */
 function keys(n) {
   const k = new Float64Array(n);
-  const words = crypto.getRandomValues(new Uint32Array(2 * n));
-  for (let i = 0; i < n; i++) k[i] = (words[2 * i] & 0xffff) * 2 ** 32 + words[2 * i + 1];
+  for (let i = 0; i < n; i++) k[i] = Math.floor(Math.random() * 2 ** 48);
   k.sort();
   return JSON.stringify(Array.from(k));
 }
@@ -75,6 +77,7 @@ export default {
         return new Response(String(ICD.Request.decode(bytes).identifiers.length));
       }
       case "/d1": {
+        await request.arrayBuffer();
         const n = Number(url.searchParams.get("n") ?? 20_000);
         const db = env.USERS_0;
         created ??= db.prepare(USERS).run();
@@ -84,8 +87,10 @@ export default {
         return timed(async () => (await db.prepare(LOOKUP).bind(list).all()).results.length);
       }
       case "/object":
+        await request.arrayBuffer();
         return timed(() => object().write(RECORD, SKETCH));
       case "/object-read":
+        await request.arrayBuffer();
         return timed(() => object().read());
       default:
         return new Response("not found", { status: 404 });
