@@ -66,19 +66,15 @@ export async function honestSender(base, directory, until, tally) {
 }
 
 /**
- * The CPU (user + system, ms) of the processes serving `base` when it is a local dev server: the
- * Worker's workerd (which also runs the local D1 and Durable Objects) and wrangler's proxy.
+ * The processes serving `base` when it is a local dev server: the Worker's workerd (which also runs
+ * the local D1 and Durable Objects) and wrangler's proxy (the workerd listening on the port), by pid.
  */
-export function serverCpu(base) {
+export function serverProcesses(base) {
   const { hostname, port } = new URL(base);
   if (!["localhost", "127.0.0.1"].includes(hostname)) return null;
   const listening = spawnSync("ss", ["-ltnpH", `sport = :${port}`], { encoding: "utf8" }).stdout ?? "";
   const proxy = Number(/pid=(\d+)/.exec(listening)?.[1]);
   if (!proxy) return null;
-  const stat = (pid) => {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return text.slice(text.lastIndexOf(")") + 2).split(" "); // the fields after the command name: state, ppid, ...
-  };
   const parent = Number(stat(proxy)[1]);
   const siblings = fs.readdirSync("/proc").filter((n) => /^\d+$/.test(n) && Number(n) !== proxy).filter((n) => {
     try {
@@ -87,7 +83,20 @@ export function serverCpu(base) {
       return false;
     }
   });
-  if (siblings.length !== 1) return null;
-  const cpu = (pid) => { const f = stat(pid); return (Number(f[11]) + Number(f[12])) * (1000 / 100); }; // clock ticks of 10 ms
-  return { worker: cpu(Number(siblings[0])), proxy: cpu(proxy) };
+  return siblings.length === 1 ? { worker: Number(siblings[0]), proxy } : null;
+}
+
+/** The fields of /proc/PID/stat after the command name: state, ppid, ... */
+const stat = (pid) => {
+  const text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  return text.slice(text.lastIndexOf(")") + 2).split(" ");
+};
+
+/** The CPU (user + system, ms) a process has spent, in clock ticks of 10 ms. */
+export const processCpu = (pid) => { const f = stat(pid); return (Number(f[11]) + Number(f[12])) * (1000 / 100); };
+
+/** The CPU (ms) of the processes serving `base` (serverProcesses). */
+export function serverCpu(base) {
+  const pids = serverProcesses(base);
+  return pids && { worker: processCpu(pids.worker), proxy: processCpu(pids.proxy) };
 }
