@@ -14,6 +14,7 @@
 //  calls, D1 rows read and Durable Object calls per sync. The ratios are at 8 senders.
 // (the reference is started by hand, from its own checkout: docs/scaling.md). Writes bench/honest.json.
 
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { request } from "./http.mjs";
@@ -79,7 +80,7 @@ const medians = (runs, senders) => {
 };
 
 const targets = [["service", values.service], ["reference", values.reference]].filter(([, base]) => base);
-const results = { at: new Date().toISOString() };
+const results = { at: new Date().toISOString(), commit: spawnSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim(), command: `node bench/honest.mjs ${process.argv.slice(2).join(" ")}` };
 for (const [name, base] of targets) {
   process.stderr.write(`${name}: ${base}: empty full syncs\n`);
   results[name] = { emptyFullSync20000: await emptyFullSyncs(base) };
