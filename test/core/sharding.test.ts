@@ -5,7 +5,7 @@ import { ConfigError } from "../../src/core/config";
 import { parseShards } from "../../src/db/shards";
 import fc from "fast-check";
 import { jsonKeyList, keysOf } from "../../src/core/lookup-key";
-import { groupByShard, homeOf, layoutOfVersion, layoutVersion, previousOf, probeOrder, shardOf } from "../../src/core/sharding";
+import { COUNTING_FROM, groupByShard, homeOf, layoutOfVersion, layoutVersion, previousOf, probeOrder, shardOf } from "../../src/core/sharding";
 import { randomIds } from "../helpers";
 
 describe("shardOf", () => {
@@ -104,11 +104,14 @@ describe("probeOrder and the key list", () => {
   const identifiers = fc.array(fc.uint8Array({ minLength: 0, maxLength: 40 }).map((b) => (b.length > 2 ? b.map((x, i) => (i < 2 ? x & 3 : x)) : b)), { maxLength: 300 });
   const prefix = (id: Uint8Array) => ((id[0] ?? 0) << 16) | ((id[1] ?? 0) << 8) | (id[2] ?? 0);
 
-  it("orders by the first three bytes, stable", () => {
-    fc.assert(fc.property(identifiers, (ids) => {
+  it("orders by the first three bytes, stable, by sorting a few and counting many", () => {
+    const ordered = (ids: Uint8Array[]) => {
       const expected = ids.map((_, i) => i).sort((a, b) => prefix(ids[a]!) - prefix(ids[b]!) || a - b);
       expect(probeOrder(ids)).toEqual(expected);
-    }));
+    };
+    fc.assert(fc.property(identifiers, ordered));
+    const many = fc.array(fc.uint8Array({ minLength: 0, maxLength: 33 }).map((b) => (b.length > 2 ? b.map((x, i) => (i < 2 ? x & 3 : x)) : b)), { minLength: COUNTING_FROM, maxLength: 3 * COUNTING_FROM });
+    fc.assert(fc.property(many, ordered), { numRuns: 20 });
   });
 
   it("lists the keys as JSON would, in the order given", () => {
