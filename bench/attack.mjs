@@ -22,14 +22,13 @@
 // configuration has no ALERT_WEBHOOK_URL: alerts are read from the admin API).
 // Writes bench/attack.json (under --label, default "novelty-on" or "novelty-off") and prints a table.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { parseArgs } from "node:util";
 import { ICD } from "../src/proto/icd.js";
 import { request } from "./http.mjs";
+import { enroll, importDirectory as importUsersVia, startServer } from "./traffic.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -63,32 +62,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const noveltyOff = values.var.some((v) => /^NOVELTY_PER_DAY=0$/.test(v));
 const label = values.label ?? (noveltyOff ? "novelty-off" : "novelty-on");
 
-function startServer(extra) {
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), "icd-attack-"));
+function startService(extra) {
   const vars = ["ADMIN_USER_ROUTES=true", "ADMIN_TOKEN_LEGACY=true", `ADMIN_TOKEN=${TOKEN}`, "S2_INDEX_BUILD_DELAY_SECONDS=0", ...values.var, ...extra].flatMap((v) => ["--var", v]);
-  const server = spawn(process.execPath, ["scripts/start.mjs", "--env", "production", "--persist-to", state, ...vars], { env: { ...process.env, PORT: values.port }, stdio: ["ignore", "pipe", "inherit"], detached: true });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    server.stdout.on("data", (chunk) => {
-      out += chunk;
-      if (out.includes("Ready on")) resolve({ server, state });
-    });
-    server.on("exit", (code) => reject(new Error(`the server exited (${code}) before it was ready`)));
-  });
+  return startServer({ port: values.port, prefix: "icd-attack-", args: ["--env", "production", ...vars] });
 }
 
-async function register(account) {
-  const r = await request(`${base}/admin/users`, { method: "POST", headers: admin, body: Buffer.from(JSON.stringify({ id: hex(account.user), token: hex(account.authToken) })) });
-  if (r.status !== 201) throw new Error(`register: ${r.status} ${r.body}`);
-}
-
-async function importDirectory(directory) {
-  for (let at = 0; at < directory.length; at += 10_000) {
-    const users = directory.slice(at, at + 10_000).map((u) => [hex(u), hex(randomBytes(32))]);
-    const r = await request(`${base}/admin/users/import`, { method: "POST", headers: admin, body: Buffer.from(JSON.stringify({ users, announce: false })) });
-    if (r.status !== 200) throw new Error(`import: ${r.status} ${r.body}`);
-  }
-}
+const register = (account) => enroll(base, admin, account);
+const importDirectory = (directory) => importUsersVia(base, admin, directory);
 
 async function sync(account, identifiers) {
   const body = ICD.Request.encode({ user: account.user, authToken: account.authToken, identifiers }).finish();
@@ -269,7 +249,7 @@ const median = (xs) => (xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[M
 
 /** One group of strategies on a server of its own. */
 async function runGroup(name, extraVars, strategies) {
-  const { server, state } = await startServer(extraVars);
+  const { server, state } = await startService(extraVars);
   try {
     const w = world();
     await importDirectory(w.directory);

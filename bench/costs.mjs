@@ -15,14 +15,13 @@
 // processes (the Worker with the local D1 and objects, and the dev server's proxy: an upper bound of
 // the Worker's own CPU). Priced with bench/prices.json; writes bench/costs.json (its `steady` or `rollout` part).
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { parseArgs } from "node:util";
 import { ICD } from "../src/proto/icd.js";
 import { request } from "./http.mjs";
+import { enroll, importDirectory as importUsersVia, startServer } from "./traffic.mjs";
 
 const { values } = parseArgs({ options: { rollout: { type: "boolean", default: false }, var: { type: "string", multiple: true, default: [] }, label: { type: "string" }, clients: { type: "string", default: "40" }, incrementals: { type: "string", default: "9" }, port: { type: "string", default: "8797" } } });
 const CLIENTS = Number(values.clients);
@@ -40,18 +39,9 @@ const ids = (n) => Array.from({ length: n }, id);
 const hex = (b) => Buffer.from(b).toString("hex");
 const admin = { Authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
 
-function startServer() {
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), "icd-costs-"));
+function startService() {
   const vars = ["ADMIN_USER_ROUTES=true", "ADMIN_TOKEN_LEGACY=true", `ADMIN_TOKEN=${TOKEN}`, `DETECT_PROBATION_LIMIT=${LARGE}`, ...(values.rollout ? [] : ["S2_INDEX_BUILD_DELAY_SECONDS=0"]), ...values.var].flatMap((v) => ["--var", v]);
-  const server = spawn(process.execPath, ["scripts/start.mjs", "--env", "production", "--persist-to", state, ...vars], { env: { ...process.env, PORT: values.port }, stdio: ["ignore", "pipe", "inherit"], detached: true });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    server.stdout.on("data", (chunk) => {
-      out += chunk;
-      if (out.includes("Ready on")) resolve({ server, state });
-    });
-    server.on("exit", (code) => reject(new Error(`the server exited (${code}) before it was ready`)));
-  });
+  return startServer({ port: values.port, prefix: "icd-costs-", args: ["--env", "production", ...vars] });
 }
 
 /** CPU milliseconds (user + system) of every workerd process under `pid`. */
@@ -78,18 +68,8 @@ function workerdCpu(pid) {
   return total;
 }
 
-async function register(client) {
-  const r = await request(`${base}/admin/users`, { method: "POST", headers: admin, body: Buffer.from(JSON.stringify({ id: hex(client.user), token: hex(client.authToken) })) });
-  if (r.status !== 201) throw new Error(`register: ${r.status} ${r.body}`);
-}
-
-async function importDirectory(directory) {
-  for (let at = 0; at < directory.length; at += 10_000) {
-    const users = directory.slice(at, at + 10_000).map((u) => [hex(u), hex(randomBytes(32))]);
-    const r = await request(`${base}/admin/users/import`, { method: "POST", headers: admin, body: Buffer.from(JSON.stringify({ users, announce: false })) });
-    if (r.status !== 200) throw new Error(`import: ${r.status} ${r.body}`);
-  }
-}
+const register = (client) => enroll(base, admin, client);
+const importDirectory = (directory) => importUsersVia(base, admin, directory);
 
 const parseCosts = (header) => Object.fromEntries(header.split(", ").map((pair) => pair.split("=")).map(([k, v]) => [k, Number(v)]));
 const parseTimings = (header = "") => Object.fromEntries(header.split(", ").filter(Boolean).map((t) => t.split(";dur=")).map(([k, v]) => [k, Number(v)]));
@@ -123,7 +103,7 @@ function summarise(costs, cpuMs) {
   return { syncs: n, perSync: per, dollarsPerMillion: dollars, totalPerMillion: Object.values(dollars).reduce((a, b) => a + b, 0) };
 }
 
-const { server, state } = await startServer();
+const { server, state } = await startService();
 try {
   const directory = ids(DIRECTORY);
   await importDirectory(directory);

@@ -1,9 +1,11 @@
 // The honest traffic the benchmarks send (bench/honest.mjs, bench/profile.mjs): clients with 32-byte
 // identifiers and tokens, a 300-contact book of which 120 are registered, one full sync and then
 // incremental ones; and the CPU of the local server's processes from /proc.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { ICD } from "../src/proto/icd.js";
 import { request } from "./http.mjs";
 
@@ -24,6 +26,23 @@ export async function client(base) {
   return c;
 }
 
+/** Registers `client` through the admin API (`headers`: an operator's Authorization and JSON). */
+export async function enroll(base, headers, client) {
+  const hex = (b) => Buffer.from(b).toString("hex");
+  const r = await request(`${base}/admin/users`, { method: "POST", headers, body: Buffer.from(JSON.stringify({ id: hex(client.user), token: hex(client.authToken) })) });
+  if (r.status !== 201) throw new Error(`register: ${r.status} ${r.body}`);
+}
+
+/** Imports `directory` through the admin API, not announced (so outside S2), 10,000 at a time. */
+export async function importDirectory(base, headers, directory) {
+  const hex = (b) => Buffer.from(b).toString("hex");
+  for (let at = 0; at < directory.length; at += 10_000) {
+    const users = directory.slice(at, at + 10_000).map((u) => [hex(u), hex(randomBytes(32))]);
+    const r = await request(`${base}/admin/users/import`, { method: "POST", headers, body: Buffer.from(JSON.stringify({ users, announce: false })) });
+    if (r.status !== 200) throw new Error(`import: ${r.status} ${r.body}`);
+  }
+}
+
 /** A fresh directory: DIRECTORY users, in S2 (/test/add/many, as the reference has it) or imported outside it (this service's admin API, with `token`). */
 export async function fillDirectory(base, { outsideS2 = false, token } = {}) {
   await request(`${base}/reset`);
@@ -32,12 +51,7 @@ export async function fillDirectory(base, { outsideS2 = false, token } = {}) {
     for (let at = 0; at < DIRECTORY; at += 10_000) await post(base, "/test/add/many", body({}, directory.slice(at, at + 10_000)));
     return directory;
   }
-  const hex = (b) => Buffer.from(b).toString("hex");
-  for (let at = 0; at < DIRECTORY; at += 10_000) {
-    const users = directory.slice(at, at + 10_000).map((u) => [hex(u), hex(randomBytes(32))]);
-    const r = await request(`${base}/admin/users/import`, { method: "POST", body: Buffer.from(JSON.stringify({ users, announce: false })), headers: { Authorization: `Bearer ${token}`, "content-type": "application/json" } });
-    if (r.status !== 200) throw new Error(`import: ${r.status} ${r.body}`);
-  }
+  await importDirectory(base, { Authorization: `Bearer ${token}`, "content-type": "application/json" }, directory);
   return directory;
 }
 
@@ -99,4 +113,21 @@ export const processCpu = (pid) => { const f = stat(pid); return (Number(f[11]) 
 export function serverCpu(base) {
   const pids = serverProcesses(base);
   return pids && { worker: processCpu(pids.worker), proxy: processCpu(pids.proxy) };
+}
+
+/**
+ * `scripts/start.mjs ARGS` on PORT with a fresh state directory (a temporary one named PREFIX...),
+ * run from the repository's root in a process group of its own; resolves once it is ready.
+ */
+export function startServer({ port, prefix, args }) {
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const server = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", state, ...args], { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"], detached: true });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    server.stdout.on("data", (chunk) => {
+      out += chunk;
+      if (out.includes("Ready on")) resolve({ server, state });
+    });
+    server.on("exit", (code) => reject(new Error(`the server exited (${code}) before it was ready`)));
+  });
 }

@@ -12,31 +12,8 @@ import { CAREFUL_CROWD, type HeadlineRow, headlineReport, headlineRow } from "..
 import { Scenario } from "../../scripts/simulate/scenario";
 import { newAccount } from "../../scripts/simulate/services";
 import { Directory } from "../../scripts/simulate/world";
+import { PRODUCTION_VARS_WITH_NOVELTY as PRODUCTION_VARS } from "./production-vars";
 
-/** wrangler.toml's [env.production] vars with the novelty limit, when this was written. */
-const PRODUCTION_VARS = {
-  MAX_CONTACTS: 20000,
-  S2_PERIOD: 86400,
-  S2_DELTA: 864000,
-  TEST_HOOKS: false,
-  REGISTRATION: "admin",
-  GUARD: true,
-  GUARD_REGISTRATIONS_PER_HOUR: 10,
-  DETECT_MAX_DISTINCT: 30000,
-  DETECT_MIN_VOLUME: 2000,
-  DETECT_HIT_RATIO_FACTOR: 0.25,
-  DETECT_EDGE_SYNCS: 7,
-  DETECT_PROBATION_LIMIT: 5000,
-  DETECT_NETWORK_ACCOUNTS_PER_DAY: 20,
-  DETECT_ASN_ACCOUNTS_PER_DAY: 2000,
-  DETECT_YOUNG_HOURS: 24,
-  NOVELTY_PER_DAY: 10,
-  NOVELTY_BURST: 250,
-  NOVELTY_FIRST_HOURS: 336,
-  NOVELTY_BOOK: 27000,
-  NOVELTY_FLAG_REFUSALS: 30,
-  QUARANTINE_BUDGET: 0,
-};
 const OPTIONS = { seed: 1, days: 4, honest: 60, users: 25_000, space: 500_000, sybilAccounts: 0, sybilPerDay: 1 };
 const DENSITY = OPTIONS.users / OPTIONS.space;
 const HOURS = OPTIONS.days * 24;

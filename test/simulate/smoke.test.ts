@@ -11,25 +11,8 @@ import { chart, figures, report } from "../../scripts/simulate/report";
 import { type CrowdResult, type RegimeResult, Scenario } from "../../scripts/simulate/scenario";
 import { IcdService, newAccount } from "../../scripts/simulate/services";
 import { Directory } from "../../scripts/simulate/world";
+import { PRODUCTION_VARS } from "./production-vars";
 
-/** wrangler.toml's [env.production] vars when this was written (the simulation reads them from there). */
-const PRODUCTION_VARS = {
-  MAX_CONTACTS: 20000,
-  S2_PERIOD: 86400,
-  S2_DELTA: 864000,
-  TEST_HOOKS: false,
-  REGISTRATION: "admin",
-  GUARD: true,
-  GUARD_REGISTRATIONS_PER_HOUR: 10,
-  DETECT_MAX_DISTINCT: 30000,
-  DETECT_MIN_VOLUME: 2000,
-  DETECT_HIT_RATIO_FACTOR: 0.25,
-  DETECT_EDGE_SYNCS: 7,
-  DETECT_PROBATION_LIMIT: 5000,
-  DETECT_NETWORK_ACCOUNTS_PER_DAY: 20,
-  DETECT_ASN_ACCOUNTS_PER_DAY: 2000,
-  QUARANTINE_BUDGET: 0,
-};
 // 5% of the numbers registered: random numbers' hit ratio is well below the threshold (a quarter of
 // the honest norm, about 9%), so the naive enumerators are caught by it on their first request. The
 // Sybil makes 40 new accounts a day from one network, twice its allowance.
