@@ -170,6 +170,15 @@ describe("the sequential test (the walk)", () => {
     const young = (c: typeof production, hours: number) => fullSyncLimit(20_000, { flagged: false, vouched: false, signals: judged }, c, T0 + hours * HOUR_MS);
     expect([young(episode, 1), young(episode, 25), young(production, 1)]).toEqual([1_000, 20_000, 20_000]);
     expect(decideCharge({ ...parseConfig({ MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000 }), detection: config }, { emptyAt: { full: 0, incremental: 0 }, flagged: false, vouched: false, signals: judged }, "full", 10, T0 + HOUR_MS)).toMatchObject({ ok: true, judged: true, established: false });
+    // A suspect client held at nothing waits for the episode's end (Retry-After of its calm minutes); over an
+    // open client's limit, or with no episode, it sends less (no Retry-After); a flagged one is not helped by waiting.
+    const whole = { ...parseConfig({ MAX_CONTACTS: 20000, S2_PERIOD: 86400, S2_DELTA: 864000 }), quarantineBudget: 0, detection: { ...config, probationLimit: 1_000 } };
+    const charge = (c: typeof whole, signals: Signals | undefined, n: number, flagged = false) => decideCharge(c, { emptyAt: { full: 0, incremental: 0 }, flagged, vouched: false, signals }, "full", n, T0 + HOUR_MS);
+    expect(charge(withProbation(whole, 100), suspect, 1)).toEqual({ ok: false, retryAfterSeconds: whole.egress.calmMinutes * 60 });
+    expect(charge(withProbation(whole, 100), suspect, 1_001)).toEqual({ ok: false, capped: true }); // would not fit after the episode either
+    expect(charge(withProbation(whole, 100), fresh, 101)).toEqual({ ok: false, capped: true });
+    expect(charge(whole, suspect, 1_001)).toEqual({ ok: false, capped: true });
+    expect(charge(withProbation(whole, 100), suspect, 1, true)).toEqual({ ok: false, capped: true });
     // An episode limit of at least the probation limit leaves the response off (local development).
     expect(withProbation(production, 1_000)).toBe(production);
     expect(limit(suspect, withProbation(production, 20_000))).toBe(1_000);
