@@ -36,7 +36,6 @@ const prices = JSON.parse(fs.readFileSync(new URL("./prices.json", import.meta.u
 
 const id = () => new Uint8Array(randomBytes(32));
 const ids = (n) => Array.from({ length: n }, id);
-const hex = (b) => Buffer.from(b).toString("hex");
 const admin = { Authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
 
 function startService() {

@@ -19,15 +19,13 @@
 // (bench/parts.ts). The sampling interval is --interval microseconds (default 1,000: at 200 the
 // profiler costs more still). Writes bench/profile.json, with the commit it measured.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { request } from "./http.mjs";
-import { body, client, fillDirectory, honestSender, ids, post, serverCpu } from "./traffic.mjs";
+import { body, client, fillDirectory, honestSender, ids, post, serverCpu, startServer } from "./traffic.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "10" }, senders: { type: "string", default: "8" }, syncs: { type: "string", default: "20" }, port: { type: "string", default: "8796" }, "inspector-port": { type: "string", default: "9240" }, interval: { type: "string", default: "1000" } } });
@@ -55,19 +53,9 @@ const PARTS = [
 
 // --- The server and its inspector -------------------------------------------------------------------
 
-const persist = fs.mkdtempSync(path.join(os.tmpdir(), "icd-profile-"));
-const server = spawn("node", ["scripts/start.mjs", "--persist-to", persist, "--inspector-port", String(INSPECTOR)], { cwd: ROOT, env: { ...process.env, PORT: String(PORT) }, stdio: ["ignore", "pipe", "pipe"], detached: true });
-const stop = () => { try { process.kill(-server.pid, "SIGTERM"); } catch {} fs.rmSync(persist, { recursive: true, force: true }); };
-process.on("exit", stop);
+const { server, state } = await startServer({ port: PORT, prefix: "icd-profile-", args: ["--inspector-port", String(INSPECTOR)] });
+process.on("exit", () => { try { process.kill(-server.pid, "SIGTERM"); } catch {} fs.rmSync(state, { recursive: true, force: true }); });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(1));
-await new Promise((resolve, reject) => {
-  let out = "";
-  const timer = setTimeout(() => reject(new Error(`no "Ready on" from npm start in 120 s:\n${out}`)), 120_000);
-  const seen = (chunk) => { out += chunk; if (out.includes("Ready on")) { clearTimeout(timer); resolve(); } };
-  server.stdout.on("data", seen);
-  server.stderr.on("data", seen);
-  server.on("exit", (code) => reject(new Error(`npm start exited (${code}):\n${out}`)));
-});
 
 // The Worker's isolate (its Durable Objects run there too), through the inspector wrangler's dev server
 // fronts workerd's with. workerd's own inspector lists every isolate, local D1's among them, but answers
@@ -86,16 +74,10 @@ async function session(target) {
     if (message.id && pending.has(message.id)) { pending.get(message.id)?.(message); pending.delete(message.id); }
     else if (message.method === "Debugger.scriptParsed") scripts.push(message.params);
   });
-  // workerd reads the inspector's messages only while the isolate runs: a request wakes it.
-  let poke = null;
   const call = (method, params = {}) => new Promise((resolve, reject) => {
     const id = nextId++;
-    pending.set(id, (m) => {
-      if (pending.size === 1) { clearInterval(poke); poke = null; }
-      return m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result);
-    });
+    pending.set(id, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result)));
     socket.send(JSON.stringify({ id, method, params }));
-    poke ??= setInterval(() => request(`${base}/`).catch(() => {}), 100);
   });
   // The bundle's files, by line: esbuild starts each with a "// path" line.
   await call("Debugger.enable");
@@ -119,7 +101,7 @@ async function session(target) {
   await call("Profiler.setSamplingInterval", { interval: Number(values.interval) });
   return { call, files, close: () => socket.close() };
 }
-const sessions = { worker: await session(targets[0]) };
+const inspector = await session(targets[0]);
 
 function fileOf(files, frame) {
   const starts = files.get(frame.scriptId);
@@ -167,16 +149,15 @@ function attribute(profile, files) {
 
 async function profiled(label, work) {
   const cpuBefore = serverCpu(base);
-  for (const s of Object.values(sessions)) await s.call("Profiler.start");
+  await inspector.call("Profiler.start");
   const began = performance.now();
   const syncs = await work();
   const wallMs = performance.now() - began;
-  const profiles = {};
-  for (const [name, s] of Object.entries(sessions)) profiles[name] = (await s.call("Profiler.stop")).profile;
+  const { profile } = await inspector.call("Profiler.stop");
   const cpuAfter = serverCpu(base);
   const perSync = (ms) => ms / syncs;
   const busyOf = ({ parts }) => [...parts].filter(([p]) => p !== "(idle)" && p !== "(root)");
-  const worker = attribute(profiles.worker, sessions.worker.files);
+  const worker = attribute(profile, inspector.files);
   const rows = busyOf(worker);
   rows.sort((a, b) => b[1] - a[1]);
   const busy = rows.reduce((sum, [, ms]) => sum + ms, 0);
@@ -234,5 +215,5 @@ if (parts.status === 0) {
 }
 results.commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).stdout.trim();
 fs.writeFileSync(new URL("profile.json", import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
-for (const s of Object.values(sessions)) s.close();
+inspector.close();
 process.exit(0);

@@ -6,8 +6,11 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { ICD } from "../src/proto/icd.js";
 import { request } from "./http.mjs";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 export const BOOK = 300;
 export const KNOWN = 120; // 40% of the book registered
@@ -117,11 +120,11 @@ export function serverCpu(base) {
 
 /**
  * `scripts/start.mjs ARGS` on PORT with a fresh state directory (a temporary one named PREFIX...),
- * run from the repository's root in a process group of its own; resolves once it is ready.
+ * from the repository's root in a process group of its own; resolves once it is ready.
  */
 export function startServer({ port, prefix, args }) {
   const state = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const server = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", state, ...args], { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"], detached: true });
+  const server = spawn(process.execPath, ["scripts/start.mjs", "--persist-to", state, ...args], { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"], detached: true });
   return new Promise((resolve, reject) => {
     let out = "";
     server.stdout.on("data", (chunk) => {

@@ -64,7 +64,7 @@ export function largestAllowed(config: Config, state: ClientState, kind: BucketK
 export function decideCharge(config: Config, state: ClientState, kind: BucketKind, n: number, now: number): ChargeDecision {
   const policy = bucketPolicy(config, kind);
   const limit = kind === "full" ? fullSyncLimit(policy.capacity, state, config, now) : policy.capacity;
-  if (limit < n) return heldByEpisode(config, state, kind, n, limit, now) ? { ok: false, retryAfterSeconds: config.egress.calmMinutes * 60 } : { ok: false, capped: true };
+  if (limit < n) return heldByEpisode(config, state, policy.capacity, n, limit, now) ? { ok: false, retryAfterSeconds: config.egress.calmMinutes * 60 } : { ok: false, capped: true };
   const outcome = chargeBucket(policy, state.emptyAt[kind], n, now, limit);
   if (!outcome.ok) return outcome;
   // No signals yet: its first request within the signals' retention.
@@ -77,10 +77,10 @@ export function decideCharge(config: Config, state: ClientState, kind: BucketKin
  * fit without it: no smaller request helps, the episode's end does, which takes EGRESS_CALM_MINUTES
  * at least. A client's library then waits, instead of halving its batch down to one and giving up.
  */
-function heldByEpisode(config: Config, state: ClientState, kind: BucketKind, n: number, limit: number, now: number): boolean {
-  if (kind !== "full" || limit >= 1 || config.detection.episodeLimit === undefined) return false;
+function heldByEpisode(config: Config, state: ClientState, capacity: number, n: number, limit: number, now: number): boolean {
+  if (limit >= 1 || config.detection.episodeLimit === undefined) return false; // an incremental sync's limit is its capacity
   const calm = { ...config, detection: { ...config.detection, episodeLimit: undefined } };
-  return fullSyncLimit(bucketPolicy(config, "full").capacity, state, calm, now) >= n;
+  return fullSyncLimit(capacity, state, calm, now) >= n;
 }
 
 /** When the last thing worth keeping of a client expires: its later bucket's empty time, or its signals' retention. */
